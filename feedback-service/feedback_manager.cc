@@ -1,0 +1,571 @@
+#include "feedback-service/feedback_manager.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "shared/status.h"
+#include "shared/text.h"
+
+namespace cx::feedback {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using shared::FieldViolation;
+using shared::InvalidField;
+using shared::Principal;
+
+const absl::Time kEarliest = absl::FromCivil(absl::CivilSecond(2000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+
+bool IsTag(const std::string& tag) {
+  if (tag.empty() || tag.size() > limits::kMaxTagLength) return false;
+  for (unsigned char c : tag) {
+    if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool IsLocale(const std::string& locale) {
+  if (locale.size() > limits::kMaxLocaleLength) return false;
+  for (unsigned char c : locale) {
+    if (!(absl::ascii_isalnum(c) || c == '-' || c == '_')) return false;
+  }
+  return true;
+}
+
+bool IsCrmSystem(const std::string& system) {
+  if (system.empty() || system.size() > 32) return false;
+  for (unsigned char c : system) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool IsValidTimestamp(const google::protobuf::Timestamp& t) {
+  return t.seconds() >= TimeUtil::kTimestampMinSeconds && t.seconds() <= TimeUtil::kTimestampMaxSeconds &&
+         t.nanos() >= 0 && t.nanos() <= 999999999;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+std::string DeterministicBytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&out);
+  }
+  return bytes;
+}
+
+cx::common::v1::ItemError ToItemError(const absl::Status& status) {
+  cx::common::v1::ItemError error;
+  error.set_code(static_cast<int>(status.code()));
+  error.set_message(std::string(status.message()));
+  for (const auto& v : shared::FieldViolations(status)) {
+    auto* fv = error.add_field_violations();
+    fv->set_field(v.field);
+    fv->set_description(v.description);
+  }
+  return error;
+}
+
+absl::Status ConflictStatus(absl::string_view field) {
+  return shared::WithViolations(absl::StatusCode::kAlreadyExists,
+                                {{std::string(field), "was already used with a different payload"}});
+}
+
+cx::common::v1::SourceCategory CategoryOf(cx::common::v1::Source source) {
+  switch (source) {
+    case cx::common::v1::SOURCE_SURVEY:
+    case cx::common::v1::SOURCE_INTERVIEW:
+    case cx::common::v1::SOURCE_SUPPORT:
+      return cx::common::v1::SOURCE_CATEGORY_DIRECT;
+    case cx::common::v1::SOURCE_REVIEW_SITE:
+    case cx::common::v1::SOURCE_SOCIAL_MEDIA:
+    case cx::common::v1::SOURCE_FORUM:
+      return cx::common::v1::SOURCE_CATEGORY_INDIRECT;
+    default:
+      return cx::common::v1::SOURCE_CATEGORY_UNSPECIFIED;
+  }
+}
+
+}  // namespace
+
+bool ScoreRange(v1::FeedbackKind kind, int* min, int* max) {
+  switch (kind) {
+    case v1::FEEDBACK_KIND_NPS: *min = 0; *max = 10; return true;
+    case v1::FEEDBACK_KIND_CSAT: *min = 1; *max = 5; return true;
+    case v1::FEEDBACK_KIND_CES: *min = 1; *max = 7; return true;
+    case v1::FEEDBACK_KIND_STAR_RATING: *min = 1; *max = 5; return true;
+    default: return false;
+  }
+}
+
+absl::Status ValidateFeedback(const v1::Feedback& f, absl::Time now) {
+  std::vector<FieldViolation> v;
+  if (f.customer_id().empty()) {
+    v.push_back({"customer_id", "is required"});
+  } else if (!shared::IsIdentifier(f.customer_id(), limits::kMaxIdLength)) {
+    v.push_back({"customer_id", "must be 1 to 128 printable ASCII characters without spaces"});
+  }
+  if (f.has_crm_reference()) {
+    if (!IsCrmSystem(f.crm_reference().system())) {
+      v.push_back({"crm_reference.system", "must be 1 to 32 characters of [a-z0-9_-]"});
+    }
+    if (!shared::IsIdentifier(f.crm_reference().id(), limits::kMaxIdLength)) {
+      v.push_back({"crm_reference.id", "must be 1 to 128 printable ASCII characters without spaces"});
+    }
+  }
+  const bool kind_known = v1::FeedbackKind_IsValid(f.kind());
+  if (f.kind() == v1::FEEDBACK_KIND_UNSPECIFIED) {
+    v.push_back({"kind", "is required"});
+  } else if (!kind_known) {
+    v.push_back({"kind", absl::StrCat("has unknown value ", f.kind())});
+  }
+  int min = 0, max = 0;
+  if (kind_known && ScoreRange(f.kind(), &min, &max)) {
+    if (!f.has_score()) {
+      v.push_back({"score", absl::StrCat("is required for ", v1::FeedbackKind_Name(f.kind()))});
+    } else if (f.score() < min || f.score() > max) {
+      v.push_back({"score", absl::StrCat("must be between ", min, " and ", max, " for ",
+                                         v1::FeedbackKind_Name(f.kind()), "; got ", f.score())});
+    }
+  } else if (f.kind() == v1::FEEDBACK_KIND_COMMENT) {
+    if (f.has_score()) v.push_back({"score", "must be absent for FEEDBACK_KIND_COMMENT"});
+    if (f.comment().empty()) v.push_back({"comment", "is required for FEEDBACK_KIND_COMMENT"});
+  }
+  if (!shared::IsValidUtf8(f.comment())) {
+    v.push_back({"comment", "is not valid UTF-8"});
+  } else if (shared::Utf8Length(f.comment()) > limits::kMaxCommentChars) {
+    v.push_back({"comment", absl::StrCat("is longer than ", limits::kMaxCommentChars, " characters")});
+  }
+  if (f.source() == cx::common::v1::SOURCE_UNSPECIFIED) {
+    v.push_back({"source", "is required"});
+  } else if (!cx::common::v1::Source_IsValid(f.source())) {
+    v.push_back({"source", absl::StrCat("has unknown value ", f.source())});
+  }
+  if (f.channel() == cx::common::v1::CHANNEL_UNSPECIFIED) {
+    v.push_back({"channel", "is required"});
+  } else if (!cx::common::v1::Channel_IsValid(f.channel())) {
+    v.push_back({"channel", absl::StrCat("has unknown value ", f.channel())});
+  }
+  if (!f.touchpoint_id().empty() && !shared::IsIdentifier(f.touchpoint_id(), limits::kMaxIdLength)) {
+    v.push_back({"touchpoint_id", "must be 1 to 128 printable ASCII characters without spaces"});
+  }
+  if (!cx::common::v1::JourneyStage_IsValid(f.journey_stage())) {
+    v.push_back({"journey_stage", absl::StrCat("has unknown value ", f.journey_stage())});
+  }
+  if (static_cast<size_t>(f.tags_size()) > limits::kMaxTags) {
+    v.push_back({"tags", absl::StrCat("holds ", f.tags_size(), " tags; the most is ", limits::kMaxTags)});
+  } else {
+    for (int i = 0; i < f.tags_size(); ++i) {
+      if (!IsTag(f.tags(i))) {
+        v.push_back({absl::StrCat("tags[", i, "]"), "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
+      }
+    }
+  }
+  if (!IsLocale(f.locale())) v.push_back({"locale", "must be a BCP 47 tag such as en-US"});
+  if (f.has_occurred_at()) {
+    if (!IsValidTimestamp(f.occurred_at())) {
+      v.push_back({"occurred_at", "is not a valid timestamp"});
+    } else if (ToTime(f.occurred_at()) < kEarliest) {
+      v.push_back({"occurred_at", "is before 2000-01-01"});
+    } else if (ToTime(f.occurred_at()) > now + limits::kMaxFutureSkew) {
+      v.push_back({"occurred_at", "is more than 5 minutes in the future"});
+    }
+  }
+  if (v.empty()) return absl::OkStatus();
+  return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
+}
+
+FeedbackManager::FeedbackManager(std::shared_ptr<FeedbackRepository> repository,
+                                 FeedbackManagerOptions options)
+    : repository_(std::move(repository)),
+      options_(std::move(options)),
+      page_tokens_(options_.page_token_key) {
+  writer_ = std::make_unique<shared::GroupCommitWriter<PendingWrite>>(
+      options_.commit, [this](std::vector<PendingWrite>& batch) { CommitBatch(batch); },
+      options_.observe_batch);
+}
+
+FeedbackManager::~FeedbackManager() { Stop(); }
+
+void FeedbackManager::Stop() { writer_->Stop(); }
+
+absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
+                                                     const v1::SubmitFeedbackRequest& request,
+                                                     absl::Time now) const {
+  std::vector<FieldViolation> violations;
+  if (request.request_id().empty()) {
+    violations.push_back({"request_id", "is required (an idempotency key such as a UUID)"});
+  } else if (!shared::IsIdentifier(request.request_id(), limits::kMaxIdLength)) {
+    violations.push_back({"request_id", "must be 1 to 128 printable ASCII characters without spaces"});
+  }
+  if (!request.has_feedback()) {
+    violations.push_back({"feedback", "is required"});
+  } else if (absl::Status s = ValidateFeedback(request.feedback(), now); !s.ok()) {
+    for (auto& fv : shared::FieldViolations(s)) violations.push_back({"feedback." + fv.field, fv.description});
+  }
+  if (!violations.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, violations);
+
+  NewFeedback record;
+  record.tenant = tenant;
+  record.request_id = request.request_id();
+  v1::Feedback& f = record.feedback;
+  f = request.feedback();
+  // Output-only fields are ignored on input.
+  f.clear_name();
+  f.clear_id();
+  f.clear_received_at();
+  f.clear_request_id();
+  f.clear_sequence();
+  f.clear_source_category();
+  f.clear_nps_category();
+  record.payload_hash = shared::Sha256Hex(DeterministicBytes(f)).substr(0, 32);
+  *f.mutable_received_at() = ToProto(now);
+  if (!f.has_occurred_at()) *f.mutable_occurred_at() = f.received_at();
+  f.set_source_category(CategoryOf(f.source()));
+  if (f.kind() == v1::FEEDBACK_KIND_NPS) {
+    f.set_nps_category(f.score() >= 9   ? v1::NPS_CATEGORY_PROMOTER
+                       : f.score() >= 7 ? v1::NPS_CATEGORY_PASSIVE
+                                        : v1::NPS_CATEGORY_DETRACTOR);
+  }
+  return record;
+}
+
+void FeedbackManager::Write(std::vector<NewFeedback> records, WriteDone done) {
+  size_t rows = records.size();
+  PendingWrite pending{std::move(records), done};
+  if (absl::Status s = writer_->Enqueue(std::move(pending), rows); !s.ok()) done(s);
+}
+
+void FeedbackManager::CommitBatch(std::vector<PendingWrite>& batch) {
+  std::vector<NewFeedback> all;
+  for (auto& p : batch) {
+    for (auto& r : p.records) all.push_back(std::move(r));
+  }
+  auto results = repository_->Write(all);
+  if (!results.ok()) {
+    for (auto& p : batch) p.done(results.status());
+    return;
+  }
+  if (options_.on_commit) options_.on_commit();
+  size_t offset = 0;
+  for (auto& p : batch) {
+    size_t n = p.records.size();
+    std::vector<WriteResult> mine(std::make_move_iterator(results->begin() + offset),
+                                  std::make_move_iterator(results->begin() + offset + n));
+    offset += n;
+    p.done(std::move(mine));
+  }
+}
+
+void FeedbackManager::Submit(const Principal& principal, const v1::SubmitFeedbackRequest& request,
+                             Done<v1::SubmitFeedbackResponse> done) {
+  auto record = Prepare(principal.tenant, request, options_.clock());
+  if (!record.ok()) {
+    done(record.status());
+    return;
+  }
+  std::vector<NewFeedback> records;
+  records.push_back(*std::move(record));
+  Write(std::move(records), [done](absl::StatusOr<std::vector<WriteResult>> results) {
+    if (!results.ok()) {
+      done(results.status());
+      return;
+    }
+    WriteResult& r = results->front();
+    if (r.outcome == WriteOutcome::kConflict) {
+      done(ConflictStatus("request_id"));
+      return;
+    }
+    v1::SubmitFeedbackResponse response;
+    *response.mutable_feedback() = std::move(r.feedback);
+    done(std::move(response));
+  });
+}
+
+void FeedbackManager::WriteItems(
+    const std::string& tenant, const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>& items,
+    std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)> done) {
+  const absl::Time now = options_.clock();
+  auto results = std::make_shared<std::vector<v1::FeedbackItemResult>>(items.size());
+  std::vector<int> positions;
+  std::vector<NewFeedback> records;
+  for (int i = 0; i < items.size(); ++i) {
+    v1::FeedbackItemResult& result = (*results)[i];
+    result.set_index(i);
+    result.set_request_id(items[i].request_id());
+    auto record = Prepare(tenant, items[i], now);
+    if (!record.ok()) {
+      result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
+      *result.mutable_error() = ToItemError(record.status());
+      continue;
+    }
+    positions.push_back(i);
+    records.push_back(*std::move(record));
+  }
+  if (records.empty()) {
+    done(std::move(*results));
+    return;
+  }
+  Write(std::move(records), [results, positions = std::move(positions), done](
+                                absl::StatusOr<std::vector<WriteResult>> written) {
+    if (!written.ok()) {
+      done(written.status());
+      return;
+    }
+    for (size_t k = 0; k < positions.size(); ++k) {
+      v1::FeedbackItemResult& result = (*results)[positions[k]];
+      WriteResult& w = (*written)[k];
+      switch (w.outcome) {
+        case WriteOutcome::kCreated:
+          result.set_outcome(cx::common::v1::ITEM_OUTCOME_ACCEPTED);
+          *result.mutable_feedback() = std::move(w.feedback);
+          break;
+        case WriteOutcome::kDuplicate:
+          result.set_outcome(cx::common::v1::ITEM_OUTCOME_DUPLICATE);
+          *result.mutable_feedback() = std::move(w.feedback);
+          break;
+        case WriteOutcome::kConflict:
+          result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
+          *result.mutable_error() = ToItemError(ConflictStatus("request_id"));
+          break;
+      }
+    }
+    done(std::move(*results));
+  });
+}
+
+void FeedbackManager::BatchSubmit(const Principal& principal, const v1::BatchSubmitFeedbackRequest& request,
+                                  Done<v1::BatchSubmitFeedbackResponse> done) {
+  if (request.requests_size() == 0) {
+    done(InvalidField("requests", "must hold at least one item"));
+    return;
+  }
+  if (request.requests_size() > limits::kMaxBatchItems) {
+    done(InvalidField("requests", absl::StrCat("holds ", request.requests_size(),
+                                               " items; the most is ", limits::kMaxBatchItems)));
+    return;
+  }
+  WriteItems(principal.tenant, request.requests(),
+             [done](absl::StatusOr<std::vector<v1::FeedbackItemResult>> results) {
+               if (!results.ok()) {
+                 done(results.status());
+                 return;
+               }
+               v1::BatchSubmitFeedbackResponse response;
+               for (auto& r : *results) {
+                 for (auto& fv : *r.mutable_error()->mutable_field_violations()) {
+                   fv.set_field(absl::StrCat("requests[", r.index(), "].", fv.field()));
+                 }
+                 switch (r.outcome()) {
+                   case cx::common::v1::ITEM_OUTCOME_ACCEPTED: response.set_accepted_count(response.accepted_count() + 1); break;
+                   case cx::common::v1::ITEM_OUTCOME_DUPLICATE: response.set_duplicate_count(response.duplicate_count() + 1); break;
+                   default: response.set_rejected_count(response.rejected_count() + 1);
+                 }
+                 *response.add_results() = std::move(r);
+               }
+               done(std::move(response));
+             });
+}
+
+namespace {
+
+class FeedbackImportSession final
+    : public shared::ImportSession<v1::ImportFeedbackRequest, v1::ImportFeedbackResponse> {
+ public:
+  using WriteItemsFn = std::function<void(
+      const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>&,
+      std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)>)>;
+
+  explicit FeedbackImportSession(WriteItemsFn write) : write_(std::move(write)) {}
+
+  void Process(std::vector<v1::ImportFeedbackRequest> chunk, int64_t first_index,
+               std::function<void(absl::Status)> done) override {
+    auto items = std::make_shared<google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>>();
+    for (auto& c : chunk) *items->Add() = std::move(*c.mutable_item());
+    write_(*items, [this, items, first_index, done](absl::StatusOr<std::vector<v1::FeedbackItemResult>> results) {
+      if (!results.ok()) {
+        done(results.status());
+        return;
+      }
+      for (auto& r : *results) {
+        summary_.set_received_count(summary_.received_count() + 1);
+        switch (r.outcome()) {
+          case cx::common::v1::ITEM_OUTCOME_ACCEPTED: summary_.set_accepted_count(summary_.accepted_count() + 1); break;
+          case cx::common::v1::ITEM_OUTCOME_DUPLICATE: summary_.set_duplicate_count(summary_.duplicate_count() + 1); break;
+          default:
+            summary_.set_rejected_count(summary_.rejected_count() + 1);
+            if (summary_.rejected_size() < 100) {
+              r.set_index(static_cast<int32_t>(first_index + r.index()));
+              for (auto& fv : *r.mutable_error()->mutable_field_violations()) {
+                fv.set_field(absl::StrCat("stream[", r.index(), "].item.", fv.field()));
+              }
+              *summary_.add_rejected() = std::move(r);
+            }
+        }
+      }
+      done(absl::OkStatus());
+    });
+  }
+
+  v1::ImportFeedbackResponse Finish() override { return summary_; }
+
+ private:
+  WriteItemsFn write_;
+  v1::ImportFeedbackResponse summary_;
+};
+
+}  // namespace
+
+std::unique_ptr<shared::ImportSession<v1::ImportFeedbackRequest, v1::ImportFeedbackResponse>>
+FeedbackManager::StartImport(const Principal& principal) {
+  std::string tenant = principal.tenant;
+  return std::make_unique<FeedbackImportSession>(
+      [this, tenant](const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>& items,
+                     std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)> done) {
+        WriteItems(tenant, items, std::move(done));
+      });
+}
+
+absl::StatusOr<v1::GetFeedbackResponse> FeedbackManager::Get(const Principal& principal,
+                                                             const v1::GetFeedbackRequest& request) {
+  constexpr absl::string_view kPrefix = "feedback/";
+  int64_t sequence = 0;
+  if (!absl::StartsWith(request.name(), kPrefix) ||
+      !absl::SimpleAtoi(request.name().substr(kPrefix.size()), &sequence) || sequence <= 0) {
+    return InvalidField("name", "must look like feedback/{id}");
+  }
+  auto found = repository_->Get(principal.tenant, sequence);
+  if (!found.ok()) return found.status();
+  // Another tenant's feedback is reported exactly like a missing one.
+  if (!found->has_value()) return absl::NotFoundError(absl::StrCat(request.name(), " not found"));
+  v1::GetFeedbackResponse response;
+  *response.mutable_feedback() = std::move(**found);
+  return response;
+}
+
+absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& principal,
+                                                               const v1::ListFeedbackRequest& request) {
+  std::vector<FieldViolation> v;
+  if (request.page_size() < 0 || request.page_size() > limits::kMaxPageSize) {
+    v.push_back({"page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize)});
+  }
+  if (!request.customer_id().empty() && !shared::IsIdentifier(request.customer_id(), limits::kMaxIdLength)) {
+    v.push_back({"customer_id", "must be 1 to 128 printable ASCII characters without spaces"});
+  }
+  if (!v1::FeedbackKind_IsValid(request.kind())) v.push_back({"kind", absl::StrCat("has unknown value ", request.kind())});
+  if (!cx::common::v1::Channel_IsValid(request.channel())) v.push_back({"channel", absl::StrCat("has unknown value ", request.channel())});
+  if (!cx::common::v1::Source_IsValid(request.source())) v.push_back({"source", absl::StrCat("has unknown value ", request.source())});
+  if (!cx::common::v1::JourneyStage_IsValid(request.journey_stage())) {
+    v.push_back({"journey_stage", absl::StrCat("has unknown value ", request.journey_stage())});
+  }
+  if (!request.touchpoint_id().empty() && !shared::IsIdentifier(request.touchpoint_id(), limits::kMaxIdLength)) {
+    v.push_back({"touchpoint_id", "must be 1 to 128 printable ASCII characters without spaces"});
+  }
+  if (!request.tag().empty() && !IsTag(request.tag())) v.push_back({"tag", "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
+  const auto& range = request.occurred();
+  if (range.has_start_time() && !IsValidTimestamp(range.start_time())) v.push_back({"occurred.start_time", "is not a valid timestamp"});
+  if (range.has_end_time() && !IsValidTimestamp(range.end_time())) v.push_back({"occurred.end_time", "is not a valid timestamp"});
+  if (range.has_start_time() && range.has_end_time() &&
+      TimeUtil::TimestampToMicroseconds(range.start_time()) >= TimeUtil::TimestampToMicroseconds(range.end_time())) {
+    v.push_back({"occurred", "start_time must be before end_time"});
+  }
+  if (request.has_min_score() && (request.min_score() < 0 || request.min_score() > 10)) v.push_back({"min_score", "must be between 0 and 10"});
+  if (request.has_max_score() && (request.max_score() < 0 || request.max_score() > 10)) v.push_back({"max_score", "must be between 0 and 10"});
+  if (request.has_min_score() && request.has_max_score() && request.min_score() > request.max_score()) {
+    v.push_back({"min_score", "must not exceed max_score"});
+  }
+  if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
+
+  v1::ListFeedbackRequest fingerprint_source = request;
+  fingerprint_source.clear_page_token();
+  fingerprint_source.clear_page_size();
+  const std::string fingerprint = shared::Sha256Hex(DeterministicBytes(fingerprint_source));
+
+  FeedbackQuery query;
+  query.limit = (request.page_size() == 0 ? limits::kDefaultPageSize : request.page_size());
+  if (!request.page_token().empty()) {
+    auto position = page_tokens_.Decode(request.page_token(), principal.tenant, fingerprint);
+    if (!position.ok()) return position.status();
+    if (position->size() != 2) return InvalidField("page_token", "is not a token this server issued");
+    query.after = ListPosition{(*position)[0], (*position)[1]};
+  }
+  FeedbackFilter& filter = query.filter;
+  filter.tenant = principal.tenant;
+  filter.customer_id = request.customer_id();
+  filter.kind = request.kind();
+  filter.channel = request.channel();
+  filter.source = request.source();
+  filter.touchpoint_id = request.touchpoint_id();
+  filter.journey_stage = request.journey_stage();
+  filter.tag = request.tag();
+  if (range.has_start_time()) filter.occurred_from_us = TimeUtil::TimestampToMicroseconds(range.start_time());
+  if (range.has_end_time()) filter.occurred_to_us = TimeUtil::TimestampToMicroseconds(range.end_time());
+  if (request.has_min_score()) filter.min_score = request.min_score();
+  if (request.has_max_score()) filter.max_score = request.max_score();
+
+  const int page_size = query.limit;
+  query.limit = page_size + 1;  // one more tells whether another page exists
+  auto rows = repository_->List(query);
+  if (!rows.ok()) return rows.status();
+  v1::ListFeedbackResponse response;
+  const bool more = static_cast<int>(rows->size()) > page_size;
+  if (more) rows->resize(page_size);
+  for (auto& f : *rows) *response.add_feedback() = std::move(f);
+  if (more) {
+    const v1::Feedback& last = response.feedback(response.feedback_size() - 1);
+    response.set_next_page_token(page_tokens_.Encode(
+        principal.tenant, fingerprint,
+        {TimeUtil::TimestampToMicroseconds(last.occurred_at()), last.sequence()}));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListChangesResponse> FeedbackManager::ListChanges(const Principal& principal,
+                                                                     const v1::ListChangesRequest& request) {
+  std::vector<FieldViolation> v;
+  if (request.after_sequence() < 0) v.push_back({"after_sequence", "must not be negative"});
+  if (request.limit() < 0 || request.limit() > limits::kMaxChangesLimit) {
+    v.push_back({"limit", absl::StrCat("must be between 0 and ", limits::kMaxChangesLimit)});
+  }
+  if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
+  std::optional<std::string> scope;
+  if (!principal.IsService()) scope = principal.tenant;
+  auto changes = repository_->ListChanges(
+      scope, request.after_sequence(), request.limit() == 0 ? limits::kDefaultChangesLimit : request.limit());
+  if (!changes.ok()) return changes.status();
+  v1::ListChangesResponse response;
+  response.set_next_after_sequence(changes->empty() ? request.after_sequence() : changes->back().sequence());
+  for (auto& c : *changes) *response.add_changes() = std::move(c);
+  return response;
+}
+
+absl::StatusOr<std::optional<std::string>> FeedbackManager::WatchScope(const Principal& principal,
+                                                                       const v1::WatchChangesRequest& request) {
+  if (request.after_sequence() < 0) return InvalidField("after_sequence", "must not be negative");
+  if (principal.IsService()) return std::optional<std::string>();
+  return std::optional<std::string>(principal.tenant);
+}
+
+absl::StatusOr<std::vector<v1::FeedbackChange>> FeedbackManager::FetchChanges(
+    const std::optional<std::string>& tenant, int64_t after, int limit) {
+  return repository_->ListChanges(tenant, after, limit);
+}
+
+}  // namespace cx::feedback

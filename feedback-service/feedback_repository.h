@@ -1,0 +1,90 @@
+// Storage interface of feedback-service. Implementations: SQLite (embedded
+// default) and MySQL/MariaDB, both in sql_feedback_repository.cc, checked by
+// one conformance suite (feedback_repository_conformance_test.cc).
+#ifndef CX_FEEDBACK_FEEDBACK_REPOSITORY_H_
+#define CX_FEEDBACK_FEEDBACK_REPOSITORY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "cx/feedback/v1/feedback_service.pb.h"
+
+namespace cx::feedback {
+
+using v1::Feedback;
+using v1::FeedbackChange;
+
+// A validated feedback to store. `feedback` has every input and derived
+// field set; the repository assigns sequence, id and name.
+struct NewFeedback {
+  std::string tenant;
+  std::string request_id;
+  std::string payload_hash;  // of the request as submitted
+  Feedback feedback;
+};
+
+enum class WriteOutcome { kCreated, kDuplicate, kConflict };
+
+struct WriteResult {
+  WriteOutcome outcome;
+  Feedback feedback;  // as stored (for kConflict: the earlier one)
+};
+
+struct FeedbackFilter {
+  std::string tenant;
+  std::string customer_id;
+  int kind = 0;
+  int channel = 0;
+  int source = 0;
+  std::string touchpoint_id;
+  int journey_stage = 0;
+  std::string tag;
+  std::optional<int64_t> occurred_from_us;  // inclusive
+  std::optional<int64_t> occurred_to_us;    // exclusive
+  std::optional<int> min_score;
+  std::optional<int> max_score;
+};
+
+// Rows come newest first by (occurred_at, sequence); `after` is the last row
+// of the previous page.
+struct ListPosition {
+  int64_t occurred_at_us;
+  int64_t sequence;
+};
+
+struct FeedbackQuery {
+  FeedbackFilter filter;
+  std::optional<ListPosition> after;
+  int limit = 50;
+};
+
+class FeedbackRepository {
+ public:
+  virtual ~FeedbackRepository() = default;
+
+  // Stores a batch in one transaction: all or nothing. (tenant, request_id)
+  // is unique: an existing key yields kDuplicate when its payload_hash is
+  // equal, kConflict otherwise; a key repeated inside the batch behaves as if
+  // the items came one after another. New rows get contiguous feed sequence
+  // numbers in commit order. Results are in input order.
+  virtual absl::StatusOr<std::vector<WriteResult>> Write(absl::Span<const NewFeedback> batch) = 0;
+
+  virtual absl::StatusOr<std::optional<Feedback>> Get(const std::string& tenant, int64_t sequence) = 0;
+
+  virtual absl::StatusOr<std::vector<Feedback>> List(const FeedbackQuery& query) = 0;
+
+  // Changes with sequence > after in sequence order; every tenant when
+  // `tenant` is empty.
+  virtual absl::StatusOr<std::vector<FeedbackChange>> ListChanges(
+      const std::optional<std::string>& tenant, int64_t after, int limit) = 0;
+
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace cx::feedback
+
+#endif  // CX_FEEDBACK_FEEDBACK_REPOSITORY_H_

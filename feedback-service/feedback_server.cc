@@ -1,0 +1,89 @@
+#include "feedback-service/feedback_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "feedback-service/sql_feedback_repository.h"
+#include "shared/log.h"
+
+namespace cx::feedback {
+
+std::vector<shared::OptionSpec> FeedbackServiceOptionSpecs() {
+  return shared::CommonOptions("0.0.0.0:50051", "sqlite:///data/feedback.db", "0.0.0.0:9464");
+}
+
+absl::StatusOr<FeedbackServerOptions> FeedbackServerOptions::FromConfig(const shared::Config& config) {
+  FeedbackServerOptions options;
+  options.db_url = config.Get("db");
+  if (const char* password = std::getenv("CX_DB_PASSWORD"); password != nullptr) options.db_password = password;
+  auto pool_size = config.GetInt("db-pool-size");
+  if (!pool_size.ok()) return pool_size.status();
+  options.db_pool_size = static_cast<size_t>(std::max<int64_t>(1, *pool_size));
+  if (config.Get("tokens-file").empty()) {
+    return absl::InvalidArgumentError("--tokens-file (CX_TOKENS_FILE) is required: every RPC needs a token");
+  }
+  auto tokens = shared::TokenStore::FromFile(config.Get("tokens-file"));
+  if (!tokens.ok()) return tokens.status();
+  options.tokens = *tokens;
+  auto server = shared::ServerOptions::FromConfig(config);
+  if (!server.ok()) return server.status();
+  options.server = *server;
+  options.metrics_listen = config.Get("metrics-listen");
+  auto queue_rows = config.GetInt("write-queue-rows");
+  if (!queue_rows.ok()) return queue_rows.status();
+  auto batch_rows = config.GetInt("write-batch-rows");
+  if (!batch_rows.ok()) return batch_rows.status();
+  options.commit.capacity_rows = static_cast<size_t>(*queue_rows);
+  options.commit.max_batch_rows = static_cast<size_t>(*batch_rows);
+  options.page_token_key = config.Get("page-token-key");
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<FeedbackServer>> FeedbackServer::Start(FeedbackServerOptions options) {
+  std::unique_ptr<FeedbackServer> s(new FeedbackServer);
+  auto pool = shared::db::OpenDatabase(options.db_url, options.db_password, options.db_pool_size);
+  if (!pool.ok()) return pool.status();
+  s->pool_ = *pool;
+  auto repository = OpenFeedbackRepository(s->pool_);
+  if (!repository.ok()) return repository.status();
+  s->repository_ = *repository;
+
+  s->metrics_ = std::make_shared<shared::ServiceMetrics>("feedback");
+  if (!options.metrics_listen.empty()) {
+    if (auto st = s->metrics_->Serve(options.metrics_listen); !st.ok()) return st;
+  }
+  auto repo = s->repository_;
+  s->hub_ = std::make_shared<FeedbackFeedHub>(
+      [repo](const std::optional<std::string>& tenant, int64_t after, int limit) {
+        return repo->ListChanges(tenant, after, limit);
+      },
+      [](const v1::FeedbackChange& c) { return c.sequence(); });
+
+  FeedbackManagerOptions manager_options;
+  manager_options.commit = options.commit;
+  // SQLite has one writer; MySQL writers overlap their round trips.
+  manager_options.commit.writers = s->pool_->backend() == shared::db::Backend::kMysql ? 2 : 1;
+  manager_options.page_token_key = options.page_token_key;
+  auto hub = s->hub_;
+  manager_options.on_commit = [hub] { hub->Notify(); };
+  auto metrics = s->metrics_;
+  manager_options.observe_batch = [metrics](size_t rows, size_t queued) { metrics->ObserveWriteBatch(rows, queued); };
+  s->manager_ = std::make_shared<FeedbackManager>(s->repository_, std::move(manager_options));
+
+  auto env = std::make_shared<shared::RpcEnv>(options.tokens, s->metrics_);
+  s->service_ = std::make_unique<FeedbackGrpcService>(s->manager_, s->hub_, env);
+  s->runner_ = std::make_unique<shared::ServerRunner>(options.server);
+  s->runner_->AddService(s->service_.get(), v1::FeedbackService::service_full_name());
+  s->runner_->SetHealthProbe([repo] { return repo->Ping(); });
+  s->runner_->OnDrain([hub] { hub->Stop(); });
+  if (auto st = s->runner_->Start(); !st.ok()) return st;
+  return s;
+}
+
+void FeedbackServer::Shutdown() {
+  if (runner_) runner_->Drain();
+  if (manager_) manager_->Stop();
+  if (hub_) hub_->Stop();
+}
+
+FeedbackServer::~FeedbackServer() { Shutdown(); }
+
+}  // namespace cx::feedback

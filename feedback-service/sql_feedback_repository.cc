@@ -1,0 +1,279 @@
+#include "feedback-service/sql_feedback_repository.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace cx::feedback {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using shared::db::Backend;
+using shared::db::ConnectionPool;
+using shared::db::SqlConnection;
+using shared::db::SqlParams;
+using shared::db::SqlRows;
+
+constexpr int kInsertColumns = 16;
+constexpr char kInsertPrefix[] =
+    "INSERT INTO feedback (tenant, sequence, request_id, payload_hash, customer_id, kind, score, "
+    "channel, source, touchpoint_id, journey_stage, tags, occurred_at_us, received_at_us, "
+    "committed_at_us, body) VALUES ";
+
+// Splits n into chunks of 256, 128, ..., 1 so the number of distinct
+// statement texts (and cached prepared statements) stays small.
+template <typename Fn>
+absl::Status ForEachChunk(size_t n, Fn fn) {
+  size_t offset = 0;
+  for (size_t size = 256; size >= 1; size /= 2) {
+    while (n - offset >= size) {
+      if (auto s = fn(offset, size); !s.ok()) return s;
+      offset += size;
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Placeholders(size_t rows, int columns) {
+  std::string row = absl::StrCat("(", absl::StrJoin(std::vector<std::string>(columns, "?"), ","), ")");
+  return absl::StrJoin(std::vector<std::string>(rows, row), ",");
+}
+
+std::string TagsColumn(const Feedback& f) {
+  if (f.tags().empty()) return "";
+  return absl::StrCat(",", absl::StrJoin(f.tags(), ","), ",");
+}
+
+absl::StatusOr<Feedback> ParseBody(const std::string& body) {
+  Feedback f;
+  if (!f.ParseFromString(body)) return absl::DataLossError("a stored feedback does not parse");
+  return f;
+}
+
+class SqlFeedbackRepository final : public FeedbackRepository {
+ public:
+  explicit SqlFeedbackRepository(std::shared_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
+
+  absl::StatusOr<std::vector<WriteResult>> Write(absl::Span<const NewFeedback> batch) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    SqlConnection& c = **conn;
+    std::vector<WriteResult> results;
+    absl::Status status = shared::db::InWriteTransaction(c, [&]() -> absl::Status {
+      results.clear();
+      // The sequence row lock serialises writers (also across replicas), so
+      // sequence order is commit order and no reader can skip a late commit.
+      const std::string lock_sql = c.backend() == Backend::kMysql
+          ? "SELECT next_sequence FROM feed_sequence WHERE shard = 0 FOR UPDATE"
+          : "SELECT next_sequence FROM feed_sequence WHERE shard = 0";
+      auto seq_rows = c.Query(lock_sql);
+      if (!seq_rows.ok()) return seq_rows.status();
+      if (seq_rows->empty()) return absl::InternalError("feed_sequence row missing");
+      int64_t next = seq_rows->front().Int(0);
+      const int64_t first = next;
+
+      struct Stored {
+        std::string hash;
+        std::string body;
+      };
+      std::map<std::pair<std::string, std::string>, Stored> existing;
+      if (auto s = LoadExisting(c, batch, &existing); !s.ok()) return s;
+
+      const int64_t committed_us = absl::ToUnixMicros(absl::Now());
+      std::vector<const NewFeedback*> inserts;
+      std::vector<Feedback> inserted;
+      inserted.reserve(batch.size());
+      results.reserve(batch.size());
+      for (const NewFeedback& item : batch) {
+        auto key = std::make_pair(item.tenant, item.request_id);
+        auto it = existing.find(key);
+        if (it != existing.end()) {
+          auto stored = ParseBody(it->second.body);
+          if (!stored.ok()) return stored.status();
+          results.push_back({it->second.hash == item.payload_hash ? WriteOutcome::kDuplicate
+                                                                  : WriteOutcome::kConflict,
+                             *std::move(stored)});
+          continue;
+        }
+        Feedback f = item.feedback;
+        const int64_t sequence = next++;
+        f.set_sequence(sequence);
+        f.set_id(absl::StrCat(sequence));
+        f.set_name(absl::StrCat("feedback/", sequence));
+        f.set_request_id(item.request_id);
+        existing[key] = {item.payload_hash, f.SerializeAsString()};
+        inserts.push_back(&item);
+        inserted.push_back(f);
+        results.push_back({WriteOutcome::kCreated, std::move(f)});
+      }
+      if (inserts.empty()) return absl::OkStatus();
+      absl::Status s = ForEachChunk(inserts.size(), [&](size_t offset, size_t count) {
+        SqlParams params;
+        params.reserve(count * kInsertColumns);
+        for (size_t i = offset; i < offset + count; ++i) {
+          const NewFeedback& item = *inserts[i];
+          const Feedback& f = inserted[i];
+          params.emplace_back(item.tenant);
+          params.emplace_back(f.sequence());
+          params.emplace_back(item.request_id);
+          params.emplace_back(item.payload_hash);
+          params.emplace_back(f.customer_id());
+          params.emplace_back(int64_t{f.kind()});
+          if (f.has_score()) params.emplace_back(int64_t{f.score()});
+          else params.emplace_back(std::monostate{});
+          params.emplace_back(int64_t{f.channel()});
+          params.emplace_back(int64_t{f.source()});
+          params.emplace_back(f.touchpoint_id());
+          params.emplace_back(int64_t{f.journey_stage()});
+          params.emplace_back(TagsColumn(f));
+          params.emplace_back(TimeUtil::TimestampToMicroseconds(f.occurred_at()));
+          params.emplace_back(TimeUtil::TimestampToMicroseconds(f.received_at()));
+          params.emplace_back(committed_us);
+          params.emplace_back(f.SerializeAsString());
+        }
+        return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
+      });
+      if (!s.ok()) return s;
+      auto updated = c.Execute(
+          "UPDATE feed_sequence SET next_sequence = ? WHERE shard = 0 AND next_sequence = ?", {next, first});
+      if (!updated.ok()) return updated.status();
+      if (*updated != 1) return absl::AbortedError("feed sequence moved during the batch");
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return results;
+  }
+
+  absl::StatusOr<std::optional<Feedback>> Get(const std::string& tenant, int64_t sequence) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto rows = (*conn)->Query("SELECT body FROM feedback WHERE tenant = ? AND sequence = ?",
+                               {tenant, sequence});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return std::optional<Feedback>();
+    auto f = ParseBody(rows->front().Text(0));
+    if (!f.ok()) return f.status();
+    return std::optional<Feedback>(*std::move(f));
+  }
+
+  absl::StatusOr<std::vector<Feedback>> List(const FeedbackQuery& query) override {
+    const FeedbackFilter& f = query.filter;
+    std::string sql = "SELECT body FROM feedback WHERE tenant = ?";
+    SqlParams params{f.tenant};
+    auto add = [&](const char* clause, shared::db::SqlValue value) {
+      absl::StrAppend(&sql, " AND ", clause);
+      params.push_back(std::move(value));
+    };
+    if (!f.customer_id.empty()) add("customer_id = ?", f.customer_id);
+    if (f.kind != 0) add("kind = ?", int64_t{f.kind});
+    if (f.channel != 0) add("channel = ?", int64_t{f.channel});
+    if (f.source != 0) add("source = ?", int64_t{f.source});
+    if (!f.touchpoint_id.empty()) add("touchpoint_id = ?", f.touchpoint_id);
+    if (f.journey_stage != 0) add("journey_stage = ?", int64_t{f.journey_stage});
+    if (!f.tag.empty()) {
+      // Tags hold no ',', '%' or '!'; '_' is escaped.
+      add("tags LIKE ? ESCAPE '!'", absl::StrCat("%,", absl::StrReplaceAll(f.tag, {{"_", "!_"}}), ",%"));
+    }
+    if (f.occurred_from_us) add("occurred_at_us >= ?", *f.occurred_from_us);
+    if (f.occurred_to_us) add("occurred_at_us < ?", *f.occurred_to_us);
+    if (f.min_score) add("score >= ?", int64_t{*f.min_score});
+    if (f.max_score) add("score <= ?", int64_t{*f.max_score});
+    if (query.after) {
+      absl::StrAppend(&sql, " AND (occurred_at_us < ? OR (occurred_at_us = ? AND sequence < ?))");
+      params.push_back(query.after->occurred_at_us);
+      params.push_back(query.after->occurred_at_us);
+      params.push_back(query.after->sequence);
+    }
+    absl::StrAppend(&sql, " ORDER BY occurred_at_us DESC, sequence DESC LIMIT ?");
+    params.push_back(int64_t{query.limit});
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto rows = (*conn)->Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    std::vector<Feedback> out;
+    out.reserve(rows->size());
+    for (const auto& row : *rows) {
+      auto parsed = ParseBody(row.Text(0));
+      if (!parsed.ok()) return parsed.status();
+      out.push_back(*std::move(parsed));
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<FeedbackChange>> ListChanges(const std::optional<std::string>& tenant,
+                                                          int64_t after, int limit) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::StatusOr<SqlRows> rows =
+        tenant ? (*conn)->Query("SELECT tenant, sequence, committed_at_us, body FROM feedback "
+                                "WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+                                {*tenant, after, int64_t{limit}})
+               : (*conn)->Query("SELECT tenant, sequence, committed_at_us, body FROM feedback "
+                                "WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                                {after, int64_t{limit}});
+    if (!rows.ok()) return rows.status();
+    std::vector<FeedbackChange> out;
+    out.reserve(rows->size());
+    for (const auto& row : *rows) {
+      FeedbackChange change;
+      change.set_tenant(row.Text(0));
+      change.set_sequence(row.Int(1));
+      *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(row.Int(2));
+      if (!change.mutable_feedback_created()->ParseFromString(row.Text(3))) {
+        return absl::DataLossError("a stored feedback does not parse");
+      }
+      out.push_back(std::move(change));
+    }
+    return out;
+  }
+
+  absl::Status Ping() override { return pool_->Ping(); }
+
+ private:
+  // Loads (hash, body) of every (tenant, request_id) of the batch that is
+  // already stored.
+  template <typename Map>
+  absl::Status LoadExisting(SqlConnection& c, absl::Span<const NewFeedback> batch, Map* existing) {
+    std::map<std::string, std::vector<std::string>> by_tenant;
+    for (const auto& item : batch) by_tenant[item.tenant].push_back(item.request_id);
+    for (auto& [tenant, ids] : by_tenant) {
+      std::sort(ids.begin(), ids.end());
+      ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+      absl::Status s = ForEachChunk(ids.size(), [&](size_t offset, size_t count) -> absl::Status {
+        SqlParams params{tenant};
+        for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
+        std::string sql = absl::StrCat(
+            "SELECT request_id, payload_hash, body FROM feedback WHERE tenant = ? AND request_id IN (",
+            absl::StrJoin(std::vector<std::string>(count, "?"), ","), ")");
+        auto rows = c.Query(sql, params);
+        if (!rows.ok()) return rows.status();
+        for (const auto& row : *rows) {
+          (*existing)[{tenant, row.Text(0)}] = {row.Text(1), row.Text(2)};
+        }
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  std::shared_ptr<ConnectionPool> pool_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<FeedbackRepository>> OpenFeedbackRepository(
+    std::shared_ptr<ConnectionPool> pool) {
+  const auto& migrations = pool->backend() == Backend::kMysql ? MysqlFeedbackMigrations()
+                                                              : SqliteFeedbackMigrations();
+  if (auto s = shared::db::ApplyMigrations(*pool, "feedback", migrations); !s.ok()) return s;
+  return std::shared_ptr<FeedbackRepository>(std::make_shared<SqlFeedbackRepository>(std::move(pool)));
+}
+
+}  // namespace cx::feedback

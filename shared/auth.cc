@@ -1,0 +1,98 @@
+#include "shared/auth.h"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace cx::shared {
+
+std::string Sha256Hex(absl::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(length * 2);
+  for (unsigned i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<TokenStore>> TokenStore::FromText(absl::string_view text) {
+  auto store = std::make_shared<TokenStore>();
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    if (parts.size() != 3 || parts[0].size() != 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokens file line ", line_number, ": expected 'sha256hex tenant roles'"));
+    }
+    Principal principal;
+    principal.tenant = std::string(parts[1]);
+    for (absl::string_view role : absl::StrSplit(parts[2], ',')) {
+      if (role == "ingest") principal.roles |= kRoleIngest;
+      else if (role == "read") principal.roles |= kRoleRead;
+      else if (role == "admin") principal.roles |= kRoleAdmin;
+      else if (role == "service") principal.roles |= kRoleService;
+      else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("tokens file line ", line_number, ": unknown role '", role, "'"));
+      }
+    }
+    if (principal.IsService() && principal.roles != kRoleService) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokens file line ", line_number, ": the service role stands alone"));
+    }
+    if (principal.IsService() != (principal.tenant == "*")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokens file line ", line_number, ": tenant '*' goes with the service role only"));
+    }
+    store->by_hash_[absl::AsciiStrToLower(parts[0])] = principal;
+  }
+  return store;
+}
+
+absl::StatusOr<std::shared_ptr<TokenStore>> TokenStore::FromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read tokens file ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return FromText(buffer.str());
+}
+
+absl::StatusOr<Principal> TokenStore::Authenticate(absl::string_view authorization) const {
+  constexpr absl::string_view kPrefix = "Bearer ";
+  if (!absl::StartsWithIgnoreCase(authorization, kPrefix) ||
+      authorization.size() == kPrefix.size()) {
+    return absl::UnauthenticatedError("missing bearer token in the authorization metadata");
+  }
+  auto it = by_hash_.find(Sha256Hex(authorization.substr(kPrefix.size())));
+  if (it == by_hash_.end()) return absl::UnauthenticatedError("unknown bearer token");
+  return it->second;
+}
+
+absl::StatusOr<Principal> TokenStore::Authorize(absl::string_view authorization,
+                                                unsigned any_of_roles) const {
+  auto principal = Authenticate(authorization);
+  if (!principal.ok()) return principal;
+  unsigned effective = principal->roles;
+  if (principal->Has(kRoleAdmin)) effective |= kRoleIngest | kRoleRead;
+  if ((effective & any_of_roles) == 0) {
+    return absl::PermissionDeniedError("the token's roles do not allow this call");
+  }
+  return principal;
+}
+
+}  // namespace cx::shared

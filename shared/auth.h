@@ -1,0 +1,55 @@
+// Bearer-token authentication and role checks. The tokens file holds one
+// line per token: "<sha256-hex-of-token> <tenant> <role>[,<role>...]";
+// blank lines and lines starting with '#' are ignored. Tokens are never
+// stored or logged in clear. The tenant of a call always comes from its token.
+#ifndef CX_SHARED_AUTH_H_
+#define CX_SHARED_AUTH_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+
+namespace cx::shared {
+
+enum Role : unsigned {
+  kRoleIngest = 1u << 0,
+  kRoleRead = 1u << 1,
+  kRoleAdmin = 1u << 2,
+  // Reads the change feeds of every tenant, and nothing else.
+  kRoleService = 1u << 3,
+};
+
+struct Principal {
+  std::string tenant;  // "*" for the service identity
+  unsigned roles = 0;
+  bool Has(unsigned role) const { return (roles & role) != 0; }
+  bool IsService() const { return Has(kRoleService); }
+};
+
+std::string Sha256Hex(absl::string_view data);
+
+class TokenStore {
+ public:
+  // Parses the contents of a tokens file.
+  static absl::StatusOr<std::shared_ptr<TokenStore>> FromText(absl::string_view text);
+  static absl::StatusOr<std::shared_ptr<TokenStore>> FromFile(const std::string& path);
+
+  // From the value of the "authorization" metadata ("Bearer <token>").
+  // Missing or unknown token -> UNAUTHENTICATED.
+  absl::StatusOr<Principal> Authenticate(absl::string_view authorization) const;
+
+  // Authenticates and checks that the principal holds one of `any_of_roles`
+  // (admin holds ingest and read) -> PERMISSION_DENIED otherwise.
+  absl::StatusOr<Principal> Authorize(absl::string_view authorization, unsigned any_of_roles) const;
+
+ private:
+  std::map<std::string, Principal> by_hash_;
+};
+
+}  // namespace cx::shared
+
+#endif  // CX_SHARED_AUTH_H_

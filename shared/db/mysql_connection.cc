@@ -1,0 +1,236 @@
+#include "shared/db/mysql_connection.h"
+
+#include <cppconn/datatype.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/resultset_metadata.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+#include <mysql_driver.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace cx::shared::db {
+namespace {
+
+bool IsConnectionError(int code) {
+  switch (code) {
+    case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:  // client: no/lost connection
+    case 1053: case 1927: case 1152: case 1158: case 1159: case 1160: case 1161:  // server shutdown / killed / net errors
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status MapMysqlError(const sql::SQLException& e, bool* broken) {
+  int code = e.getErrorCode();
+  std::string message = absl::StrCat("mysql error ", code, " (SQLSTATE ", e.getSQLState(), ")");
+  if (IsConnectionError(code) || code == 0) {
+    *broken = true;
+    return absl::UnavailableError(absl::StrCat("database unavailable: ", message));
+  }
+  switch (code) {
+    case 1062: case 1586: return absl::AlreadyExistsError(message);
+    case 1205: case 1213: case 1290: case 1836: case 1040: case 1203:
+      return absl::UnavailableError(message);  // lock wait, deadlock, read-only, too many connections
+    default: return absl::InternalError(message);
+  }
+}
+
+sql::mysql::MySQL_Driver* Driver() {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  static sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+  return driver;
+}
+
+class MysqlConnection final : public SqlConnection {
+ public:
+  explicit MysqlConnection(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
+  ~MysqlConnection() override {
+    statements_.clear();
+    try {
+      conn_->close();
+    } catch (...) {
+    }
+  }
+
+  Backend backend() const override { return Backend::kMysql; }
+  bool healthy() const override { return !broken_; }
+
+  absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override {
+    return Guard<int64_t>([&]() -> int64_t {
+      sql::PreparedStatement* stmt = Prepare(sql);
+      Bind(stmt, params);
+      return static_cast<int64_t>(stmt->executeUpdate());
+    });
+  }
+
+  absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params) override {
+    return Guard<SqlRows>([&]() -> SqlRows {
+      sql::PreparedStatement* stmt = Prepare(sql);
+      Bind(stmt, params);
+      std::unique_ptr<sql::ResultSet> rs(stmt->executeQuery());
+      sql::ResultSetMetaData* meta = rs->getMetaData();
+      unsigned columns = meta->getColumnCount();
+      std::vector<int> types(columns);
+      for (unsigned c = 0; c < columns; ++c) types[c] = meta->getColumnType(c + 1);
+      SqlRows rows;
+      while (rs->next()) {
+        SqlRow row;
+        row.values.reserve(columns);
+        for (unsigned c = 0; c < columns; ++c) {
+          unsigned index = c + 1;
+          if (rs->isNull(index)) {
+            row.values.emplace_back(std::monostate{});
+            continue;
+          }
+          switch (types[c]) {
+            case sql::DataType::BIT: case sql::DataType::TINYINT: case sql::DataType::SMALLINT:
+            case sql::DataType::MEDIUMINT: case sql::DataType::INTEGER: case sql::DataType::BIGINT:
+            case sql::DataType::YEAR:
+              row.values.emplace_back(static_cast<int64_t>(rs->getInt64(index)));
+              break;
+            case sql::DataType::REAL: case sql::DataType::DOUBLE:
+              row.values.emplace_back(static_cast<double>(rs->getDouble(index)));
+              break;
+            case sql::DataType::DECIMAL: case sql::DataType::NUMERIC: {
+              // SUM() of integers arrives as DECIMAL: keep integers exact.
+              std::string text = rs->getString(index).asStdString();
+              int64_t as_int = 0;
+              if (absl::SimpleAtoi(text, &as_int)) {
+                row.values.emplace_back(as_int);
+              } else {
+                row.values.emplace_back(static_cast<double>(rs->getDouble(index)));
+              }
+              break;
+            }
+            default:
+              row.values.emplace_back(rs->getString(index).asStdString());
+          }
+        }
+        rows.push_back(std::move(row));
+      }
+      return rows;
+    });
+  }
+
+  absl::Status BeginWrite() override { return Begin(); }
+  absl::Status Begin() override {
+    return Guard<int>([&] { conn_->setAutoCommit(false); return 0; }).status();
+  }
+  absl::Status Commit() override {
+    return Guard<int>([&] { conn_->commit(); conn_->setAutoCommit(true); return 0; }).status();
+  }
+  absl::Status Rollback() override {
+    if (broken_) return absl::OkStatus();
+    return Guard<int>([&] { conn_->rollback(); conn_->setAutoCommit(true); return 0; }).status();
+  }
+
+ private:
+  template <typename T, typename Fn>
+  absl::StatusOr<T> Guard(Fn fn) {
+    if (broken_) return absl::UnavailableError("database connection lost");
+    try {
+      return fn();
+    } catch (const sql::SQLException& e) {
+      return MapMysqlError(e, &broken_);
+    } catch (const std::exception& e) {
+      broken_ = true;
+      return absl::InternalError("database driver error");
+    }
+  }
+
+  sql::PreparedStatement* Prepare(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second.get();
+    if (statements_.size() >= 128) statements_.clear();
+    std::unique_ptr<sql::PreparedStatement> stmt(conn_->prepareStatement(sql));
+    return statements_.emplace(sql, std::move(stmt)).first->second.get();
+  }
+
+  static void Bind(sql::PreparedStatement* stmt, const SqlParams& params) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      unsigned index = static_cast<unsigned>(i + 1);
+      const auto& p = params[i];
+      if (std::holds_alternative<std::monostate>(p)) {
+        stmt->setNull(index, sql::DataType::VARCHAR);
+      } else if (auto* v = std::get_if<int64_t>(&p)) {
+        stmt->setInt64(index, *v);
+      } else if (auto* d = std::get_if<double>(&p)) {
+        stmt->setDouble(index, *d);
+      } else {
+        const auto& s = std::get<std::string>(p);
+        stmt->setString(index, sql::SQLString(s.data(), s.size()));
+      }
+    }
+  }
+
+  std::unique_ptr<sql::Connection> conn_;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::string& password) {
+  constexpr absl::string_view kScheme = "mysql://";
+  std::string rest = url.substr(kScheme.size());
+  MysqlTarget target;
+  target.password = password;
+  auto at = rest.rfind('@');
+  auto slash = rest.find('/', at == std::string::npos ? 0 : at);
+  if (at == std::string::npos || slash == std::string::npos || slash + 1 >= rest.size()) {
+    return absl::InvalidArgumentError("--db: expected mysql://user@host:port/database");
+  }
+  std::string userinfo = rest.substr(0, at);
+  if (auto colon = userinfo.find(':'); colon != std::string::npos) {
+    target.password = userinfo.substr(colon + 1);
+    userinfo = userinfo.substr(0, colon);
+  }
+  target.user = userinfo;
+  std::string hostport = rest.substr(at + 1, slash - at - 1);
+  target.database = rest.substr(slash + 1);
+  if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
+    if (!absl::SimpleAtoi(hostport.substr(colon + 1), &target.port)) {
+      return absl::InvalidArgumentError("--db: the MySQL port must be a number");
+    }
+    hostport = hostport.substr(0, colon);
+  }
+  target.host = hostport;
+  if (target.user.empty() || target.host.empty()) {
+    return absl::InvalidArgumentError("--db: expected mysql://user@host:port/database");
+  }
+  return target;
+}
+
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& target) {
+  try {
+    sql::ConnectOptionsMap options;
+    options["hostName"] = sql::SQLString(absl::StrCat("tcp://", target.host, ":", target.port));
+    options["userName"] = sql::SQLString(target.user);
+    options["password"] = sql::SQLString(target.password);
+    options["schema"] = sql::SQLString(target.database);
+    options["OPT_CONNECT_TIMEOUT"] = 3;
+    options["OPT_READ_TIMEOUT"] = 30;
+    options["OPT_WRITE_TIMEOUT"] = 30;
+    options["OPT_RECONNECT"] = false;
+    options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    std::unique_ptr<sql::Connection> conn(Driver()->connect(options));
+    std::unique_ptr<sql::Statement> stmt(conn->createStatement());
+    stmt->execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");
+    stmt->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    return std::unique_ptr<SqlConnection>(std::make_unique<MysqlConnection>(std::move(conn)));
+  } catch (const sql::SQLException& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to MySQL: error ", e.getErrorCode()));
+  }
+}
+
+}  // namespace cx::shared::db

@@ -1,0 +1,29 @@
+// MySQL / MariaDB backend of SqlConnection through Connector/C++ 1.1.
+// Every driver exception is caught here and mapped to absl::Status.
+#ifndef CX_SHARED_DB_MYSQL_CONNECTION_H_
+#define CX_SHARED_DB_MYSQL_CONNECTION_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "shared/db/sql.h"
+
+namespace cx::shared::db {
+
+struct MysqlTarget {
+  std::string host;
+  int port = 3306;
+  std::string user;
+  std::string password;
+  std::string database;
+};
+
+// mysql://user[:password]@host[:port]/database
+absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::string& password);
+
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& target);
+
+}  // namespace cx::shared::db
+
+#endif  // CX_SHARED_DB_MYSQL_CONNECTION_H_

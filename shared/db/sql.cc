@@ -1,0 +1,124 @@
+#include "shared/db/sql.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "shared/db/mysql_connection.h"
+#include "shared/db/sqlite_connection.h"
+
+namespace cx::shared::db {
+
+int64_t SqlRow::Int(size_t i) const {
+  const auto& v = values[i];
+  if (auto* p = std::get_if<int64_t>(&v)) return *p;
+  if (auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  if (auto* s = std::get_if<std::string>(&v)) {
+    int64_t out = 0;
+    (void)absl::SimpleAtoi(*s, &out);
+    return out;
+  }
+  return 0;
+}
+
+double SqlRow::Double(size_t i) const {
+  const auto& v = values[i];
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  if (auto* p = std::get_if<int64_t>(&v)) return static_cast<double>(*p);
+  return 0;
+}
+
+const std::string& SqlRow::Text(size_t i) const {
+  static const std::string kEmpty;
+  if (auto* s = std::get_if<std::string>(&values[i])) return *s;
+  return kEmpty;
+}
+
+ConnectionPool::ConnectionPool(Backend backend, size_t max_size, Factory factory)
+    : backend_(backend), max_size_(max_size == 0 ? 1 : max_size), factory_(std::move(factory)) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+ConnectionPool::Lease::~Lease() {
+  if (conn_ != nullptr) pool_->Release(std::move(conn_));
+}
+
+absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty() || open_ < max_size_; });
+  if (!idle_.empty()) {
+    auto conn = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(conn));
+  }
+  ++open_;
+  lock.unlock();
+  auto conn = factory_();
+  if (!conn.ok()) {
+    std::lock_guard<std::mutex> relock(mu_);
+    --open_;
+    cv_.notify_one();
+    return conn.status();
+  }
+  return Lease(this, *std::move(conn));
+}
+
+void ConnectionPool::Release(std::unique_ptr<SqlConnection> conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn->healthy()) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;  // dropped; a fresh one is opened on demand
+  }
+  cv_.notify_one();
+}
+
+absl::Status ConnectionPool::Ping() {
+  auto conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  return (*conn)->Query("SELECT 1").status();
+}
+
+absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn) {
+  if (auto s = conn.BeginWrite(); !s.ok()) return s;
+  absl::Status status = fn();
+  if (status.ok()) status = conn.Commit();
+  if (!status.ok()) (void)conn.Rollback();
+  return status;
+}
+
+absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& url,
+                                                             const std::string& mysql_password,
+                                                             size_t pool_size) {
+  if (url == "sqlite::memory:") {
+    // One connection: every connection to :memory: would be its own database.
+    auto conn = OpenSqlite(":memory:");
+    if (!conn.ok()) return conn.status();
+    auto shared_conn = std::shared_ptr<SqlConnection>(std::move(*conn));
+    return std::make_shared<ConnectionPool>(Backend::kSqlite, 1, [shared_conn]()
+        -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
+      return MakeBorrowedConnection(shared_conn);
+    });
+  }
+  if (absl::StartsWith(url, "sqlite://")) {
+    std::string path = url.substr(std::string("sqlite://").size());
+    if (path.empty()) return absl::InvalidArgumentError("--db: sqlite:// needs a path");
+    // Check it opens (and create it) now so a bad path fails at start-up.
+    auto probe = OpenSqlite(path);
+    if (!probe.ok()) return probe.status();
+    return std::make_shared<ConnectionPool>(Backend::kSqlite, pool_size, [path]() {
+      return OpenSqlite(path);
+    });
+  }
+  if (absl::StartsWith(url, "mysql://")) {
+    auto target = ParseMysqlUrl(url, mysql_password);
+    if (!target.ok()) return target.status();
+    return std::make_shared<ConnectionPool>(Backend::kMysql, pool_size, [t = *target]() {
+      return OpenMysql(t);
+    });
+  }
+  return absl::InvalidArgumentError(
+      "--db: expected sqlite:///path, sqlite::memory: or mysql://user@host:port/database");
+}
+
+}  // namespace cx::shared::db

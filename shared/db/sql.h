@@ -1,0 +1,106 @@
+// A small SQL abstraction over the two backends (SQLite embedded, MySQL /
+// MariaDB in production) so repositories are written once against it.
+// Driver errors never escape: every call returns absl::Status, mapped as
+//   lost / refused connection -> UNAVAILABLE, duplicate key -> ALREADY_EXISTS,
+//   anything else -> INTERNAL (without SQL text).
+#ifndef CX_SHARED_DB_SQL_H_
+#define CX_SHARED_DB_SQL_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cx::shared::db {
+
+// NULL, integer, real or text/blob (std::string is binary-safe).
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+using SqlParams = std::vector<SqlValue>;
+
+struct SqlRow {
+  std::vector<SqlValue> values;
+  bool IsNull(size_t i) const { return std::holds_alternative<std::monostate>(values[i]); }
+  int64_t Int(size_t i) const;
+  double Double(size_t i) const;
+  const std::string& Text(size_t i) const;
+};
+using SqlRows = std::vector<SqlRow>;
+
+enum class Backend { kSqlite, kMysql };
+
+class SqlConnection {
+ public:
+  virtual ~SqlConnection() = default;
+  virtual Backend backend() const = 0;
+  // Runs one statement; returns rows affected.
+  virtual absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params = {}) = 0;
+  virtual absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params = {}) = 0;
+  // Starts a transaction that will write (SQLite takes the write lock now).
+  virtual absl::Status BeginWrite() = 0;
+  virtual absl::Status Begin() = 0;
+  virtual absl::Status Commit() = 0;
+  virtual absl::Status Rollback() = 0;
+  // False once the connection has seen a connection-level error.
+  virtual bool healthy() const = 0;
+};
+
+// A pool of connections opened by a factory. A connection that reported a
+// connection-level error is dropped when returned, and a new one is opened on
+// demand, so the pool survives a database restart.
+class ConnectionPool {
+ public:
+  using Factory = std::function<absl::StatusOr<std::unique_ptr<SqlConnection>>()>;
+  ConnectionPool(Backend backend, size_t max_size, Factory factory);
+  ~ConnectionPool();
+
+  class Lease {
+   public:
+    Lease(ConnectionPool* pool, std::unique_ptr<SqlConnection> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) = default;
+    Lease& operator=(Lease&&) = default;
+    ~Lease();
+    SqlConnection* operator->() const { return conn_.get(); }
+    SqlConnection& operator*() const { return *conn_; }
+
+   private:
+    ConnectionPool* pool_;
+    std::unique_ptr<SqlConnection> conn_;
+  };
+
+  absl::StatusOr<Lease> Acquire();
+  Backend backend() const { return backend_; }
+  // Runs SELECT 1 on a pooled connection.
+  absl::Status Ping();
+
+ private:
+  void Release(std::unique_ptr<SqlConnection> conn);
+
+  const Backend backend_;
+  const size_t max_size_;
+  Factory factory_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<SqlConnection>> idle_;
+  size_t open_ = 0;
+};
+
+// Opens a pool from a URL: sqlite:///path/to/file.db, sqlite::memory:, or
+// mysql://user[:password]@host:port/database (password otherwise from the
+// `mysql_password` argument, i.e. CX_DB_PASSWORD).
+absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& url,
+                                                             const std::string& mysql_password,
+                                                             size_t pool_size);
+
+// Runs fn inside a write transaction; commits on OK, rolls back otherwise.
+absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn);
+
+}  // namespace cx::shared::db
+
+#endif  // CX_SHARED_DB_SQL_H_

@@ -1,0 +1,198 @@
+#include "shared/db/sqlite_connection.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+
+namespace cx::shared::db {
+namespace {
+
+absl::Status MapSqliteError(int rc, const char* what) {
+  int primary = rc & 0xff;
+  std::string message = absl::StrCat("sqlite ", what, ": ", sqlite3_errstr(rc));
+  switch (primary) {
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::AlreadyExistsError(message);
+      }
+      return absl::FailedPreconditionError(message);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+class SqliteConnection final : public SqlConnection {
+ public:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  ~SqliteConnection() override {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+
+  Backend backend() const override { return Backend::kSqlite; }
+  bool healthy() const override { return true; }
+
+  absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override {
+    SqlRows ignored;
+    if (auto s = Run(sql, params, nullptr); !s.ok()) return s;
+    return static_cast<int64_t>(sqlite3_changes(db_));
+  }
+
+  absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params) override {
+    SqlRows rows;
+    if (auto s = Run(sql, params, &rows); !s.ok()) return s;
+    return rows;
+  }
+
+  absl::Status BeginWrite() override { return Simple("BEGIN IMMEDIATE"); }
+  absl::Status Begin() override { return Simple("BEGIN"); }
+  absl::Status Commit() override { return Simple("COMMIT"); }
+  absl::Status Rollback() override {
+    if (sqlite3_get_autocommit(db_)) return absl::OkStatus();
+    return Simple("ROLLBACK");
+  }
+
+  absl::Status Simple(const char* sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+    sqlite3_free(error);
+    if (rc != SQLITE_OK) return MapSqliteError(sqlite3_extended_errcode(db_), "statement");
+    return absl::OkStatus();
+  }
+
+  absl::Status ExecScript(const std::string& sql) {
+    char* error = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    std::string detail = error != nullptr ? error : "";
+    sqlite3_free(error);
+    if (rc != SQLITE_OK) return absl::InternalError(absl::StrCat("sqlite script: ", detail));
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::StatusOr<sqlite3_stmt*> Prepare(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return MapSqliteError(rc, "prepare");
+    if (statements_.size() > 256) {  // bound the cache; drop everything rarely
+      for (auto& [s, st] : statements_) sqlite3_finalize(st);
+      statements_.clear();
+    }
+    statements_.emplace(sql, stmt);
+    return stmt;
+  }
+
+  absl::Status Run(const std::string& sql, const SqlParams& params, SqlRows* rows) {
+    auto prepared = Prepare(sql);
+    if (!prepared.ok()) return prepared.status();
+    sqlite3_stmt* stmt = *prepared;
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    for (size_t i = 0; i < params.size(); ++i) {
+      int index = static_cast<int>(i + 1);
+      const auto& p = params[i];
+      int rc = SQLITE_OK;
+      if (std::holds_alternative<std::monostate>(p)) {
+        rc = sqlite3_bind_null(stmt, index);
+      } else if (auto* v = std::get_if<int64_t>(&p)) {
+        rc = sqlite3_bind_int64(stmt, index, *v);
+      } else if (auto* d = std::get_if<double>(&p)) {
+        rc = sqlite3_bind_double(stmt, index, *d);
+      } else {
+        const auto& s = std::get<std::string>(p);
+        rc = sqlite3_bind_blob64(stmt, index, s.data(), s.size(), SQLITE_STATIC);
+      }
+      if (rc != SQLITE_OK) return MapSqliteError(rc, "bind");
+    }
+    while (true) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        int extended = sqlite3_extended_errcode(db_);
+        sqlite3_reset(stmt);
+        return MapSqliteError(extended, "step");
+      }
+      if (rows == nullptr) continue;
+      SqlRow row;
+      int columns = sqlite3_column_count(stmt);
+      row.values.reserve(columns);
+      for (int c = 0; c < columns; ++c) {
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_NULL: row.values.emplace_back(std::monostate{}); break;
+          case SQLITE_INTEGER: row.values.emplace_back(static_cast<int64_t>(sqlite3_column_int64(stmt, c))); break;
+          case SQLITE_FLOAT: row.values.emplace_back(sqlite3_column_double(stmt, c)); break;
+          default: {
+            const void* data = sqlite3_column_blob(stmt, c);
+            int size = sqlite3_column_bytes(stmt, c);
+            row.values.emplace_back(std::string(static_cast<const char*>(data), size));
+          }
+        }
+      }
+      rows->push_back(std::move(row));
+    }
+    sqlite3_reset(stmt);
+    return absl::OkStatus();
+  }
+
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+class BorrowedConnection final : public SqlConnection {
+ public:
+  explicit BorrowedConnection(std::shared_ptr<SqlConnection> target) : target_(std::move(target)) {}
+  Backend backend() const override { return target_->backend(); }
+  absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override { return target_->Execute(sql, params); }
+  absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params) override { return target_->Query(sql, params); }
+  absl::Status BeginWrite() override { return target_->BeginWrite(); }
+  absl::Status Begin() override { return target_->Begin(); }
+  absl::Status Commit() override { return target_->Commit(); }
+  absl::Status Rollback() override { return target_->Rollback(); }
+  bool healthy() const override { return true; }
+
+ private:
+  std::shared_ptr<SqlConnection> target_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path) {
+  if (path != ":memory:") {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_close_v2(db);
+    return absl::UnavailableError(absl::StrCat("cannot open the SQLite database: ", sqlite3_errstr(rc)));
+  }
+  auto conn = std::make_unique<SqliteConnection>(db);
+  sqlite3_busy_timeout(db, 10000);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+                             "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+    if (auto s = conn->ExecScript(pragma); !s.ok()) return s;
+  }
+  return std::unique_ptr<SqlConnection>(std::move(conn));
+}
+
+std::unique_ptr<SqlConnection> MakeBorrowedConnection(std::shared_ptr<SqlConnection> target) {
+  return std::make_unique<BorrowedConnection>(std::move(target));
+}
+
+}  // namespace cx::shared::db

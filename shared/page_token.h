@@ -1,0 +1,39 @@
+// Opaque, signed page tokens. A token binds the tenant, a fingerprint of the
+// query's filters and the position after the last returned row, under an
+// HMAC-SHA256 with a server secret, so a caller can neither forge a position
+// nor reuse a token with other filters or another tenant's credentials.
+#ifndef CX_SHARED_PAGE_TOKEN_H_
+#define CX_SHARED_PAGE_TOKEN_H_
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cx::shared {
+
+class PageTokenCodec {
+ public:
+  // An empty secret picks a random one (tokens then do not survive restarts
+  // nor cross replicas; set --page-token-key in production).
+  explicit PageTokenCodec(std::string secret);
+
+  // `position` is a list of integers describing where the next page starts.
+  std::string Encode(absl::string_view tenant, absl::string_view filter_fingerprint,
+                     const std::vector<int64_t>& position) const;
+
+  // INVALID_ARGUMENT naming `page_token` when it was not issued for this
+  // tenant and these filters, or was altered.
+  absl::StatusOr<std::vector<int64_t>> Decode(absl::string_view token, absl::string_view tenant,
+                                              absl::string_view filter_fingerprint) const;
+
+ private:
+  std::string Mac(absl::string_view tenant, absl::string_view fingerprint, absl::string_view body) const;
+  std::string secret_;
+};
+
+}  // namespace cx::shared
+
+#endif  // CX_SHARED_PAGE_TOKEN_H_

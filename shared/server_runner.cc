@@ -1,0 +1,125 @@
+#include "shared/server_runner.h"
+
+#include <csignal>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "shared/log.h"
+
+namespace cx::shared {
+
+absl::StatusOr<ServerOptions> ServerOptions::FromConfig(const Config& config) {
+  ServerOptions options;
+  options.listen = config.Get("listen");
+  auto reflection = config.GetBool("reflection");
+  if (!reflection.ok()) return reflection.status();
+  options.reflection = *reflection;
+  auto grace = config.GetInt("drain-grace-ms");
+  if (!grace.ok()) return grace.status();
+  options.drain_grace = absl::Milliseconds(*grace);
+  auto timeout = config.GetInt("shutdown-timeout-ms");
+  if (!timeout.ok()) return timeout.status();
+  options.shutdown_timeout = absl::Milliseconds(*timeout);
+  auto max_bytes = config.GetInt("max-message-bytes");
+  if (!max_bytes.ok()) return max_bytes.status();
+  options.max_message_bytes = static_cast<int>(*max_bytes);
+  return options;
+}
+
+ServerRunner::ServerRunner(ServerOptions options) : options_(std::move(options)) {}
+
+ServerRunner::~ServerRunner() { Drain(); }
+
+void ServerRunner::AddService(grpc::Service* service, const std::string& full_name) {
+  services_.emplace_back(service, full_name);
+}
+
+void ServerRunner::SetHealthProbe(std::function<absl::Status()> probe) { probe_ = std::move(probe); }
+
+void ServerRunner::OnDrain(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
+
+absl::Status ServerRunner::Start() {
+  grpc::EnableDefaultHealthCheckService(true);
+  if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  for (auto& [service, name] : services_) builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
+  }
+  bool healthy = !probe_ || probe_().ok();
+  SetServing(healthy);
+  probe_thread_ = std::thread([this] { ProbeLoop(); });
+  LogInfo("listening", {{"address", options_.listen}, {"port", absl::StrCat(port_)},
+                        {"reflection", options_.reflection ? "on" : "off"}});
+  return absl::OkStatus();
+}
+
+void ServerRunner::SetServing(bool serving) {
+  if (draining_) serving = false;
+  bool previous = serving_.exchange(serving);
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus(serving);
+  for (auto& [service, name] : services_) health->SetServingStatus(name, serving);
+  if (previous != serving) LogInfo(serving ? "health SERVING" : "health NOT_SERVING");
+}
+
+void ServerRunner::ProbeLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_probe_) {
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.health_probe_interval));
+    if (stop_probe_ || draining_) break;
+    lock.unlock();
+    absl::Status status = probe_ ? probe_() : absl::OkStatus();
+    if (!status.ok() && serving_) LogWarning("health probe failed", {{"error", std::string(status.message())}});
+    SetServing(status.ok());
+    lock.lock();
+  }
+}
+
+void ServerRunner::Drain() {
+  if (server_ == nullptr) return;
+  std::call_once(drained_, [this] {
+    LogInfo("draining", {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(options_.drain_grace))}});
+    draining_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_probe_ = true;
+    }
+    cv_.notify_all();
+    if (probe_thread_.joinable()) probe_thread_.join();
+    SetServing(false);
+    absl::SleepFor(options_.drain_grace);
+    for (auto& hook : drain_hooks_) hook();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_timeout));
+    server_->Wait();
+    LogInfo("stopped");
+  });
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+}  // namespace cx::shared
