@@ -82,8 +82,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackGrpcService::WatchChanges(gr
   absl::Status status = principal.status();
   v1::WatchChangesRequest request;
   if (status.ok()) status = shared::ParseRequest(*req, &request);
-  absl::StatusOr<std::optional<std::string>> scope = status;
-  if (status.ok()) scope = manager_->WatchScope(*principal, request);
+  absl::StatusOr<std::optional<std::string>> scope =
+      status.ok() ? manager_->WatchScope(*principal, request) : status;
   env_->Record(kWatchChanges, scope.status(), start);
   if (!scope.ok()) return FeedbackFeedHub::Reject(scope.status());
   return hub_->Watch(*scope, request.after_sequence());

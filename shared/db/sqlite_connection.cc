@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "shared/text.h"
 
 namespace cx::shared::db {
 namespace {
@@ -112,8 +113,11 @@ class SqliteConnection final : public SqlConnection {
       } else if (auto* d = std::get_if<double>(&p)) {
         rc = sqlite3_bind_double(stmt, index, *d);
       } else {
+        // Text binds as TEXT so it compares equal to SQL literals; other
+        // bytes (serialized messages) bind as BLOB.
         const auto& s = std::get<std::string>(p);
-        rc = sqlite3_bind_blob64(stmt, index, s.data(), s.size(), SQLITE_STATIC);
+        rc = IsValidUtf8(s) ? sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8)
+                            : sqlite3_bind_blob64(stmt, index, s.data(), s.size(), SQLITE_STATIC);
       }
       if (rc != SQLITE_OK) return MapSqliteError(rc, "bind");
     }

@@ -1,0 +1,272 @@
+// One conformance suite for FeedbackRepository, instantiated for SQLite and
+// for MySQL/MariaDB (the MariaDB the test script starts; it never skips).
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include <google/protobuf/util/message_differencer.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "feedback-service/sql_feedback_repository.h"
+#include "shared/testing/test_util.h"
+
+namespace cx::feedback {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using google::protobuf::util::TimeUtil;
+
+NewFeedback Make(const std::string& tenant, const std::string& request_id, int score,
+                 int64_t occurred_us = 1'700'000'000'000'000, const std::string& customer = "c1") {
+  NewFeedback n;
+  n.tenant = tenant;
+  n.request_id = request_id;
+  n.payload_hash = absl::StrCat("hash-", request_id, "-", score);
+  Feedback& f = n.feedback;
+  f.set_customer_id(customer);
+  f.set_kind(v1::FEEDBACK_KIND_NPS);
+  f.set_score(score);
+  f.set_channel(cx::common::v1::CHANNEL_WEB);
+  f.set_source(cx::common::v1::SOURCE_SURVEY);
+  f.set_comment(absl::StrCat("comment ", score, " ünïcödé"));
+  *f.mutable_occurred_at() = TimeUtil::MicrosecondsToTimestamp(occurred_us);
+  *f.mutable_received_at() = TimeUtil::MicrosecondsToTimestamp(occurred_us + 1000);
+  return n;
+}
+
+class FeedbackRepositoryConformance : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "mysql") {
+      auto url = shared::testing::CreateMysqlDatabase("cx_feedback_conf");
+      ASSERT_TRUE(url.ok()) << url.status();
+      url_ = *url;
+    } else {
+      dir_ = std::filesystem::temp_directory_path() / absl::StrCat("cx_feedback_conf_", getpid(), "_", counter_++);
+      std::filesystem::remove_all(dir_);
+      url_ = absl::StrCat("sqlite://", (dir_ / "feedback.db").string());
+    }
+    repo_ = Open();
+    ASSERT_NE(repo_, nullptr);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::shared_ptr<FeedbackRepository> Open() {
+    auto pool = shared::db::OpenDatabase(url_, "", 4);
+    EXPECT_TRUE(pool.ok()) << pool.status();
+    if (!pool.ok()) return nullptr;
+    auto repo = OpenFeedbackRepository(*pool);
+    EXPECT_TRUE(repo.ok()) << repo.status();
+    return repo.ok() ? *repo : nullptr;
+  }
+
+  std::vector<WriteResult> WriteOk(std::vector<NewFeedback> batch) {
+    auto r = repo_->Write(batch);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::vector<WriteResult>{};
+  }
+
+  static inline std::atomic<int> counter_{0};
+  std::filesystem::path dir_;
+  std::string url_;
+  std::shared_ptr<FeedbackRepository> repo_;
+};
+
+TEST_P(FeedbackRepositoryConformance, WritesGetContiguousSequencesAndReadBackExactly) {
+  auto results = WriteOk({Make("acme", "r1", 9), Make("acme", "r2", 0), Make("globex", "r1", 5)});
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) EXPECT_EQ(r.outcome, WriteOutcome::kCreated);
+  EXPECT_EQ(results[1].feedback.sequence(), results[0].feedback.sequence() + 1);
+  EXPECT_EQ(results[2].feedback.sequence(), results[0].feedback.sequence() + 2);
+  EXPECT_EQ(results[0].feedback.name(), absl::StrCat("feedback/", results[0].feedback.sequence()));
+  EXPECT_EQ(results[0].feedback.request_id(), "r1");
+
+  auto got = repo_->Get("acme", results[1].feedback.sequence());
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_TRUE(MessageDifferencer::Equals(**got, results[1].feedback)) << (*got)->DebugString();
+  // Another tenant's row reads as missing.
+  auto foreign = repo_->Get("globex", results[1].feedback.sequence());
+  ASSERT_TRUE(foreign.ok());
+  EXPECT_FALSE(foreign->has_value());
+}
+
+TEST_P(FeedbackRepositoryConformance, SameKeyIsDuplicateSamePayloadOrConflict) {
+  auto first = WriteOk({Make("acme", "r1", 9)});
+  auto again = WriteOk({Make("acme", "r1", 9)});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].outcome, WriteOutcome::kDuplicate);
+  EXPECT_TRUE(MessageDifferencer::Equals(again[0].feedback, first[0].feedback));
+  auto different = WriteOk({Make("acme", "r1", 3)});
+  EXPECT_EQ(different[0].outcome, WriteOutcome::kConflict);
+  // The same key in another tenant is another record.
+  auto other = WriteOk({Make("globex", "r1", 9)});
+  EXPECT_EQ(other[0].outcome, WriteOutcome::kCreated);
+  auto changes = repo_->ListChanges(std::nullopt, 0, 100);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), 2u);
+}
+
+TEST_P(FeedbackRepositoryConformance, KeyRepeatedInsideABatchIsStoredOnce) {
+  auto results = WriteOk({Make("acme", "r1", 9), Make("acme", "r1", 9), Make("acme", "r1", 2)});
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kCreated);
+  EXPECT_EQ(results[1].outcome, WriteOutcome::kDuplicate);
+  EXPECT_EQ(results[2].outcome, WriteOutcome::kConflict);
+  EXPECT_EQ(results[1].feedback.sequence(), results[0].feedback.sequence());
+  auto changes = repo_->ListChanges(std::nullopt, 0, 100);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), 1u);
+}
+
+TEST_P(FeedbackRepositoryConformance, LargeBatchesCommitWhole) {
+  std::vector<NewFeedback> batch;
+  for (int i = 0; i < 1000; ++i) batch.push_back(Make("acme", absl::StrCat("big-", i), i % 11));
+  auto results = WriteOk(batch);
+  ASSERT_EQ(results.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(results[i].outcome, WriteOutcome::kCreated);
+    ASSERT_EQ(results[i].feedback.sequence(), results[0].feedback.sequence() + i);
+  }
+  auto changes = repo_->ListChanges("acme", 0, 1000);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), 1000u);
+}
+
+TEST_P(FeedbackRepositoryConformance, ListFiltersAndPagesNewestFirst) {
+  std::vector<NewFeedback> batch;
+  for (int i = 0; i < 40; ++i) {
+    NewFeedback n = Make("acme", absl::StrCat("r", i), i % 11, 1'700'000'000'000'000 + (i % 13) * 1'000'000,
+                         i % 2 == 0 ? "even" : "odd");
+    if (i % 3 == 0) n.feedback.add_tags("delivery");
+    if (i % 4 == 0) n.feedback.add_tags("price_x");
+    n.feedback.set_channel(i % 5 == 0 ? cx::common::v1::CHANNEL_EMAIL : cx::common::v1::CHANNEL_WEB);
+    batch.push_back(n);
+  }
+  batch.push_back(Make("globex", "g1", 10));
+  auto written = WriteOk(batch);
+  std::vector<Feedback> acme;
+  for (size_t i = 0; i + 1 < written.size(); ++i) acme.push_back(written[i].feedback);
+
+  auto brute = [&](const std::function<bool(const Feedback&)>& pred) {
+    std::vector<Feedback> out;
+    for (const auto& f : acme) if (pred(f)) out.push_back(f);
+    std::sort(out.begin(), out.end(), [](const Feedback& a, const Feedback& b) {
+      auto ta = TimeUtil::TimestampToMicroseconds(a.occurred_at());
+      auto tb = TimeUtil::TimestampToMicroseconds(b.occurred_at());
+      return ta != tb ? ta > tb : a.sequence() > b.sequence();
+    });
+    return out;
+  };
+  auto list_all = [&](FeedbackFilter filter, int page) {
+    filter.tenant = "acme";
+    std::vector<Feedback> out;
+    FeedbackQuery q{filter, std::nullopt, page};
+    while (true) {
+      auto rows = repo_->List(q);
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      if (!rows.ok() || rows->empty()) break;
+      for (auto& f : *rows) out.push_back(f);
+      const Feedback& last = rows->back();
+      q.after = ListPosition{TimeUtil::TimestampToMicroseconds(last.occurred_at()), last.sequence()};
+      if (static_cast<int>(rows->size()) < page) break;
+    }
+    return out;
+  };
+  auto sequences = [](const std::vector<Feedback>& v) {
+    std::vector<int64_t> s;
+    for (const auto& f : v) s.push_back(f.sequence());
+    return s;
+  };
+
+  EXPECT_EQ(sequences(list_all({}, 7)), sequences(brute([](const Feedback&) { return true; })));
+  FeedbackFilter by_customer;
+  by_customer.customer_id = "even";
+  EXPECT_EQ(sequences(list_all(by_customer, 5)), sequences(brute([](const Feedback& f) { return f.customer_id() == "even"; })));
+  FeedbackFilter by_tag;
+  by_tag.tag = "price_x";
+  EXPECT_EQ(sequences(list_all(by_tag, 3)), sequences(brute([](const Feedback& f) {
+              return std::find(f.tags().begin(), f.tags().end(), "price_x") != f.tags().end(); })));
+  FeedbackFilter by_tag_wildcard;  // '_' must not act as a wildcard
+  by_tag_wildcard.tag = "price_";
+  EXPECT_TRUE(list_all(by_tag_wildcard, 10).empty());
+  FeedbackFilter scored;
+  scored.min_score = 3;
+  scored.max_score = 6;
+  scored.channel = cx::common::v1::CHANNEL_WEB;
+  scored.occurred_from_us = 1'700'000'000'000'000 + 2'000'000;
+  scored.occurred_to_us = 1'700'000'000'000'000 + 9'000'000;
+  EXPECT_EQ(sequences(list_all(scored, 4)), sequences(brute([](const Feedback& f) {
+              auto t = TimeUtil::TimestampToMicroseconds(f.occurred_at()) - 1'700'000'000'000'000;
+              return f.score() >= 3 && f.score() <= 6 && f.channel() == cx::common::v1::CHANNEL_WEB &&
+                     t >= 2'000'000 && t < 9'000'000; })));
+}
+
+TEST_P(FeedbackRepositoryConformance, ChangesAreScopedByTenantAndOrdered) {
+  WriteOk({Make("acme", "a1", 1), Make("globex", "g1", 2), Make("acme", "a2", 3)});
+  auto all = repo_->ListChanges(std::nullopt, 0, 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[1].tenant(), "globex");
+  EXPECT_EQ((*all)[2].sequence(), (*all)[0].sequence() + 2);
+  EXPECT_EQ((*all)[0].feedback_created().request_id(), "a1");
+  auto acme = repo_->ListChanges("acme", 0, 10);
+  ASSERT_TRUE(acme.ok());
+  ASSERT_EQ(acme->size(), 2u);
+  auto after = repo_->ListChanges("acme", (*acme)[0].sequence(), 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].feedback_created().request_id(), "a2");
+}
+
+// Two "replicas" (separate pools) write concurrently while a reader follows
+// the feed: the reader must see every sequence exactly once, in order.
+TEST_P(FeedbackRepositoryConformance, ConcurrentWritersNeverLetAReaderSkipOrRepeat) {
+  auto replica_b = Open();
+  ASSERT_NE(replica_b, nullptr);
+  constexpr int kWriters = 4, kBatches = 15, kBatchSize = 40;
+  std::atomic<int> done_writers{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      FeedbackRepository* repo = w % 2 == 0 ? repo_.get() : replica_b.get();
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<NewFeedback> batch;
+        for (int i = 0; i < kBatchSize; ++i) batch.push_back(Make("acme", absl::StrCat("w", w, "b", b, "i", i), i % 11));
+        while (true) {
+          auto r = repo->Write(batch);
+          if (r.ok()) break;
+          ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();  // busy: retry
+        }
+      }
+      ++done_writers;
+    });
+  }
+  std::vector<int64_t> seen;
+  int64_t cursor = 0;
+  const int total = kWriters * kBatches * kBatchSize;
+  for (int rounds = 0; static_cast<int>(seen.size()) < total && rounds < 1000000; ++rounds) {
+    const bool writers_done = done_writers == kWriters;  // read before the poll
+    auto changes = replica_b->ListChanges(std::nullopt, cursor, 97);
+    ASSERT_TRUE(changes.ok()) << changes.status();
+    for (const auto& c : *changes) {
+      seen.push_back(c.sequence());
+      cursor = c.sequence();
+    }
+    if (changes->empty() && writers_done) break;
+    if (changes->empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(static_cast<int>(seen.size()), total);
+  for (size_t i = 1; i < seen.size(); ++i) ASSERT_EQ(seen[i], seen[i - 1] + 1) << "at " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FeedbackRepositoryConformance, ::testing::Values("sqlite", "mysql"),
+                         [](const auto& info) { return info.param == "mysql" ? "MariaDB" : "SQLite"; });
+
+}  // namespace
+}  // namespace cx::feedback

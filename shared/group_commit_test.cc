@@ -1,0 +1,76 @@
+#include "shared/group_commit.h"
+
+#include <atomic>
+#include <future>
+
+#include "shared/testing/test_util.h"
+
+namespace cx::shared {
+namespace {
+
+struct Item {
+  int value;
+  std::promise<int>* done;
+};
+
+TEST(GroupCommitWriterTest, BatchesUpToTheRowLimitAndCompletesEveryItem) {
+  std::vector<size_t> batch_sizes;
+  std::mutex mu;
+  std::promise<void> gate;
+  auto gate_future = gate.get_future().share();
+  GroupCommitOptions options;
+  options.max_batch_rows = 10;
+  GroupCommitWriter<Item> writer(options, [&](std::vector<Item>& batch) {
+    gate_future.wait();  // hold the first batch so the rest queue up
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      batch_sizes.push_back(batch.size());
+    }
+    for (auto& item : batch) item.done->set_value(item.value * 2);
+  });
+  std::vector<std::promise<int>> promises(35);
+  for (int i = 0; i < 35; ++i) ASSERT_TRUE(writer.Enqueue({i, &promises[i]}, 1).ok());
+  gate.set_value();
+  for (int i = 0; i < 35; ++i) EXPECT_EQ(promises[i].get_future().get(), i * 2);
+  std::lock_guard<std::mutex> lock(mu);
+  size_t total = 0;
+  for (size_t s : batch_sizes) {
+    EXPECT_LE(s, 10u);
+    total += s;
+  }
+  EXPECT_EQ(total, 35u);
+  EXPECT_LE(batch_sizes.size(), 5u);  // the first alone, then full batches
+}
+
+TEST(GroupCommitWriterTest, FullQueueAnswersResourceExhausted) {
+  std::promise<void> gate;
+  auto gate_future = gate.get_future().share();
+  GroupCommitOptions options;
+  options.capacity_rows = 5;
+  options.max_batch_rows = 1;
+  std::atomic<int> committed{0};
+  GroupCommitWriter<int> writer(options, [&](std::vector<int>& batch) {
+    gate_future.wait();
+    committed += static_cast<int>(batch.size());
+  });
+  ASSERT_TRUE(writer.Enqueue(0, 1).ok());  // taken by the writer, blocked
+  while (writer.queued_rows() != 0) std::this_thread::yield();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(writer.Enqueue(i, 1).ok());
+  EXPECT_THAT(writer.Enqueue(9, 1), testing::StatusIs(absl::StatusCode::kResourceExhausted));
+  gate.set_value();
+  writer.Stop();
+  EXPECT_EQ(committed.load(), 6);  // Stop drained everything accepted
+  EXPECT_THAT(writer.Enqueue(1, 1), testing::StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(GroupCommitWriterTest, OversizedItemIsAdmittedIntoAnEmptyQueue) {
+  GroupCommitOptions options;
+  options.capacity_rows = 10;
+  std::promise<size_t> rows;
+  GroupCommitWriter<size_t> writer(options, [&](std::vector<size_t>& batch) { rows.set_value(batch[0]); });
+  ASSERT_TRUE(writer.Enqueue(500, 500).ok());
+  EXPECT_EQ(rows.get_future().get(), 500u);
+}
+
+}  // namespace
+}  // namespace cx::shared

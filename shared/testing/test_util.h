@@ -1,0 +1,62 @@
+// Test helpers shared by every service's tests: status matchers, the test
+// tokens, and throwaway MySQL databases on the MariaDB the test script starts.
+#ifndef CX_SHARED_TESTING_TEST_UTIL_H_
+#define CX_SHARED_TESTING_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "shared/auth.h"
+#include "shared/status.h"
+
+namespace cx::shared::testing {
+
+inline const absl::Status& GetStatus(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& GetStatus(const absl::StatusOr<T>& s) { return s.status(); }
+
+#define CX_ASSERT_OK(expr) ASSERT_TRUE(::cx::shared::testing::GetStatus(expr).ok()) << ::cx::shared::testing::GetStatus(expr)
+#define CX_EXPECT_OK(expr) EXPECT_TRUE(::cx::shared::testing::GetStatus(expr).ok()) << ::cx::shared::testing::GetStatus(expr)
+
+MATCHER_P(StatusIs, code, "") {
+  const absl::Status& s = ::cx::shared::testing::GetStatus(arg);
+  *result_listener << "status is " << s;
+  return s.code() == code;
+}
+
+// The status has `code` and a field violation naming `field`.
+MATCHER_P2(StatusIsField, code, field, "") {
+  const absl::Status& s = ::cx::shared::testing::GetStatus(arg);
+  *result_listener << "status is " << s;
+  if (s.code() != code) return false;
+  for (const auto& v : ::cx::shared::FieldViolations(s)) {
+    if (v.field == field) return true;
+  }
+  return false;
+}
+
+// Tokens used across tests. Each is "<tenant>-<role>" in clear; the store
+// holds their hashes.
+inline constexpr char kAcmeIngest[] = "acme-ingest-token";
+inline constexpr char kAcmeRead[] = "acme-read-token";
+inline constexpr char kAcmeAdmin[] = "acme-admin-token";
+inline constexpr char kGlobexAdmin[] = "globex-admin-token";
+inline constexpr char kServiceToken[] = "metrics-service-token";
+
+std::string TestTokensText();
+std::shared_ptr<const TokenStore> TestTokens();
+
+// mysql:// URL of the MariaDB started by the test script (CX_TEST_MYSQL_URL),
+// or empty when it is not set.
+std::string MysqlBaseUrl();
+// Creates a new empty database on that server and returns its URL.
+absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix);
+
+}  // namespace cx::shared::testing
+
+#endif  // CX_SHARED_TESTING_TEST_UTIL_H_
