@@ -1,0 +1,116 @@
+#include "shared/testing/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+
+extern char** environ;
+
+namespace cx::shared::testing {
+
+ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args,
+                           std::map<std::string, std::string> env)
+    : binary_(std::move(binary)), args_(std::move(args)), env_(std::move(env)) {}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+}
+
+bool ChildProcess::Start() {
+  int fds[2];
+  if (pipe(fds) != 0) return false;
+  pid_ = fork();
+  if (pid_ < 0) return false;
+  if (pid_ == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    // Signals blocked in the parent's threads must not stay blocked here.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary_.c_str()));
+    for (auto& a : args_) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(binary_.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  stdout_fd_ = fds[0];
+  fcntl(stdout_fd_, F_SETFL, O_NONBLOCK);
+  return true;
+}
+
+std::optional<std::string> ChildProcess::WaitForLine(const std::string& needle, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    size_t newline;
+    while ((newline = output_.find('\n', consumed_)) != std::string::npos) {
+      std::string line = output_.substr(consumed_, newline - consumed_);
+      consumed_ = newline + 1;
+      if (line.find(needle) != std::string::npos) return line;
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return std::nullopt;
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
+    char buffer[4096];
+    ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
+    if (n > 0) {
+      output_.append(buffer, n);
+    } else if (n == 0) {
+      return std::nullopt;  // the child closed its output
+    }
+  }
+}
+
+int ChildProcess::WaitForPort(absl::Duration timeout) {
+  auto line = WaitForLine("\"msg\":\"listening\"", timeout);
+  if (!line) return 0;
+  auto at = line->find("\"port\":\"");
+  if (at == std::string::npos) return 0;
+  at += 8;
+  int port = 0;
+  absl::SimpleAtoi(line->substr(at, line->find('"', at) - at), &port);
+  return port;
+}
+
+void ChildProcess::Signal(int signal) {
+  if (pid_ > 0 && !exited_) kill(pid_, signal);
+}
+
+std::optional<int> ChildProcess::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      // Keep what it printed last.
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(stdout_fd_, buffer, sizeof(buffer))) > 0) output_.append(buffer, n);
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+}  // namespace cx::shared::testing
