@@ -248,8 +248,12 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       absl::Status s = ForEachChunk(ids.size(), [&](size_t offset, size_t count) -> absl::Status {
         SqlParams params{tenant};
         for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
+        // Without statistics both planners may prefer the primary key's
+        // tenant prefix (a scan of the tenant); name the unique index.
+        const char* table = c.backend() == Backend::kMysql ? "feedback FORCE INDEX (feedback_by_request)"
+                                                           : "feedback INDEXED BY feedback_by_request";
         std::string sql = absl::StrCat(
-            "SELECT request_id, payload_hash, body FROM feedback WHERE tenant = ? AND request_id IN (",
+            "SELECT request_id, payload_hash, body FROM ", table, " WHERE tenant = ? AND request_id IN (",
             absl::StrJoin(std::vector<std::string>(count, "?"), ","), ")");
         auto rows = c.Query(sql, params);
         if (!rows.ok()) return rows.status();

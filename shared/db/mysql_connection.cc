@@ -9,6 +9,9 @@
 #include <mysql_connection.h>
 #include <mysql_driver.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
 
@@ -231,6 +234,19 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& targ
     return absl::UnavailableError(
         absl::StrCat("cannot connect to MySQL: error ", e.getErrorCode()));
   }
+}
+
+absl::StatusOr<std::string> CreateFreshMysqlDatabase(const std::string& base_url, const std::string& prefix) {
+  auto target = ParseMysqlUrl(base_url, "");
+  if (!target.ok()) return target.status();
+  auto conn = OpenMysql(*target);
+  if (!conn.ok()) return conn.status();
+  static std::atomic<int> counter{0};
+  std::string name = absl::StrCat(prefix, "_", getpid(), "_", counter++);
+  if (auto s = (*conn)->Execute(absl::StrCat("DROP DATABASE IF EXISTS ", name)); !s.ok()) return s.status();
+  if (auto s = (*conn)->Execute(absl::StrCat("CREATE DATABASE ", name)); !s.ok()) return s.status();
+  return absl::StrCat("mysql://", target->user, ":", target->password, "@", target->host, ":", target->port,
+                      "/", name);
 }
 
 }  // namespace cx::shared::db

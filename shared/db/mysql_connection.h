@@ -24,6 +24,10 @@ absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::str
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& target);
 
+// Creates a new, empty database named <prefix>_<pid>_<n> on the server of
+// `base_url` and returns its URL (tests and benchmarks).
+absl::StatusOr<std::string> CreateFreshMysqlDatabase(const std::string& base_url, const std::string& prefix);
+
 }  // namespace cx::shared::db
 
 #endif  // CX_SHARED_DB_MYSQL_CONNECTION_H_

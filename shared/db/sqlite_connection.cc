@@ -189,7 +189,8 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
   auto conn = std::make_unique<SqliteConnection>(db);
   sqlite3_busy_timeout(db, 10000);
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+                             "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
+                             "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) return s;
   }
   return std::unique_ptr<SqlConnection>(std::move(conn));

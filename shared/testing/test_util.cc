@@ -1,8 +1,5 @@
 #include "shared/testing/test_util.h"
 
-#include <unistd.h>
-
-#include <atomic>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -35,16 +32,7 @@ absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix) {
     return absl::FailedPreconditionError(
         "CX_TEST_MYSQL_URL is not set; scripts/test.sh starts MariaDB and sets it");
   }
-  auto target = db::ParseMysqlUrl(base, "");
-  if (!target.ok()) return target.status();
-  auto conn = db::OpenMysql(*target);
-  if (!conn.ok()) return conn.status();
-  static std::atomic<int> counter{0};
-  std::string name = absl::StrCat(prefix, "_", getpid(), "_", counter++);
-  if (auto s = (*conn)->Execute(absl::StrCat("DROP DATABASE IF EXISTS ", name)); !s.ok()) return s.status();
-  if (auto s = (*conn)->Execute(absl::StrCat("CREATE DATABASE ", name)); !s.ok()) return s.status();
-  return absl::StrCat("mysql://", target->user, ":", target->password, "@", target->host, ":",
-                      target->port, "/", name);
+  return db::CreateFreshMysqlDatabase(base, prefix);
 }
 
 }  // namespace cx::shared::testing

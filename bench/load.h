@@ -1,0 +1,97 @@
+// A closed-loop load generator for the benchmarks: keeps N calls in flight
+// over the gRPC callback client API for a bounded time, and reports
+// throughput, latency percentiles and errors by code.
+#ifndef CX_BENCH_LOAD_H_
+#define CX_BENCH_LOAD_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace cx::bench {
+
+struct LoadResult {
+  double seconds = 0;
+  int64_t calls = 0;
+  int64_t errors = 0;
+  std::map<int, int64_t> errors_by_code;
+  std::vector<double> latencies_us;
+
+  double rps() const { return seconds > 0 ? (calls - errors) / seconds : 0; }
+  double Percentile(double p) const {
+    if (latencies_us.empty()) return 0;
+    size_t i = std::min(latencies_us.size() - 1, static_cast<size_t>(p * latencies_us.size()));
+    return latencies_us[i];
+  }
+  std::string Errors() const {
+    if (errors_by_code.empty()) return "0";
+    std::string out;
+    for (auto [code, n] : errors_by_code) out += absl::StrFormat("%scode%d:%d", out.empty() ? "" : ",", code, n);
+    return out;
+  }
+};
+
+// issue(done) must start one asynchronous call and invoke done(status) when
+// it completes.
+using IssueFn = std::function<void(std::function<void(const grpc::Status&)>)>;
+
+inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn& issue) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    int active = 0;
+    absl::Time end;
+    LoadResult result;
+  } state;
+  state.end = absl::Now() + duration;
+  std::function<void()> launch = [&] {
+    const absl::Time start = absl::Now();
+    issue([&, start](const grpc::Status& s) {
+      const absl::Time now = absl::Now();
+      bool again;
+      {
+        std::lock_guard<std::mutex> lock(state.mu);
+        state.result.calls++;
+        if (!s.ok()) {
+          state.result.errors++;
+          state.result.errors_by_code[s.error_code()]++;
+        } else {
+          state.result.latencies_us.push_back(absl::ToDoubleMicroseconds(now - start));
+        }
+        again = now < state.end;
+        if (!again) --state.active;
+      }
+      if (again) {
+        launch();
+      } else {
+        state.cv.notify_all();
+      }
+    });
+  };
+  const absl::Time begin = absl::Now();
+  {
+    std::lock_guard<std::mutex> lock(state.mu);
+    state.active = in_flight;
+  }
+  for (int i = 0; i < in_flight; ++i) launch();
+  std::unique_lock<std::mutex> lock(state.mu);
+  state.cv.wait(lock, [&] { return state.active == 0; });
+  state.result.seconds = absl::ToDoubleSeconds(absl::Now() - begin);
+  std::sort(state.result.latencies_us.begin(), state.result.latencies_us.end());
+  return std::move(state.result);
+}
+
+}  // namespace cx::bench
+
+#endif  // CX_BENCH_LOAD_H_
