@@ -265,6 +265,34 @@ TEST_P(FeedbackRepositoryConformance, ConcurrentWritersNeverLetAReaderSkipOrRepe
   for (size_t i = 1; i < seen.size(); ++i) ASSERT_EQ(seen[i], seen[i - 1] + 1) << "at " << i;
 }
 
+// Two replicas store the same keys at the same time: each key is stored once,
+// and every writer's answer is the stored record (created or duplicate).
+TEST_P(FeedbackRepositoryConformance, ReplicasRacingOnTheSameKeysStoreEachOnce) {
+  auto replica_b = Open();
+  ASSERT_NE(replica_b, nullptr);
+  constexpr int kRounds = 30;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<NewFeedback> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Make("acme", absl::StrCat("race-", round, "-", i), i % 11));
+    absl::StatusOr<std::vector<WriteResult>> a, b;
+    std::thread ta([&] { a = repo_->Write(batch); });
+    std::thread tb([&] { b = replica_b->Write(batch); });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(b.ok()) << b.status();
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_NE((*a)[i].outcome, WriteOutcome::kConflict);
+      EXPECT_NE((*b)[i].outcome, WriteOutcome::kConflict);
+      EXPECT_EQ((*a)[i].feedback.sequence(), (*b)[i].feedback.sequence());
+      EXPECT_TRUE((*a)[i].outcome == WriteOutcome::kCreated || (*b)[i].outcome == WriteOutcome::kCreated);
+    }
+  }
+  auto changes = repo_->ListChanges(std::nullopt, 0, 1000);
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->size(), static_cast<size_t>(kRounds * 20));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FeedbackRepositoryConformance, ::testing::Values("sqlite", "mysql"),
                          [](const auto& info) { return info.param == "mysql" ? "MariaDB" : "SQLite"; });
 

@@ -1,6 +1,8 @@
 #include "feedback-service/sql_feedback_repository.h"
 
 #include <map>
+
+#include "absl/container/flat_hash_map.h"
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -29,9 +31,11 @@ constexpr char kInsertPrefix[] =
 // Splits n into chunks of 256, 128, ..., 1 so the number of distinct
 // statement texts (and cached prepared statements) stays small.
 template <typename Fn>
-absl::Status ForEachChunk(size_t n, Fn fn) {
+absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
   size_t offset = 0;
-  for (size_t size = 256; size >= 1; size /= 2) {
+  size_t size = 1;
+  while (size * 2 <= max_chunk) size *= 2;
+  for (; size >= 1; size /= 2) {
     while (n - offset >= size) {
       if (auto s = fn(offset, size); !s.ok()) return s;
       offset += size;
@@ -63,89 +67,14 @@ class SqlFeedbackRepository final : public FeedbackRepository {
   absl::StatusOr<std::vector<WriteResult>> Write(absl::Span<const NewFeedback> batch) override {
     auto conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
-    SqlConnection& c = **conn;
     std::vector<WriteResult> results;
-    absl::Status status = shared::db::InWriteTransaction(c, [&]() -> absl::Status {
-      results.clear();
-      // The sequence row lock serialises writers (also across replicas), so
-      // sequence order is commit order and no reader can skip a late commit.
-      const std::string lock_sql = c.backend() == Backend::kMysql
-          ? "SELECT next_sequence FROM feed_sequence WHERE shard = 0 FOR UPDATE"
-          : "SELECT next_sequence FROM feed_sequence WHERE shard = 0";
-      auto seq_rows = c.Query(lock_sql);
-      if (!seq_rows.ok()) return seq_rows.status();
-      if (seq_rows->empty()) return absl::InternalError("feed_sequence row missing");
-      int64_t next = seq_rows->front().Int(0);
-      const int64_t first = next;
-
-      struct Stored {
-        std::string hash;
-        std::string body;
-      };
-      std::map<std::pair<std::string, std::string>, Stored> existing;
-      if (auto s = LoadExisting(c, batch, &existing); !s.ok()) return s;
-
-      const int64_t committed_us = absl::ToUnixMicros(absl::Now());
-      std::vector<const NewFeedback*> inserts;
-      std::vector<Feedback> inserted;
-      inserted.reserve(batch.size());
-      results.reserve(batch.size());
-      for (const NewFeedback& item : batch) {
-        auto key = std::make_pair(item.tenant, item.request_id);
-        auto it = existing.find(key);
-        if (it != existing.end()) {
-          auto stored = ParseBody(it->second.body);
-          if (!stored.ok()) return stored.status();
-          results.push_back({it->second.hash == item.payload_hash ? WriteOutcome::kDuplicate
-                                                                  : WriteOutcome::kConflict,
-                             *std::move(stored)});
-          continue;
-        }
-        Feedback f = item.feedback;
-        const int64_t sequence = next++;
-        f.set_sequence(sequence);
-        f.set_id(absl::StrCat(sequence));
-        f.set_name(absl::StrCat("feedback/", sequence));
-        f.set_request_id(item.request_id);
-        existing[key] = {item.payload_hash, f.SerializeAsString()};
-        inserts.push_back(&item);
-        inserted.push_back(f);
-        results.push_back({WriteOutcome::kCreated, std::move(f)});
-      }
-      if (inserts.empty()) return absl::OkStatus();
-      absl::Status s = ForEachChunk(inserts.size(), [&](size_t offset, size_t count) {
-        SqlParams params;
-        params.reserve(count * kInsertColumns);
-        for (size_t i = offset; i < offset + count; ++i) {
-          const NewFeedback& item = *inserts[i];
-          const Feedback& f = inserted[i];
-          params.emplace_back(item.tenant);
-          params.emplace_back(f.sequence());
-          params.emplace_back(item.request_id);
-          params.emplace_back(item.payload_hash);
-          params.emplace_back(f.customer_id());
-          params.emplace_back(int64_t{f.kind()});
-          if (f.has_score()) params.emplace_back(int64_t{f.score()});
-          else params.emplace_back(std::monostate{});
-          params.emplace_back(int64_t{f.channel()});
-          params.emplace_back(int64_t{f.source()});
-          params.emplace_back(f.touchpoint_id());
-          params.emplace_back(int64_t{f.journey_stage()});
-          params.emplace_back(TagsColumn(f));
-          params.emplace_back(TimeUtil::TimestampToMicroseconds(f.occurred_at()));
-          params.emplace_back(TimeUtil::TimestampToMicroseconds(f.received_at()));
-          params.emplace_back(committed_us);
-          params.emplace_back(f.SerializeAsString());
-        }
-        return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
-      });
-      if (!s.ok()) return s;
-      auto updated = c.Execute(
-          "UPDATE feed_sequence SET next_sequence = ? WHERE shard = 0 AND next_sequence = ?", {next, first});
-      if (!updated.ok()) return updated.status();
-      if (*updated != 1) return absl::AbortedError("feed sequence moved during the batch");
-      return absl::OkStatus();
-    });
+    absl::Status status;
+    // A replica may store one of our keys between our lookup and our insert;
+    // the unique key refuses it (ALREADY_EXISTS) and the retry sees it.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      status = shared::db::InWriteTransaction(**conn, [&] { return WriteOnce(**conn, batch, &results); });
+      if (status.code() != absl::StatusCode::kAlreadyExists) break;
+    }
     if (!status.ok()) return status;
     return results;
   }
@@ -236,16 +165,121 @@ class SqlFeedbackRepository final : public FeedbackRepository {
   absl::Status Ping() override { return pool_->Ping(); }
 
  private:
+  absl::Status WriteOnce(SqlConnection& c, absl::Span<const NewFeedback> batch, std::vector<WriteResult>* out) {
+    std::vector<WriteResult>& results = *out;
+    results.clear();
+    results.reserve(batch.size());
+    // What each (tenant, request_id) of the batch maps to: a row stored
+    // earlier (hash, body) or one this batch inserts (index into `rows`).
+    absl::flat_hash_map<std::pair<std::string, std::string>, Known> known;
+    if (auto s = LoadExisting(c, batch, &known); !s.ok()) return s;
+    struct PendingRow {
+      const NewFeedback* item;
+      size_t result;  // index into results
+      std::string body;
+    };
+    std::vector<PendingRow> rows;
+    rows.reserve(batch.size());
+    // (result index, index of the first result with the same key) of keys
+    // repeated inside the batch; they get the first one's record once numbered.
+    std::vector<std::pair<size_t, size_t>> repeats;
+    for (const NewFeedback& item : batch) {
+      auto [it, inserted] = known.try_emplace(std::make_pair(item.tenant, item.request_id));
+      Known& k = it->second;
+      if (inserted) {
+        k.pending = static_cast<int>(rows.size());
+        rows.push_back({&item, results.size(), ""});
+        results.push_back({WriteOutcome::kCreated, item.feedback});
+        continue;
+      }
+      const std::string& stored_hash = k.pending >= 0 ? rows[k.pending].item->payload_hash : k.hash;
+      WriteOutcome outcome = stored_hash == item.payload_hash ? WriteOutcome::kDuplicate : WriteOutcome::kConflict;
+      if (k.pending >= 0) {
+        results.push_back({outcome, Feedback()});  // filled in once numbered
+        repeats.emplace_back(results.size() - 1, rows[k.pending].result);
+      } else {
+        auto stored = ParseBody(k.body);
+        if (!stored.ok()) return stored.status();
+        results.push_back({outcome, *std::move(stored)});
+      }
+    }
+    if (rows.empty()) return absl::OkStatus();
+
+    // Taken as late as possible and held to COMMIT: the sequence row lock
+    // serialises writers (also across replicas), so sequence order is commit
+    // order and no reader can skip a late commit.
+    auto seq_rows = c.Query(c.backend() == Backend::kMysql
+                                ? "SELECT next_sequence FROM feed_sequence WHERE shard = 0 FOR UPDATE"
+                                : "SELECT next_sequence FROM feed_sequence WHERE shard = 0");
+    if (!seq_rows.ok()) return seq_rows.status();
+    if (seq_rows->empty()) return absl::InternalError("feed_sequence row missing");
+    const int64_t first = seq_rows->front().Int(0);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Feedback& f = results[rows[i].result].feedback;
+      const int64_t sequence = first + static_cast<int64_t>(i);
+      f.set_sequence(sequence);
+      f.set_id(absl::StrCat(sequence));
+      f.set_name(absl::StrCat("feedback/", sequence));
+      f.set_request_id(rows[i].item->request_id);
+      rows[i].body = f.SerializeAsString();
+    }
+    for (auto [repeat, source] : repeats) results[repeat].feedback = results[source].feedback;
+
+    const int64_t committed_us = absl::ToUnixMicros(absl::Now());
+    // SQLite is in-process: one prepared single-row INSERT per row is its
+    // fastest path. MySQL pays a round trip per statement: many rows each.
+    const size_t max_rows = c.backend() == Backend::kMysql ? 256 : 1;
+    absl::Status s = ForEachChunk(rows.size(), max_rows, [&](size_t offset, size_t count) {
+      SqlParams params;
+      params.reserve(count * kInsertColumns);
+      for (size_t i = offset; i < offset + count; ++i) {
+        const NewFeedback& item = *rows[i].item;
+        const Feedback& f = results[rows[i].result].feedback;
+        params.emplace_back(item.tenant);
+        params.emplace_back(f.sequence());
+        params.emplace_back(item.request_id);
+        params.emplace_back(item.payload_hash);
+        params.emplace_back(f.customer_id());
+        params.emplace_back(int64_t{f.kind()});
+        if (f.has_score()) params.emplace_back(int64_t{f.score()});
+        else params.emplace_back(std::monostate{});
+        params.emplace_back(int64_t{f.channel()});
+        params.emplace_back(int64_t{f.source()});
+        params.emplace_back(f.touchpoint_id());
+        params.emplace_back(int64_t{f.journey_stage()});
+        params.emplace_back(TagsColumn(f));
+        params.emplace_back(TimeUtil::TimestampToMicroseconds(f.occurred_at()));
+        params.emplace_back(TimeUtil::TimestampToMicroseconds(f.received_at()));
+        params.emplace_back(committed_us);
+        params.emplace_back(std::move(rows[i].body));
+      }
+      return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
+    });
+    if (!s.ok()) return s;
+    const int64_t next = first + static_cast<int64_t>(rows.size());
+    auto updated = c.Execute("UPDATE feed_sequence SET next_sequence = ? WHERE shard = 0 AND next_sequence = ?",
+                             {next, first});
+    if (!updated.ok()) return updated.status();
+    if (*updated != 1) return absl::AbortedError("feed sequence moved during the batch");
+    return absl::OkStatus();
+  }
+
+  struct Known {
+    std::string hash;
+    std::string body;
+    int pending = -1;
+  };
+
   // Loads (hash, body) of every (tenant, request_id) of the batch that is
   // already stored.
   template <typename Map>
-  absl::Status LoadExisting(SqlConnection& c, absl::Span<const NewFeedback> batch, Map* existing) {
+  absl::Status LoadExisting(SqlConnection& c, absl::Span<const NewFeedback> batch, Map* known) {
     std::map<std::string, std::vector<std::string>> by_tenant;
     for (const auto& item : batch) by_tenant[item.tenant].push_back(item.request_id);
     for (auto& [tenant, ids] : by_tenant) {
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-      absl::Status s = ForEachChunk(ids.size(), [&](size_t offset, size_t count) -> absl::Status {
+      absl::Status s = ForEachChunk(ids.size(), 256, [&](size_t offset, size_t count) -> absl::Status {
         SqlParams params{tenant};
         for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
         // Without statistics both planners may prefer the primary key's
@@ -258,7 +292,9 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         auto rows = c.Query(sql, params);
         if (!rows.ok()) return rows.status();
         for (const auto& row : *rows) {
-          (*existing)[{tenant, row.Text(0)}] = {row.Text(1), row.Text(2)};
+          auto& k = (*known)[{tenant, row.Text(0)}];
+          k.hash = row.Text(1);
+          k.body = row.Text(2);
         }
         return absl::OkStatus();
       });

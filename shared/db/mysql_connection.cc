@@ -58,6 +58,7 @@ class MysqlConnection final : public SqlConnection {
   explicit MysqlConnection(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
   ~MysqlConnection() override {
     statements_.clear();
+    text_.reset();
     try {
       conn_->close();
     } catch (...) {
@@ -124,19 +125,25 @@ class MysqlConnection final : public SqlConnection {
     });
   }
 
+  // Plain statements: one round trip each (setAutoCommit toggling costs two
+  // more per transaction).
   absl::Status BeginWrite() override { return Begin(); }
-  absl::Status Begin() override {
-    return Guard<int>([&] { conn_->setAutoCommit(false); return 0; }).status();
-  }
-  absl::Status Commit() override {
-    return Guard<int>([&] { conn_->commit(); conn_->setAutoCommit(true); return 0; }).status();
-  }
+  absl::Status Begin() override { return Text("START TRANSACTION"); }
+  absl::Status Commit() override { return Text("COMMIT"); }
   absl::Status Rollback() override {
     if (broken_) return absl::OkStatus();
-    return Guard<int>([&] { conn_->rollback(); conn_->setAutoCommit(true); return 0; }).status();
+    return Text("ROLLBACK");
   }
 
  private:
+  absl::Status Text(const char* sql) {
+    return Guard<int>([&] {
+      if (!text_) text_.reset(conn_->createStatement());
+      text_->execute(sql);
+      return 0;
+    }).status();
+  }
+
   template <typename T, typename Fn>
   absl::StatusOr<T> Guard(Fn fn) {
     if (broken_) return absl::UnavailableError("database connection lost");
@@ -176,6 +183,7 @@ class MysqlConnection final : public SqlConnection {
   }
 
   std::unique_ptr<sql::Connection> conn_;
+  std::unique_ptr<sql::Statement> text_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
   bool broken_ = false;
 };

@@ -106,9 +106,13 @@ absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& 
     // Check it opens (and create it) now so a bad path fails at start-up.
     auto probe = OpenSqlite(path);
     if (!probe.ok()) return probe.status();
-    return std::make_shared<ConnectionPool>(Backend::kSqlite, pool_size, [path]() {
-      return OpenSqlite(path);
+    auto pool = std::make_shared<ConnectionPool>(Backend::kSqlite, pool_size, [path]() {
+      return OpenSqlite(path, /*auto_checkpoint=*/false);
     });
+    auto checkpointer = SqliteCheckpointer::Start(path);
+    if (!checkpointer.ok()) return checkpointer.status();
+    pool->Own(*std::move(checkpointer));
+    return pool;
   }
   if (absl::StartsWith(url, "mysql://")) {
     auto target = ParseMysqlUrl(url, mysql_password);

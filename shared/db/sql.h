@@ -76,6 +76,8 @@ class ConnectionPool {
 
   absl::StatusOr<Lease> Acquire();
   Backend backend() const { return backend_; }
+  // Keeps a helper (e.g. a background checkpointer) alive as long as the pool.
+  void Own(std::shared_ptr<void> helper) { owned_.push_back(std::move(helper)); }
   // Runs SELECT 1 on a pooled connection.
   absl::Status Ping();
 
@@ -89,6 +91,7 @@ class ConnectionPool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<SqlConnection>> idle_;
   size_t open_ = 0;
+  std::vector<std::shared_ptr<void>> owned_;
 };
 
 // Opens a pool from a URL: sqlite:///path/to/file.db, sqlite::memory:, or

@@ -173,7 +173,7 @@ class BorrowedConnection final : public SqlConnection {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path) {
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint) {
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
@@ -193,7 +193,40 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
                              "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) return s;
   }
+  if (!auto_checkpoint) {
+    if (auto s = conn->ExecScript("PRAGMA wal_autocheckpoint=0"); !s.ok()) return s;
+  }
   return std::unique_ptr<SqlConnection>(std::move(conn));
+}
+
+absl::StatusOr<std::shared_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(const std::string& path) {
+  auto conn = OpenSqlite(path, /*auto_checkpoint=*/false);
+  if (!conn.ok()) return conn.status();
+  std::shared_ptr<SqliteCheckpointer> c(new SqliteCheckpointer);
+  c->conn_ = *std::move(conn);
+  c->thread_ = std::thread([raw = c.get()] { raw->Run(); });
+  return c;
+}
+
+SqliteCheckpointer::~SqliteCheckpointer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  (void)conn_->Query("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+void SqliteCheckpointer::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stop_) break;
+    lock.unlock();
+    (void)conn_->Query("PRAGMA wal_checkpoint(PASSIVE)");
+    lock.lock();
+  }
 }
 
 std::unique_ptr<SqlConnection> MakeBorrowedConnection(std::shared_ptr<SqlConnection> target) {
