@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what CX Suite needs on Debian 12 (run as root): the toolchain and
+# libraries from apt, and buf from npm into ./node_modules. Installs only
+# what is missing, so it is quick and safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
+  libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev curl
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node.js may come from another apt source that bundles npm; only add
+# Debian's packages when the commands are missing.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [[ ! -x node_modules/.bin/buf ]] || ! node_modules/.bin/buf --version >/dev/null 2>&1; then
+  echo "== installing buf (npm)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
