@@ -39,6 +39,46 @@ NewFeedback Make(int64_t i, const std::string& run) {
   return n;
 }
 
+// The database's own ceiling for the same table and rows: plain INSERTs in
+// 1000-row transactions, without the idempotency lookup, the sequence lock
+// or protobuf (what the repository adds on top).
+void MeasureRawInsert(const std::string& backend, const std::string& url, absl::Duration duration) {
+  auto pool = cx::shared::db::OpenDatabase(url, "", 1);
+  if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
+  if (auto r = cx::feedback::OpenFeedbackRepository(*pool); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+  auto conn = (*pool)->Acquire();
+  const bool mysql = (*conn)->backend() == cx::shared::db::Backend::kMysql;
+  const int per_statement = mysql ? 250 : 1;
+  std::string sql = "INSERT INTO feedback VALUES ";
+  for (int i = 0; i < per_statement; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  const std::string run = absl::StrCat("raw-", getpid());
+  int64_t next = 1'000'000'000, rows = 0;
+  const absl::Time start = absl::Now();
+  while (absl::Now() - start < duration) {
+    auto s = cx::shared::db::InWriteTransaction(**conn, [&]() -> absl::Status {
+      for (int k = 0; k < 1000 / per_statement; ++k) {
+        cx::shared::db::SqlParams params;
+        for (int i = 0; i < per_statement; ++i, ++next) {
+          NewFeedback n = Make(next, run);
+          const auto& f = n.feedback;
+          int64_t us = google::protobuf::util::TimeUtil::TimestampToMicroseconds(f.occurred_at());
+          params.insert(params.end(), {n.tenant, next, n.request_id, n.payload_hash, f.customer_id(),
+                                       int64_t{f.kind()}, int64_t{f.score()}, int64_t{f.channel()},
+                                       int64_t{f.source()}, f.touchpoint_id(), int64_t{0}, std::string(), us, us,
+                                       us, f.SerializeAsString()});
+        }
+        if (auto r = (*conn)->Execute(sql, params); !r.ok()) return r.status();
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) { std::cerr << s << "\n"; std::exit(1); }
+    rows += 1000;
+  }
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << absl::StrFormat("| %s | 1000 (raw INSERT, no repository) | %.0f | %.0f |\n", backend,
+                               rows / seconds, rows / seconds / 1000);
+}
+
 void Measure(const std::string& backend, const std::string& url, absl::Duration duration) {
   auto pool = cx::shared::db::OpenDatabase(url, "", 2);
   if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
@@ -75,11 +115,15 @@ int main(int argc, char** argv) {
   std::cout << "| backend | rows per transaction | rows/s | commits/s |\n|---|---:|---:|---:|\n";
   auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx-repo-bench-", getpid());
   Measure("SQLite", absl::StrCat("sqlite://", (dir / "feedback.db").string()), duration);
+  MeasureRawInsert("SQLite", absl::StrCat("sqlite://", (dir / "raw.db").string()), duration);
   std::filesystem::remove_all(dir);
   if (!config.Get("mysql-url").empty()) {
     auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_repo_bench");
     if (!url.ok()) { std::cerr << url.status() << "\n"; return 1; }
     Measure("MariaDB", *url, duration);
+    auto raw_url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_raw_bench");
+    if (!raw_url.ok()) { std::cerr << raw_url.status() << "\n"; return 1; }
+    MeasureRawInsert("MariaDB", *raw_url, duration);
   }
   return 0;
 }

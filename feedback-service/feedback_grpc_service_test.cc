@@ -2,6 +2,9 @@
 // the embedded SQLite store: every RPC, authentication and roles, bad input
 // with field violations, tenant isolation, idempotency and the change feed.
 #include <grpcpp/generic/generic_stub.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include <future>
@@ -393,6 +396,56 @@ TEST_F(FeedbackGrpcTest, HealthIsServing) {
   std::string bytes;
   for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+// A plain HTTP GET over a socket to 127.0.0.1.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+  (void)write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+  close(fd);
+  return response;
+}
+
+TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
+  FeedbackServerOptions options;
+  options.tokens = t::TestTokens();
+  options.server.listen = "127.0.0.1:0";
+  options.server.drain_grace = absl::ZeroDuration();
+  options.metrics_listen = "127.0.0.1:0";
+  auto server = FeedbackServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->metrics_port(), 0);
+  auto stub = v1::FeedbackService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  for (int score : {9, 42}) {  // one stored, one INVALID_ARGUMENT
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", std::string("Bearer ") + t::kAcmeIngest);
+    v1::SubmitFeedbackResponse resp;
+    (void)stub->SubmitFeedback(&ctx, ValidRequest(absl::StrCat("m", score), score), &resp);
+  }
+  std::string page = HttpGet((*server)->metrics_port(), "/metrics");
+  EXPECT_NE(page.find("cx_grpc_requests_total{code=\"OK\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),
+            std::string::npos) << page;
+  EXPECT_NE(page.find("cx_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),
+            std::string::npos);
+  EXPECT_NE(page.find("cx_grpc_request_duration_seconds_count{method=\"SubmitFeedback\",service=\"feedback\"} 2"),
+            std::string::npos);
+  EXPECT_NE(page.find("cx_write_batch_rows_count{service=\"feedback\"} 1"), std::string::npos);
+  EXPECT_NE(page.find("cx_write_queue_rows{service=\"feedback\"}"), std::string::npos);
+  (*server)->Shutdown();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 # wiped on start.
 #   scripts/mariadb.sh start   # prints the mysql:// URL of a ready server
 #   scripts/mariadb.sh stop
+#   scripts/mariadb.sh resume  # starts again on the existing data (restart tests)
 set -euo pipefail
 dir=${CX_MARIADB_DIR:-/tmp/cx-mariadb}
 port=${CX_MARIADB_PORT:-33306}
@@ -20,13 +21,7 @@ stop() {
   fi
 }
 
-case "${1:-}" in
-  start)
-    stop
-    rm -rf "$dir"
-    mkdir -p "$dir/data"
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
-      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1
+launch() {
     mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
       --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --user=root --skip-name-resolve \
       --innodb-buffer-pool-size=1G --innodb-log-file-size=512M --max-connections=500 \
@@ -36,6 +31,16 @@ case "${1:-}" in
       if mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot ping >/dev/null 2>&1; then break; fi
       sleep 0.2
     done
+}
+
+case "${1:-}" in
+  start)
+    stop
+    rm -rf "$dir"
+    mkdir -p "$dir/data"
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
+      --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1
+    launch
     mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot <<SQL
 CREATE USER IF NOT EXISTS 'cx'@'127.0.0.1' IDENTIFIED BY 'cx';
 GRANT ALL PRIVILEGES ON *.* TO 'cx'@'127.0.0.1';
@@ -43,11 +48,15 @@ CREATE DATABASE IF NOT EXISTS cx;
 SQL
     echo "mysql://cx:cx@127.0.0.1:$port/cx"
     ;;
+  resume)
+    stop
+    launch
+    ;;
   stop)
     stop
     ;;
   *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|resume" >&2
     exit 2
     ;;
 esac
