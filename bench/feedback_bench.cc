@@ -6,6 +6,7 @@
 //
 //   feedback-bench [--seconds=5] [--inflight=32] [--batch-size=100]
 //                  [--batch-inflight=8] [--mysql-url=mysql://user:pw@host:port/db]
+//                  [--scenarios=unary,batch] [--sqlite=true]
 #include <unistd.h>
 
 #include <atomic>
@@ -47,6 +48,7 @@ struct Row {
   int in_flight;
   int rows_per_call;
   LoadResult result;
+  double rows_per_commit = 0;  // from the service's batch-size histogram
 };
 
 std::shared_ptr<grpc::Channel> Connect(int port) {
@@ -87,7 +89,8 @@ Row RunEcho(int in_flight, absl::Duration duration, size_t payload_bytes) {
 }
 
 std::vector<Row> RunFeedback(const std::string& backend, const std::string& db_url, int in_flight,
-                             int batch_in_flight, int batch_size, absl::Duration duration) {
+                             int batch_in_flight, int batch_size, absl::Duration duration, bool unary,
+                             bool batched) {
   feedback::FeedbackServerOptions options;
   options.db_url = db_url;
   options.tokens = *shared::TokenStore::FromText(absl::StrCat(shared::Sha256Hex(kToken), " bench ingest\n"));
@@ -141,9 +144,17 @@ std::vector<Row> RunFeedback(const std::string& backend, const std::string& db_u
   };
   std::vector<Row> rows;
   RunLoad(in_flight, absl::Milliseconds(500), submit);  // warm-up
-  rows.push_back({"SubmitFeedback (durable)", backend, in_flight, 1, RunLoad(in_flight, duration, submit)});
-  rows.push_back({absl::StrCat("BatchSubmitFeedback x", batch_size), backend, batch_in_flight, batch_size,
-                  RunLoad(batch_in_flight, duration, batch)});
+  auto measure = [&](const std::string& name, int flight, int rows_per_call, const IssueFn& issue) {
+    uint64_t commits0, commits1;
+    double rows0, rows1;
+    (*server)->metrics().WriteBatchTotals(&commits0, &rows0);
+    Row row{name, backend, flight, rows_per_call, RunLoad(flight, duration, issue)};
+    (*server)->metrics().WriteBatchTotals(&commits1, &rows1);
+    row.rows_per_commit = commits1 > commits0 ? (rows1 - rows0) / (commits1 - commits0) : 0;
+    rows.push_back(std::move(row));
+  };
+  if (unary) measure("SubmitFeedback (durable)", in_flight, 1, submit);
+  if (batched) measure(absl::StrCat("BatchSubmitFeedback x", batch_size), batch_in_flight, batch_size, batch);
   (*server)->Shutdown();
   return rows;
 }
@@ -159,9 +170,12 @@ int main(int argc, char** argv) {
       {"batch-size", "CX_BENCH_BATCH_SIZE", "100", "items per BatchSubmitFeedback"},
       {"batch-inflight", "CX_BENCH_BATCH_INFLIGHT", "8", "batch calls in flight"},
       {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure (a fresh database is created)"},
+      {"scenarios", "CX_BENCH_SCENARIOS", "unary,batch", "which of unary,batch to run"},
+      {"sqlite", "CX_BENCH_SQLITE", "true", "measure the SQLite backend"},
   };
   auto config = cx::shared::Config::ParseOrExit("feedback-bench", specs, argc, argv);
   cx::shared::InitLogging("feedback-bench", cx::shared::LogLevel::kWarning);
+  cx::shared::InitProcessDefaults();
   const absl::Duration duration = absl::Seconds(*config.GetInt("seconds"));
   const int in_flight = static_cast<int>(*config.GetInt("inflight"));
   const int batch_size = static_cast<int>(*config.GetInt("batch-size"));
@@ -174,11 +188,15 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   rows.push_back(cx::bench::RunEcho(in_flight, duration, sample.ByteSizeLong()));
 
+  const bool unary = config.Get("scenarios").find("unary") != std::string::npos;
+  const bool batched = config.Get("scenarios").find("batch") != std::string::npos;
   auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx-bench-", getpid());
   std::filesystem::remove_all(dir);
-  for (auto& r : cx::bench::RunFeedback("SQLite", absl::StrCat("sqlite://", (dir / "feedback.db").string()),
-                                        in_flight, batch_in_flight, batch_size, duration)) {
-    rows.push_back(std::move(r));
+  if (*config.GetBool("sqlite")) {
+    for (auto& r : cx::bench::RunFeedback("SQLite", absl::StrCat("sqlite://", (dir / "feedback.db").string()),
+                                          in_flight, batch_in_flight, batch_size, duration, unary, batched)) {
+      rows.push_back(std::move(r));
+    }
   }
   std::filesystem::remove_all(dir);
   if (!config.Get("mysql-url").empty()) {
@@ -187,7 +205,8 @@ int main(int argc, char** argv) {
       std::cerr << "MariaDB: " << url.status() << "\n";
       return 1;
     }
-    for (auto& r : cx::bench::RunFeedback("MariaDB", *url, in_flight, batch_in_flight, batch_size, duration)) {
+    for (auto& r : cx::bench::RunFeedback("MariaDB", *url, in_flight, batch_in_flight, batch_size, duration, unary,
+                                          batched)) {
       rows.push_back(std::move(r));
     }
   }
@@ -197,13 +216,14 @@ int main(int argc, char** argv) {
                                std::thread::hardware_concurrency(),
                                absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
                                absl::ToInt64Seconds(duration));
-  std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p99 ms | errors | vs echo |\n"
-               "|---|---|---:|---:|---:|---:|---:|---|---:|\n";
+  std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p99 ms | errors | rows/commit | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
-    std::cout << absl::StrFormat("| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %s | %.2f |\n", row.scenario,
+    std::cout << absl::StrFormat("| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %s | %s | %.2f |\n", row.scenario,
                                  row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call,
                                  r.Percentile(0.50) / 1000, r.Percentile(0.99) / 1000, r.Errors(),
+                                 row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
                                  echo_rps > 0 ? r.rps() / echo_rps : 0);
   }
   return 0;

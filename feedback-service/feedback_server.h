@@ -39,6 +39,7 @@ class FeedbackServer {
 
   int port() const { return runner_->port(); }
   int metrics_port() const { return metrics_->port(); }
+  shared::ServiceMetrics& metrics() { return *metrics_; }
   shared::ServerRunner& runner() { return *runner_; }
   FeedbackManager& manager() { return *manager_; }
 

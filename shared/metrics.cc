@@ -80,6 +80,12 @@ void ServiceMetrics::RecordRpc(absl::string_view method, int grpc_code, double s
   histogram->Observe(seconds);
 }
 
+void ServiceMetrics::WriteBatchTotals(uint64_t* commits, double* rows) const {
+  auto metric = batch_rows_.Collect();
+  *commits = metric.histogram.sample_count;
+  *rows = metric.histogram.sample_sum;
+}
+
 void ServiceMetrics::ObserveWriteBatch(size_t rows, size_t queued_rows) {
   batch_rows_.Observe(static_cast<double>(rows));
   queue_depth_.Set(static_cast<double>(queued_rows));

@@ -29,6 +29,8 @@ class ServiceMetrics {
 
   void RecordRpc(absl::string_view method, int grpc_code, double seconds);
   void ObserveWriteBatch(size_t rows, size_t queued_rows);
+  // Group-commit transactions and the rows they held, so far.
+  void WriteBatchTotals(uint64_t* commits, double* rows) const;
 
   prometheus::Registry& registry() { return *registry_; }
 

@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "shared/log.h"
 
@@ -41,7 +42,15 @@ void ServerRunner::SetHealthProbe(std::function<absl::Status()> probe) { probe_ 
 
 void ServerRunner::OnDrain(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
 
+void InitProcessDefaults() {
+  // Debian's Abseil is built with mutex deadlock detection on: it records a
+  // lock graph on every absl::Mutex operation gRPC makes. Production servers
+  // do not want that cost.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
 absl::Status ServerRunner::Start() {
+  InitProcessDefaults();
   grpc::EnableDefaultHealthCheckService(true);
   if (options_.reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

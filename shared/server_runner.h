@@ -77,6 +77,9 @@ class ServerRunner {
   std::once_flag drained_;
 };
 
+// Process-wide settings every binary wants (servers get them from Start()).
+void InitProcessDefaults();
+
 // Blocks SIGTERM, SIGINT (and SIGHUP) in this and every later thread; call
 // first in main() so WaitForTerminationSignal() can take them.
 void BlockTerminationSignals();
