@@ -48,26 +48,10 @@ class OwnMariaDb {
   int port_;
 };
 
-int Health(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1), response;
-  std::promise<grpc::Status> done;
-  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) { done.set_value(s); });
-  if (!done.get_future().get().ok()) return 0;
-  std::vector<grpc::Slice> slices;
-  (void)response.Dump(&slices);
-  std::string bytes;
-  for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes.size() == 2 ? bytes[1] : -1;
-}
 
 bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel, int wanted) {
   for (int i = 0; i < 150; ++i) {  // up to 15 s
-    if (Health(channel) == wanted) return true;
+    if (t::HealthCheck(channel) == wanted) return true;
     absl::SleepFor(absl::Milliseconds(100));
   }
   return false;
@@ -102,7 +86,7 @@ TEST(DatabaseRestartTest, PoolReconnectsAndHealthFollowsTheDatabase) {
   ASSERT_TRUE(server.ok()) << server.status();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
   auto stub = v1::FeedbackService::NewStub(channel);
-  ASSERT_EQ(Health(channel), 1);
+  ASSERT_EQ(t::HealthCheck(channel), 1);
   ASSERT_TRUE(Submit(stub.get(), "before").ok());
 
   ASSERT_TRUE(db.Run("stop"));

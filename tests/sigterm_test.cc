@@ -26,23 +26,6 @@ namespace {
 
 namespace t = shared::testing;
 
-// 1 SERVING, 2 NOT_SERVING, 0 when the call itself failed (listener closed).
-int HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1), response;
-  std::promise<grpc::Status> done;
-  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) { done.set_value(s); });
-  if (!done.get_future().get().ok()) return 0;
-  std::vector<grpc::Slice> slices;
-  (void)response.Dump(&slices);
-  std::string bytes;
-  for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  return bytes.size() == 2 ? bytes[1] : -1;
-}
 
 TEST(SigtermTest, DrainsUnderLoadAndExitsZeroWithNothingLost) {
   auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx_sigterm_", getpid());
@@ -57,7 +40,7 @@ TEST(SigtermTest, DrainsUnderLoadAndExitsZeroWithNothingLost) {
   const int port = service.WaitForPort();
   ASSERT_GT(port, 0) << service.output();
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  ASSERT_EQ(HealthOf(channel), 1);
+  ASSERT_EQ(t::HealthCheck(channel), 1);
 
   std::atomic<bool> stop_sending{false};
   std::atomic<int> failed{0};
@@ -99,7 +82,7 @@ TEST(SigtermTest, DrainsUnderLoadAndExitsZeroWithNothingLost) {
   // Like a load balancer: watch health, stop sending once it says NOT_SERVING.
   bool saw_not_serving = false;
   for (int i = 0; i < 400 && !saw_not_serving; ++i) {
-    int h = HealthOf(channel);
+    int h = t::HealthCheck(channel);
     ASSERT_NE(h, 0) << "the listener closed before health reported NOT_SERVING";
     saw_not_serving = (h == 2);
     if (!saw_not_serving) absl::SleepFor(absl::Milliseconds(5));

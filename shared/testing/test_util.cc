@@ -1,6 +1,9 @@
 #include "shared/testing/test_util.h"
 
 #include <cstdlib>
+#include <future>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/str_cat.h"
 #include "shared/db/mysql_connection.h"
@@ -19,6 +22,24 @@ std::string TestTokensText() {
 std::shared_ptr<const TokenStore> TestTokens() {
   auto store = TokenStore::FromText(TestTokensText());
   return *store;
+}
+
+int HealthCheck(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::Slice empty("");  // HealthCheckRequest{service: ""}
+  grpc::ByteBuffer request(&empty, 1), response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) { done.set_value(s); });
+  if (!done.get_future().get().ok()) return 0;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return -1;
+  std::string bytes;
+  for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  // HealthCheckResponse{status: N} is the two bytes 0x08 N.
+  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
 }
 
 std::string MysqlBaseUrl() {

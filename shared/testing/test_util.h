@@ -7,6 +7,7 @@
 #include <string>
 
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include "absl/status/status.h"
@@ -50,6 +51,10 @@ inline constexpr char kServiceToken[] = "metrics-service-token";
 
 std::string TestTokensText();
 std::shared_ptr<const TokenStore> TestTokens();
+
+// grpc.health.v1 Check of the whole server: 1 SERVING, 2 NOT_SERVING, 0 when
+// the call itself failed (for example the listener is closed).
+int HealthCheck(const std::shared_ptr<grpc::Channel>& channel);
 
 // mysql:// URL of the MariaDB started by the test script (CX_TEST_MYSQL_URL),
 // or empty when it is not set.
