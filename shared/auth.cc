@@ -27,6 +27,14 @@ std::string Sha256Hex(absl::string_view data) {
   return out;
 }
 
+bool IsTenantName(absl::string_view tenant) {
+  if (tenant.empty() || tenant.size() > 64) return false;
+  for (char c : tenant) {
+    if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == '-')) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<std::shared_ptr<TokenStore>> TokenStore::FromText(absl::string_view text) {
   auto store = std::make_shared<TokenStore>();
   int line_number = 0;
@@ -41,6 +49,10 @@ absl::StatusOr<std::shared_ptr<TokenStore>> TokenStore::FromText(absl::string_vi
     }
     Principal principal;
     principal.tenant = std::string(parts[1]);
+    if (principal.tenant != "*" && !IsTenantName(principal.tenant)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokens file line ", line_number, ": a tenant is 1 to 64 characters of [A-Za-z0-9_.-]"));
+    }
     for (absl::string_view role : absl::StrSplit(parts[2], ',')) {
       if (role == "ingest") principal.roles |= kRoleIngest;
       else if (role == "read") principal.roles |= kRoleRead;

@@ -32,6 +32,9 @@ struct Principal {
 
 std::string Sha256Hex(absl::string_view data);
 
+// Tenant names: 1 to 64 characters of [A-Za-z0-9_.-] (every table is keyed by them).
+bool IsTenantName(absl::string_view tenant);
+
 class TokenStore {
  public:
   // Parses the contents of a tokens file.

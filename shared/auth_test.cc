@@ -48,6 +48,8 @@ TEST(TokenStoreTest, RejectsMalformedFiles) {
   EXPECT_FALSE(TokenStore::FromText(hash + " acme superuser\n").ok());
   EXPECT_FALSE(TokenStore::FromText(hash + " * read\n").ok());
   EXPECT_FALSE(TokenStore::FromText(hash + " acme service\n").ok());
+  EXPECT_FALSE(TokenStore::FromText(hash + " " + std::string(65, 'a') + " read\n").ok());
+  EXPECT_FALSE(TokenStore::FromText(hash + " ac/me read\n").ok());
   EXPECT_TRUE(TokenStore::FromText("# comment\n\n" + hash + " acme read,ingest\n").ok());
 }
 
