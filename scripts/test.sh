@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, starts a throwaway
-# MariaDB on 127.0.0.1 for the MySQL instantiations (stopped on exit), runs
-# every test with ctest, lints the contracts with buf, and checks the README's
-# generic-client example against a live service.
+# MariaDB on 127.0.0.1 for the MySQL instantiations (stopped on exit), lints
+# the contracts with buf, checks the README's generic-client example against
+# a live service, runs every test with ctest, then runs them all again in an
+# ASan+UBSan build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -50,5 +51,9 @@ rm -rf "$tmp"
 echo "   buf curl: stored through reflection; a call without a token was refused"
 
 echo "== ctest (SQLite and MariaDB conformance, in-process gRPC, processes)"
-cd build
-ctest --output-on-failure -j2 --timeout 600
+(cd build && ctest --output-on-failure -j2 --timeout 600)
+
+echo "== the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
+CX_BUILD_DIR=build-asan CX_SANITIZE=ON bash scripts/build.sh >/dev/null
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j2 --timeout 900)
