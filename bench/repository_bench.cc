@@ -40,8 +40,9 @@ NewFeedback Make(int64_t i, const std::string& run) {
 }
 
 // The database's own ceiling for the same table and rows: plain INSERTs in
-// 1000-row transactions, without the idempotency lookup, the sequence lock
-// or protobuf (what the repository adds on top).
+// 1000-row transactions into the same (already filled) table, without the
+// idempotency lookup, the sequence lock or protobuf: what the repository
+// adds on top. Sequence numbers far above the repository's keep them apart.
 void MeasureRawInsert(const std::string& backend, const std::string& url, absl::Duration duration) {
   auto pool = cx::shared::db::OpenDatabase(url, "", 1);
   if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
@@ -52,7 +53,7 @@ void MeasureRawInsert(const std::string& backend, const std::string& url, absl::
   std::string sql = "INSERT INTO feedback VALUES ";
   for (int i = 0; i < per_statement; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   const std::string run = absl::StrCat("raw-", getpid());
-  int64_t next = 1'000'000'000, rows = 0;
+  int64_t next = 1'000'000'000'000, rows = 0;
   const absl::Time start = absl::Now();
   while (absl::Now() - start < duration) {
     auto s = cx::shared::db::InWriteTransaction(**conn, [&]() -> absl::Status {
@@ -75,7 +76,7 @@ void MeasureRawInsert(const std::string& backend, const std::string& url, absl::
     rows += 1000;
   }
   double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::cout << absl::StrFormat("| %s | 1000 (raw INSERT, no repository) | %.0f | %.0f |\n", backend,
+  std::cout << absl::StrFormat("| %s | 1000 (plain INSERT, same table) | %.0f | %.0f |\n", backend,
                                rows / seconds, rows / seconds / 1000);
 }
 
@@ -115,15 +116,13 @@ int main(int argc, char** argv) {
   std::cout << "| backend | rows per transaction | rows/s | commits/s |\n|---|---:|---:|---:|\n";
   auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx-repo-bench-", getpid());
   Measure("SQLite", absl::StrCat("sqlite://", (dir / "feedback.db").string()), duration);
-  MeasureRawInsert("SQLite", absl::StrCat("sqlite://", (dir / "raw.db").string()), duration);
+  MeasureRawInsert("SQLite", absl::StrCat("sqlite://", (dir / "feedback.db").string()), duration);
   std::filesystem::remove_all(dir);
   if (!config.Get("mysql-url").empty()) {
     auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_repo_bench");
     if (!url.ok()) { std::cerr << url.status() << "\n"; return 1; }
     Measure("MariaDB", *url, duration);
-    auto raw_url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_raw_bench");
-    if (!raw_url.ok()) { std::cerr << raw_url.status() << "\n"; return 1; }
-    MeasureRawInsert("MariaDB", *raw_url, duration);
+    MeasureRawInsert("MariaDB", *url, duration);
   }
   return 0;
 }
