@@ -3,6 +3,7 @@
 #include "feedback-service/feedback_manager.h"
 
 #include <future>
+#include <optional>
 #include <map>
 #include <mutex>
 
@@ -24,6 +25,10 @@ using shared::testing::StatusIsField;
 class FakeRepository final : public FeedbackRepository {
  public:
   absl::StatusOr<std::vector<WriteResult>> Write(absl::Span<const NewFeedback> batch) override {
+    if (gate_) {  // a test holds the writer here
+      if (entered_) std::exchange(entered_, std::nullopt)->set_value();
+      gate_->wait();
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_writes_) return absl::UnavailableError("database down");
     std::vector<WriteResult> out;
@@ -86,6 +91,11 @@ class FakeRepository final : public FeedbackRepository {
     std::lock_guard<std::mutex> lock(mu_);
     return rows_.size();
   }
+  // Write blocks until `gate` is ready; `entered` is set when it first blocks.
+  void set_gate(std::shared_future<void> gate, std::promise<void> entered) {
+    gate_ = std::move(gate);
+    entered_ = std::move(entered);
+  }
   void set_fail_writes(bool fail) {
     std::lock_guard<std::mutex> lock(mu_);
     fail_writes_ = fail;
@@ -103,6 +113,8 @@ class FakeRepository final : public FeedbackRepository {
   int64_t next_ = 0;
   int commits_ = 0;
   bool fail_writes_ = false;
+  std::optional<std::shared_future<void>> gate_;
+  std::optional<std::promise<void>> entered_;
 };
 
 const absl::Time kNow = absl::FromUnixSeconds(1'750'000'000);
@@ -300,6 +312,31 @@ TEST_F(FeedbackManagerTest, DatabaseFailureIsUnavailableAndRetrySucceeds) {
   repo_->set_fail_writes(false);
   EXPECT_TRUE(Submit(ValidRequest("r")).ok());
   EXPECT_EQ(repo_->size(), 1u);
+}
+
+TEST(FeedbackManagerQueueTest, AFullWriteQueueAnswersResourceExhaustedAndStoresNothingForIt) {
+  auto repo = std::make_shared<FakeRepository>();
+  std::promise<void> gate, entered;
+  auto writer_busy = entered.get_future();
+  repo->set_gate(gate.get_future().share(), std::move(entered));
+  FeedbackManagerOptions options;
+  options.commit.capacity_rows = 1;
+  FeedbackManager manager(repo, options);
+  shared::Principal acme{"acme", shared::kRoleIngest};
+  std::vector<std::promise<absl::StatusOr<v1::SubmitFeedbackResponse>>> results(3);
+  // The first is taken by the writer (held at the gate), the second fills
+  // the queue, the third finds it full.
+  manager.Submit(acme, ValidRequest("q1"), [&](auto r) { results[0].set_value(std::move(r)); });
+  writer_busy.wait();  // q1 has left the queue; the writer holds it
+  manager.Submit(acme, ValidRequest("q2"), [&](auto r) { results[1].set_value(std::move(r)); });
+  manager.Submit(acme, ValidRequest("q3"), [&](auto r) { results[2].set_value(std::move(r)); });
+  auto third = results[2].get_future().get();
+  EXPECT_THAT(third, StatusIs(absl::StatusCode::kResourceExhausted));
+  gate.set_value();
+  EXPECT_TRUE(results[0].get_future().get().ok());
+  EXPECT_TRUE(results[1].get_future().get().ok());
+  manager.Stop();
+  EXPECT_EQ(repo->size(), 2u);
 }
 
 TEST_F(FeedbackManagerTest, PagingWalksEverythingOnceAndTokensAreBound) {
