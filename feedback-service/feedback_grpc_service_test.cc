@@ -388,6 +388,33 @@ TEST_F(FeedbackGrpcTest, HealthIsServing) {
   EXPECT_EQ(t::HealthCheck(channel_), 1);
 }
 
+// Whether the server answers the reflection service (a method it does not
+// serve is UNIMPLEMENTED).
+bool ServesReflection(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // ServerReflectionRequest{list_services: ""} is field 7, empty.
+  grpc::Slice request_bytes(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&request_bytes, 1), response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", grpc::StubOptions(),
+                    &request, &response, [&](grpc::Status s) { done.set_value(s); });
+  return done.get_future().get().error_code() != grpc::StatusCode::UNIMPLEMENTED;
+}
+
+TEST(FeedbackReflectionTest, OnByDefaultAndOffByFlag) {
+  for (bool reflection : {true, false}) {
+    FeedbackServerOptions options = TestServerOptions();
+    options.server.reflection = reflection;
+    auto server = FeedbackServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
+    EXPECT_EQ(ServesReflection(channel), reflection);
+    EXPECT_EQ(t::HealthCheck(channel), 1);
+  }
+}
+
 // A plain HTTP GET over a socket to 127.0.0.1.
 std::string HttpGet(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
