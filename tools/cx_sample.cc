@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
   }
   if (csat_n > 0) std::cout << absl::StrFormat("  CSAT answers %d: %.1f%% satisfied (4-5)\n", csat_n, 100.0 * csat_top / csat_n);
   if (ces_n > 0) std::cout << absl::StrFormat("  CES answers %d: mean %.2f on 1-7\n", ces_n, double(ces_sum) / ces_n);
-  std::cout << "  (margins of error, trends and breakdowns come from metrics-service)\n\nLatest detractor comments:\n";
+  std::cout << "  (raw counts; margins of error, trends and breakdowns are metrics-service's job, a later issue)\n\nLatest detractor comments:\n";
   int shown = 0;
   for (const auto& f : stored) {
     if (f.nps_category() == cx::feedback::v1::NPS_CATEGORY_DETRACTOR && !f.comment().empty() && shown < 3) {
