@@ -1,7 +1,5 @@
 #include "feedback-service/feedback_manager.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <utility>
@@ -10,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shared/proto_util.h"
 #include "shared/status.h"
 #include "shared/text.h"
 
@@ -20,8 +19,6 @@ using google::protobuf::util::TimeUtil;
 using shared::FieldViolation;
 using shared::InvalidField;
 using shared::Principal;
-
-const absl::Time kEarliest = absl::FromCivil(absl::CivilSecond(2000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
 
 bool IsTag(const std::string& tag) {
   if (tag.empty() || tag.size() > limits::kMaxTagLength) return false;
@@ -37,55 +34,6 @@ bool IsLocale(const std::string& locale) {
     if (!(absl::ascii_isalnum(c) || c == '-' || c == '_')) return false;
   }
   return true;
-}
-
-bool IsCrmSystem(const std::string& system) {
-  if (system.empty() || system.size() > 32) return false;
-  for (unsigned char c : system) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
-bool IsValidTimestamp(const google::protobuf::Timestamp& t) {
-  return t.seconds() >= TimeUtil::kTimestampMinSeconds && t.seconds() <= TimeUtil::kTimestampMaxSeconds &&
-         t.nanos() >= 0 && t.nanos() <= 999999999;
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
-}
-
-std::string DeterministicBytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    out.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&out);
-  }
-  return bytes;
-}
-
-cx::common::v1::ItemError ToItemError(const absl::Status& status) {
-  cx::common::v1::ItemError error;
-  error.set_code(static_cast<int>(status.code()));
-  error.set_message(std::string(status.message()));
-  for (const auto& v : shared::FieldViolations(status)) {
-    auto* fv = error.add_field_violations();
-    fv->set_field(v.field);
-    fv->set_description(v.description);
-  }
-  return error;
-}
-
-absl::Status ConflictStatus(absl::string_view field) {
-  return shared::WithViolations(absl::StatusCode::kAlreadyExists,
-                                {{std::string(field), "was already used with a different payload"}});
 }
 
 cx::common::v1::SourceCategory CategoryOf(cx::common::v1::Source source) {
@@ -122,14 +70,7 @@ absl::Status ValidateFeedback(const v1::Feedback& f, absl::Time now) {
   } else if (!shared::IsIdentifier(f.customer_id(), limits::kMaxIdLength)) {
     v.push_back({"customer_id", "must be 1 to 128 printable ASCII characters without spaces"});
   }
-  if (f.has_crm_reference()) {
-    if (!IsCrmSystem(f.crm_reference().system())) {
-      v.push_back({"crm_reference.system", "must be 1 to 32 characters of [a-z0-9_-]"});
-    }
-    if (!shared::IsIdentifier(f.crm_reference().id(), limits::kMaxIdLength)) {
-      v.push_back({"crm_reference.id", "must be 1 to 128 printable ASCII characters without spaces"});
-    }
-  }
+  if (f.has_crm_reference()) shared::CheckCrmReference(f.crm_reference(), "crm_reference.", &v);
   const bool kind_known = v1::FeedbackKind_IsValid(f.kind());
   if (f.kind() == v1::FEEDBACK_KIND_UNSPECIFIED) {
     v.push_back({"kind", "is required"});
@@ -179,15 +120,7 @@ absl::Status ValidateFeedback(const v1::Feedback& f, absl::Time now) {
     }
   }
   if (!IsLocale(f.locale())) v.push_back({"locale", "must be a BCP 47 tag such as en-US"});
-  if (f.has_occurred_at()) {
-    if (!IsValidTimestamp(f.occurred_at())) {
-      v.push_back({"occurred_at", "is not a valid timestamp"});
-    } else if (ToTime(f.occurred_at()) < kEarliest) {
-      v.push_back({"occurred_at", "is before 2000-01-01"});
-    } else if (ToTime(f.occurred_at()) > now + limits::kMaxFutureSkew) {
-      v.push_back({"occurred_at", "is more than 5 minutes in the future"});
-    }
-  }
+  if (f.has_occurred_at()) shared::CheckEventTime(f.occurred_at(), now, limits::kMaxFutureSkew, "occurred_at", &v);
   if (v.empty()) return absl::OkStatus();
   return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
 }
@@ -235,8 +168,8 @@ absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
   f.clear_sequence();
   f.clear_source_category();
   f.clear_nps_category();
-  record.payload_hash = shared::Sha256Hex(DeterministicBytes(f)).substr(0, 32);
-  *f.mutable_received_at() = ToProto(now);
+  record.payload_hash = shared::PayloadHash(f);
+  *f.mutable_received_at() = shared::ToProtoTime(now);
   if (!f.has_occurred_at()) *f.mutable_occurred_at() = f.received_at();
   f.set_source_category(CategoryOf(f.source()));
   if (f.kind() == v1::FEEDBACK_KIND_NPS) {
@@ -290,7 +223,7 @@ void FeedbackManager::Submit(const Principal& principal, const v1::SubmitFeedbac
     }
     WriteResult& r = results->front();
     if (r.outcome == WriteOutcome::kConflict) {
-      done(ConflictStatus("request_id"));
+      done(shared::KeyReusedStatus("request_id"));
       return;
     }
     v1::SubmitFeedbackResponse response;
@@ -313,7 +246,7 @@ void FeedbackManager::WriteItems(
     auto record = Prepare(tenant, items[i], now);
     if (!record.ok()) {
       result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
-      *result.mutable_error() = ToItemError(record.status());
+      *result.mutable_error() = shared::ToItemError(record.status());
       continue;
     }
     positions.push_back(i);
@@ -343,7 +276,7 @@ void FeedbackManager::WriteItems(
           break;
         case WriteOutcome::kConflict:
           result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
-          *result.mutable_error() = ToItemError(ConflictStatus("request_id"));
+          *result.mutable_error() = shared::ToItemError(shared::KeyReusedStatus("request_id"));
           break;
       }
     }
@@ -480,8 +413,8 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
   }
   if (!request.tag().empty() && !IsTag(request.tag())) v.push_back({"tag", "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
   const auto& range = request.occurred();
-  if (range.has_start_time() && !IsValidTimestamp(range.start_time())) v.push_back({"occurred.start_time", "is not a valid timestamp"});
-  if (range.has_end_time() && !IsValidTimestamp(range.end_time())) v.push_back({"occurred.end_time", "is not a valid timestamp"});
+  if (range.has_start_time() && !shared::IsValidTimestamp(range.start_time())) v.push_back({"occurred.start_time", "is not a valid timestamp"});
+  if (range.has_end_time() && !shared::IsValidTimestamp(range.end_time())) v.push_back({"occurred.end_time", "is not a valid timestamp"});
   if (range.has_start_time() && range.has_end_time() &&
       TimeUtil::TimestampToMicroseconds(range.start_time()) >= TimeUtil::TimestampToMicroseconds(range.end_time())) {
     v.push_back({"occurred", "start_time must be before end_time"});
@@ -496,7 +429,7 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
   v1::ListFeedbackRequest fingerprint_source = request;
   fingerprint_source.clear_page_token();
   fingerprint_source.clear_page_size();
-  const std::string fingerprint = shared::Sha256Hex(DeterministicBytes(fingerprint_source));
+  const std::string fingerprint = shared::Sha256Hex(shared::DeterministicBytes(fingerprint_source));
 
   FeedbackQuery query;
   query.limit = (request.page_size() == 0 ? limits::kDefaultPageSize : request.page_size());

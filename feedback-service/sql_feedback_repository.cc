@@ -18,6 +18,8 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using shared::db::Backend;
 using shared::db::ConnectionPool;
+using shared::db::ForEachChunk;
+using shared::db::Placeholders;
 using shared::db::SqlConnection;
 using shared::db::SqlParams;
 using shared::db::SqlRows;
@@ -27,27 +29,6 @@ constexpr char kInsertPrefix[] =
     "INSERT INTO feedback (tenant, sequence, request_id, payload_hash, customer_id, kind, score, "
     "channel, source, touchpoint_id, journey_stage, tags, occurred_at_us, received_at_us, "
     "committed_at_us, body) VALUES ";
-
-// Splits n into chunks of 256, 128, ..., 1 so the number of distinct
-// statement texts (and cached prepared statements) stays small.
-template <typename Fn>
-absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
-  size_t offset = 0;
-  size_t size = 1;
-  while (size * 2 <= max_chunk) size *= 2;
-  for (; size >= 1; size /= 2) {
-    while (n - offset >= size) {
-      if (auto s = fn(offset, size); !s.ok()) return s;
-      offset += size;
-    }
-  }
-  return absl::OkStatus();
-}
-
-std::string Placeholders(size_t rows, int columns) {
-  std::string row = absl::StrCat("(", absl::StrJoin(std::vector<std::string>(columns, "?"), ","), ")");
-  return absl::StrJoin(std::vector<std::string>(rows, row), ",");
-}
 
 std::string TagsColumn(const Feedback& f) {
   if (f.tags().empty()) return "";

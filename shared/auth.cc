@@ -49,6 +49,7 @@ absl::StatusOr<std::shared_ptr<TokenStore>> TokenStore::FromText(absl::string_vi
     }
     Principal principal;
     principal.tenant = std::string(parts[1]);
+    principal.actor = absl::StrCat("token:", parts[0].substr(0, 12));
     if (principal.tenant != "*" && !IsTenantName(principal.tenant)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "tokens file line ", line_number, ": a tenant is 1 to 64 characters of [A-Za-z0-9_.-]"));

@@ -26,6 +26,9 @@ enum Role : unsigned {
 struct Principal {
   std::string tenant;  // "*" for the service identity
   unsigned roles = 0;
+  // Who acted, for audit records: "token:" and the first 12 hex digits of
+  // the token's hash (names the token without revealing it).
+  std::string actor;
   bool Has(unsigned role) const { return (roles & role) != 0; }
   bool IsService() const { return Has(kRoleService); }
 };

@@ -36,30 +36,46 @@ std::string PageTokenCodec::Mac(absl::string_view tenant, absl::string_view fing
 
 std::string PageTokenCodec::Encode(absl::string_view tenant, absl::string_view filter_fingerprint,
                                    const std::vector<int64_t>& position) const {
-  std::string body = absl::StrJoin(position, ",");
-  return absl::WebSafeBase64Escape(absl::StrCat(body, "|", Mac(tenant, filter_fingerprint, body)));
+  return EncodePosition(tenant, filter_fingerprint, PagePosition{position, ""});
 }
 
 absl::StatusOr<std::vector<int64_t>> PageTokenCodec::Decode(absl::string_view token,
                                                            absl::string_view tenant,
                                                            absl::string_view filter_fingerprint) const {
+  auto position = DecodePosition(token, tenant, filter_fingerprint);
+  if (!position.ok()) return position.status();
+  return position->numbers;
+}
+
+std::string PageTokenCodec::EncodePosition(absl::string_view tenant, absl::string_view filter_fingerprint,
+                                           const PagePosition& position) const {
+  std::string body = absl::StrCat(absl::StrJoin(position.numbers, ","), ";",
+                                  absl::WebSafeBase64Escape(position.key));
+  return absl::WebSafeBase64Escape(absl::StrCat(body, "|", Mac(tenant, filter_fingerprint, body)));
+}
+
+absl::StatusOr<PagePosition> PageTokenCodec::DecodePosition(absl::string_view token, absl::string_view tenant,
+                                                            absl::string_view filter_fingerprint) const {
   auto invalid = [] {
     return InvalidField("page_token",
                         "is not a token this server issued for this query and caller");
   };
   std::string raw;
-  if (token.size() > 512 || !absl::WebSafeBase64Unescape(token, &raw)) return invalid();
+  if (token.size() > 1024 || !absl::WebSafeBase64Unescape(token, &raw)) return invalid();
   if (raw.size() < kMacBytes + 1 || raw[raw.size() - kMacBytes - 1] != '|') return invalid();
   std::string body = raw.substr(0, raw.size() - kMacBytes - 1);
   std::string mac = raw.substr(raw.size() - kMacBytes);
   std::string expected = Mac(tenant, filter_fingerprint, body);
   if (CRYPTO_memcmp(mac.data(), expected.data(), kMacBytes) != 0) return invalid();
-  std::vector<int64_t> position;
-  for (absl::string_view part : absl::StrSplit(body, ',', absl::SkipEmpty())) {
+  PagePosition position;
+  size_t semicolon = body.find(';');
+  if (semicolon == std::string::npos) return invalid();
+  for (absl::string_view part : absl::StrSplit(body.substr(0, semicolon), ',', absl::SkipEmpty())) {
     int64_t value = 0;
     if (!absl::SimpleAtoi(part, &value)) return invalid();
-    position.push_back(value);
+    position.numbers.push_back(value);
   }
+  if (!absl::WebSafeBase64Unescape(body.substr(semicolon + 1), &position.key)) return invalid();
   return position;
 }
 

@@ -14,6 +14,13 @@
 
 namespace cx::shared {
 
+// Where the next page starts: sort-key numbers and, when a sort key is a
+// string, that string.
+struct PagePosition {
+  std::vector<int64_t> numbers;
+  std::string key;
+};
+
 class PageTokenCodec {
  public:
   // An empty secret picks a random one (tokens then do not survive restarts
@@ -27,6 +34,11 @@ class PageTokenCodec {
   // INVALID_ARGUMENT naming `page_token` when it was not issued for this
   // tenant and these filters, or was altered.
   absl::StatusOr<std::vector<int64_t>> Decode(absl::string_view token, absl::string_view tenant,
+                                              absl::string_view filter_fingerprint) const;
+
+  std::string EncodePosition(absl::string_view tenant, absl::string_view filter_fingerprint,
+                             const PagePosition& position) const;
+  absl::StatusOr<PagePosition> DecodePosition(absl::string_view token, absl::string_view tenant,
                                               absl::string_view filter_fingerprint) const;
 
  private:

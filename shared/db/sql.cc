@@ -1,5 +1,8 @@
 #include "shared/db/sql.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -77,6 +80,11 @@ absl::Status ConnectionPool::Ping() {
   auto conn = Acquire();
   if (!conn.ok()) return conn.status();
   return (*conn)->Query("SELECT 1").status();
+}
+
+std::string Placeholders(size_t rows, int columns) {
+  std::string row = absl::StrCat("(", absl::StrJoin(std::vector<std::string>(columns, "?"), ","), ")");
+  return absl::StrJoin(std::vector<std::string>(rows, row), ",");
 }
 
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn) {

@@ -101,6 +101,26 @@ absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& 
                                                              const std::string& mysql_password,
                                                              size_t pool_size);
 
+// "(?,?,?),(?,?,?)" for `rows` rows of `columns` placeholders.
+std::string Placeholders(size_t rows, int columns);
+
+// Splits n items into chunks of max_chunk (rounded down to a power of two),
+// then halves, ..., 1, so few distinct statement texts (and cached prepared
+// statements) are needed. Calls fn(offset, count) per chunk; stops at an error.
+template <typename Fn>
+absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
+  size_t offset = 0;
+  size_t size = 1;
+  while (size * 2 <= max_chunk) size *= 2;
+  for (; size >= 1; size /= 2) {
+    while (n - offset >= size) {
+      if (absl::Status s = fn(offset, size); !s.ok()) return s;
+      offset += size;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Runs fn inside a write transaction; commits on OK, rolls back otherwise.
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn);
 
