@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shared/item_results.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
 #include "shared/text.h"
@@ -302,78 +303,20 @@ void FeedbackManager::BatchSubmit(const Principal& principal, const v1::BatchSub
                  return;
                }
                v1::BatchSubmitFeedbackResponse response;
-               for (auto& r : *results) {
-                 for (auto& fv : *r.mutable_error()->mutable_field_violations()) {
-                   fv.set_field(absl::StrCat("requests[", r.index(), "].", fv.field()));
-                 }
-                 switch (r.outcome()) {
-                   case cx::common::v1::ITEM_OUTCOME_ACCEPTED: response.set_accepted_count(response.accepted_count() + 1); break;
-                   case cx::common::v1::ITEM_OUTCOME_DUPLICATE: response.set_duplicate_count(response.duplicate_count() + 1); break;
-                   default: response.set_rejected_count(response.rejected_count() + 1);
-                 }
-                 *response.add_results() = std::move(r);
-               }
+               shared::FillBatchResponse(*std::move(results), "requests", &response);
                done(std::move(response));
              });
 }
 
-namespace {
-
-class FeedbackImportSession final
-    : public shared::ImportSession<v1::ImportFeedbackRequest, v1::ImportFeedbackResponse> {
- public:
-  using WriteItemsFn = std::function<void(
-      const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>&,
-      std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)>)>;
-
-  explicit FeedbackImportSession(WriteItemsFn write) : write_(std::move(write)) {}
-
-  void Process(std::vector<v1::ImportFeedbackRequest> chunk, int64_t first_index,
-               std::function<void(absl::Status)> done) override {
-    auto items = std::make_shared<google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>>();
-    for (auto& c : chunk) *items->Add() = std::move(*c.mutable_item());
-    write_(*items, [this, items, first_index, done](absl::StatusOr<std::vector<v1::FeedbackItemResult>> results) {
-      if (!results.ok()) {
-        done(results.status());
-        return;
-      }
-      for (auto& r : *results) {
-        summary_.set_received_count(summary_.received_count() + 1);
-        switch (r.outcome()) {
-          case cx::common::v1::ITEM_OUTCOME_ACCEPTED: summary_.set_accepted_count(summary_.accepted_count() + 1); break;
-          case cx::common::v1::ITEM_OUTCOME_DUPLICATE: summary_.set_duplicate_count(summary_.duplicate_count() + 1); break;
-          default:
-            summary_.set_rejected_count(summary_.rejected_count() + 1);
-            if (summary_.rejected_size() < 100) {
-              r.set_index(static_cast<int32_t>(first_index + r.index()));
-              for (auto& fv : *r.mutable_error()->mutable_field_violations()) {
-                fv.set_field(absl::StrCat("stream[", r.index(), "].item.", fv.field()));
-              }
-              *summary_.add_rejected() = std::move(r);
-            }
-        }
-      }
-      done(absl::OkStatus());
-    });
-  }
-
-  v1::ImportFeedbackResponse Finish() override { return summary_; }
-
- private:
-  WriteItemsFn write_;
-  v1::ImportFeedbackResponse summary_;
-};
-
-}  // namespace
-
 std::unique_ptr<shared::ImportSession<v1::ImportFeedbackRequest, v1::ImportFeedbackResponse>>
 FeedbackManager::StartImport(const Principal& principal) {
   std::string tenant = principal.tenant;
-  return std::make_unique<FeedbackImportSession>(
+  using Session = shared::ItemImportSession<v1::ImportFeedbackRequest, v1::ImportFeedbackResponse,
+                                            v1::SubmitFeedbackRequest, v1::FeedbackItemResult>;
+  return std::make_unique<Session>(
       [this, tenant](const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>& items,
-                     std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)> done) {
-        WriteItems(tenant, items, std::move(done));
-      });
+                     Session::ResultsDone done) { WriteItems(tenant, items, std::move(done)); },
+      [](v1::ImportFeedbackRequest& r) { return std::move(*r.mutable_item()); }, "item");
 }
 
 absl::StatusOr<v1::GetFeedbackResponse> FeedbackManager::Get(const Principal& principal,
