@@ -77,16 +77,9 @@ grpc::ServerUnaryReactor* FeedbackGrpcService::ListChanges(grpc::CallbackServerC
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackGrpcService::WatchChanges(grpc::CallbackServerContext* ctx,
                                                                               const grpc::ByteBuffer* req) {
-  const absl::Time start = absl::Now();
-  auto principal = env_->Authorize(ctx, kWatchChanges.roles);
-  absl::Status status = principal.status();
-  v1::WatchChangesRequest request;
-  if (status.ok()) status = shared::ParseRequest(*req, &request);
-  absl::StatusOr<std::optional<std::string>> scope =
-      status.ok() ? manager_->WatchScope(*principal, request) : status;
-  env_->Record(kWatchChanges, scope.status(), start);
-  if (!scope.ok()) return FeedbackFeedHub::Reject(scope.status());
-  return hub_->Watch(*scope, request.after_sequence());
+  return shared::ServeWatch<v1::WatchChangesRequest>(
+      env_.get(), kWatchChanges, ctx, req, hub_.get(),
+      [this](const Principal& p, const v1::WatchChangesRequest& r) { return manager_->WatchScope(p, r); });
 }
 
 }  // namespace cx::feedback

@@ -13,21 +13,11 @@
 #include "shared/config.h"
 #include "shared/db/sql.h"
 #include "shared/server_runner.h"
+#include "shared/service.h"
 
 namespace cx::feedback {
 
-struct FeedbackServerOptions {
-  std::string db_url = "sqlite::memory:";
-  std::string db_password;
-  size_t db_pool_size = 4;
-  std::shared_ptr<const shared::TokenStore> tokens;
-  shared::ServerOptions server;
-  std::string metrics_listen;  // empty: no /metrics endpoint
-  shared::GroupCommitOptions commit;
-  std::string page_token_key;
-
-  static absl::StatusOr<FeedbackServerOptions> FromConfig(const shared::Config& config);
-};
+using FeedbackServerOptions = shared::ServiceOptions;
 
 // The feedback-service options (common ones plus its own defaults).
 std::vector<shared::OptionSpec> FeedbackServiceOptionSpecs();

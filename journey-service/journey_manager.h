@@ -19,6 +19,7 @@
 #include "shared/group_commit.h"
 #include "shared/import_session.h"
 #include "shared/page_token.h"
+#include "shared/status.h"
 
 namespace cx::journey {
 

@@ -10,6 +10,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "shared/proto_util.h"
+#include "shared/status.h"
 
 namespace cx::journey {
 

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "shared/request_parser.h"
+#include "shared/rpc.h"
 #include "shared/status.h"
 
 namespace cx::shared {
@@ -223,6 +224,24 @@ class FeedHub {
   bool stopped_ = false;
   std::thread pump_;
 };
+
+// Serves one WatchChanges call: authorize, parse, let `scope_fn(principal,
+// request)` check it and name the tenant scope, then hand the stream to the hub.
+template <class Req, class Hub, class ScopeFn>
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ServeWatch(const RpcEnv* env, const RpcSpec& spec,
+                                                       grpc::CallbackServerContext* ctx,
+                                                       const grpc::ByteBuffer* raw_request, Hub* hub,
+                                                       ScopeFn&& scope_fn) {
+  const absl::Time start = absl::Now();
+  auto principal = env->Authorize(ctx, spec.roles);
+  absl::Status status = principal.status();
+  Req request;
+  if (status.ok()) status = ParseRequest(*raw_request, &request);
+  absl::StatusOr<std::optional<std::string>> scope = status.ok() ? scope_fn(*principal, request) : status;
+  env->Record(spec, scope.status(), start);
+  if (!scope.ok()) return Hub::Reject(scope.status());
+  return hub->Watch(*scope, request.after_sequence());
+}
 
 }  // namespace cx::shared
 

@@ -1,6 +1,10 @@
 #include "shared/testing/test_util.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 
 #include <grpcpp/generic/generic_stub.h>
@@ -54,6 +58,26 @@ absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix) {
         "CX_TEST_MYSQL_URL is not set; scripts/test.sh starts MariaDB and sets it");
   }
   return db::CreateFreshMysqlDatabase(base, prefix);
+}
+
+ScratchDatabase::ScratchDatabase(const std::string& backend, const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  if (backend == "mysql") {
+    auto url = CreateMysqlDatabase(prefix);
+    status_ = url.status();
+    if (url.ok()) url_ = *url;
+    return;
+  }
+  dir_ = (std::filesystem::temp_directory_path() / absl::StrCat(prefix, "_", getpid(), "_", counter++)).string();
+  std::filesystem::remove_all(dir_);
+  url_ = absl::StrCat("sqlite://", dir_, "/db.sqlite");
+}
+
+ScratchDatabase::~ScratchDatabase() {
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
 }
 
 }  // namespace cx::shared::testing

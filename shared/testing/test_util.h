@@ -62,6 +62,25 @@ std::string MysqlBaseUrl();
 // Creates a new empty database on that server and returns its URL.
 absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix);
 
+// A throwaway database for one backend: "sqlite" (a file in a fresh temp
+// directory, removed afterwards) or "mysql" (a new database on the test
+// MariaDB). Conformance suites are parameterized by the backend name.
+class ScratchDatabase {
+ public:
+  ScratchDatabase(const std::string& backend, const std::string& prefix);
+  ~ScratchDatabase();
+  ScratchDatabase(const ScratchDatabase&) = delete;
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+
+  const absl::Status& status() const { return status_; }
+  const std::string& url() const { return url_; }
+
+ private:
+  absl::Status status_;
+  std::string url_;
+  std::string dir_;
+};
+
 }  // namespace cx::shared::testing
 
 #endif  // CX_SHARED_TESTING_TEST_UTIL_H_

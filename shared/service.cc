@@ -1,0 +1,35 @@
+#include "shared/service.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace cx::shared {
+
+absl::StatusOr<ServiceOptions> ServiceOptions::FromConfig(const Config& config) {
+  ServiceOptions options;
+  options.db_url = config.Get("db");
+  if (const char* password = std::getenv("CX_DB_PASSWORD"); password != nullptr) options.db_password = password;
+  auto pool_size = config.GetInt("db-pool-size");
+  if (!pool_size.ok()) return pool_size.status();
+  options.db_pool_size = static_cast<size_t>(std::max<int64_t>(1, *pool_size));
+  if (config.Get("tokens-file").empty()) {
+    return absl::InvalidArgumentError("--tokens-file (CX_TOKENS_FILE) is required: every RPC needs a token");
+  }
+  auto tokens = TokenStore::FromFile(config.Get("tokens-file"));
+  if (!tokens.ok()) return tokens.status();
+  options.tokens = *tokens;
+  auto server = ServerOptions::FromConfig(config);
+  if (!server.ok()) return server.status();
+  options.server = *server;
+  options.metrics_listen = config.Get("metrics-listen");
+  auto queue_rows = config.GetInt("write-queue-rows");
+  if (!queue_rows.ok()) return queue_rows.status();
+  auto batch_rows = config.GetInt("write-batch-rows");
+  if (!batch_rows.ok()) return batch_rows.status();
+  options.commit.capacity_rows = static_cast<size_t>(*queue_rows);
+  options.commit.max_batch_rows = static_cast<size_t>(*batch_rows);
+  options.page_token_key = config.Get("page-token-key");
+  return options;
+}
+
+}  // namespace cx::shared

@@ -1,0 +1,60 @@
+// What every service binary shares: the options read from the common flags
+// and environment variables, and main() itself (parse, log, start, wait for
+// SIGTERM, drain).
+#ifndef CX_SHARED_SERVICE_H_
+#define CX_SHARED_SERVICE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "shared/auth.h"
+#include "shared/config.h"
+#include "shared/group_commit.h"
+#include "shared/log.h"
+#include "shared/server_runner.h"
+
+namespace cx::shared {
+
+struct ServiceOptions {
+  std::string db_url = "sqlite::memory:";
+  std::string db_password;  // CX_DB_PASSWORD, never a flag
+  size_t db_pool_size = 4;
+  std::shared_ptr<const TokenStore> tokens;
+  ServerOptions server;
+  std::string metrics_listen;  // empty: no /metrics endpoint
+  GroupCommitOptions commit;
+  std::string page_token_key;
+
+  static absl::StatusOr<ServiceOptions> FromConfig(const Config& config);
+};
+
+// main() of a service: `Server::Start(ServiceOptions)` returns the running
+// server, whose Shutdown() drains it on SIGTERM/SIGINT.
+template <class Server>
+int RunServiceMain(const std::string& program, const std::vector<OptionSpec>& specs, int argc, char** argv) {
+  BlockTerminationSignals();
+  auto config = Config::ParseOrExit(program, specs, argc, argv);
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(config.Get("log-level"), &level);
+  InitLogging(program, level);
+  auto options = ServiceOptions::FromConfig(config);
+  if (!options.ok()) {
+    LogError("bad configuration", {{"error", std::string(options.status().message())}});
+    return 2;
+  }
+  auto server = Server::Start(*std::move(options));
+  if (!server.ok()) {
+    LogError("cannot start", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+  int signal = WaitForTerminationSignal();
+  LogInfo("termination signal", {{"signal", std::to_string(signal)}});
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace cx::shared
+
+#endif  // CX_SHARED_SERVICE_H_
