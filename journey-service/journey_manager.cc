@@ -585,24 +585,23 @@ absl::StatusOr<v1::GetJourneyResponse> JourneyManager::GetJourney(const Principa
   CheckPageSize(request.page_size(), &v);
   if (absl::Status s = Invalid(v); !s.ok()) return s;
   const IdentityKey asked = IdentityKey::Of(request.identity());
-  auto owner = repository_->Resolve(principal.tenant, asked);
-  if (!owner.ok()) return owner.status();
-  auto exists = repository_->IdentityExists(principal.tenant, *owner);
-  if (!exists.ok()) return exists.status();
-  // Another tenant's customer is reported exactly like a missing one.
-  if (!*exists) return absl::NotFoundError("no customer or visitor with that id");
-
   const std::string fingerprint =
       shared::Sha256Hex(absl::StrCat(static_cast<int>(asked.kind), ":", asked.id));
   TimelineQuery query;
   query.tenant = principal.tenant;
-  query.owner = *owner;
   if (!request.page_token().empty()) {
     auto position = page_tokens_.DecodePosition(request.page_token(), principal.tenant, fingerprint);
     if (!position.ok()) return position.status();
     if (position->numbers.size() != 1) return InvalidField("page_token", "is not a token this server issued");
     query.after = TimelinePosition{position->numbers[0], position->key};
   }
+  auto owner = repository_->Resolve(principal.tenant, asked);
+  if (!owner.ok()) return owner.status();
+  auto exists = repository_->IdentityExists(principal.tenant, *owner);
+  if (!exists.ok()) return exists.status();
+  // Another tenant's customer is reported exactly like a missing one.
+  if (!*exists) return absl::NotFoundError("no customer or visitor with that id");
+  query.owner = *owner;
   const int page_size = request.page_size() == 0 ? limits::kDefaultJourneyPageSize : request.page_size();
   query.limit = page_size + 1;
   auto timeline = repository_->GetTimeline(query);
