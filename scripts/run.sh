@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: installs dependencies, builds, starts feedback-service on the
-# embedded SQLite store (./data/feedback.db), submits sample feedback and
-# prints a summary, then stops the service with SIGTERM. Safe to run again:
-# the sample's request ids are fixed, so a second run stores nothing twice.
+# The main job: installs dependencies, builds, starts feedback-service and
+# journey-service on the embedded SQLite store (./data/*.db), submits sample
+# feedback and a sample journey for the same customers, prints what the
+# services then hold, and stops them with SIGTERM. Safe to run again: sample
+# ids are fixed per day, so a second run stores nothing twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,23 +16,39 @@ token_file=data/dev-token
 token=$(cat "$token_file")
 echo "$(printf %s "$token" | sha256sum | cut -d' ' -f1) demo ingest,read" >data/tokens
 
-./build/feedback-service/feedback-service --listen=127.0.0.1:50051 --db=sqlite://data/feedback.db \
-  --tokens-file=data/tokens --metrics-listen=127.0.0.1:9464 --drain-grace-ms=200 >data/feedback-service.log 2>&1 &
-service_pid=$!
-trap 'kill "$service_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  grep -q '"msg":"listening"' data/feedback-service.log && break
-  kill -0 "$service_pid" 2>/dev/null || { cat data/feedback-service.log; exit 1; }
-  sleep 0.1
-done
+pids=()
+stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap stop_all EXIT
 
-echo "== feedback-service is up on 127.0.0.1:50051 (SQLite: data/feedback.db, metrics: http://127.0.0.1:9464/metrics)"
+# start <name> <port> <metrics port>
+start() {
+  local name=$1 port=$2 metrics=$3 log=data/$1.log
+  "./build/$name/$name" --listen="127.0.0.1:$port" --db="sqlite://data/${name%-service}.db" \
+    --tokens-file=data/tokens --metrics-listen="127.0.0.1:$metrics" --drain-grace-ms=200 >"$log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    grep -q '"msg":"listening"' "$log" && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.1
+  done
+  echo "== $name is up on 127.0.0.1:$port (SQLite: data/${name%-service}.db, metrics: http://127.0.0.1:$metrics/metrics)"
+}
+start feedback-service 50051 9464
+start journey-service 50052 9465
+
+echo
+echo "== feedback"
 ./build/tools/cx-sample --target=127.0.0.1:50051 --token="$token"
 echo
-echo "== requests served, from the Prometheus endpoint:"
-curl -s http://127.0.0.1:9464/metrics | grep '^cx_grpc_requests_total' | sed 's/^/   /' || true
+echo "== journeys"
+./build/tools/cx-sample-journey --target=127.0.0.1:50052 --token="$token"
+echo
+echo "== requests served, from the Prometheus endpoints:"
+for metrics in 9464 9465; do
+  curl -s "http://127.0.0.1:$metrics/metrics" | grep '^cx_grpc_requests_total' | sed 's/^/   /' || true
+done
 
-kill -TERM "$service_pid"
-wait "$service_pid"
+for pid in "${pids[@]}"; do kill -TERM "$pid"; done
+for pid in "${pids[@]}"; do wait "$pid"; done
 trap - EXIT
-echo "== feedback-service drained and exited 0 (log: data/feedback-service.log)"
+echo "== both services drained and exited 0 (logs: data/feedback-service.log, data/journey-service.log)"
