@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -113,7 +114,6 @@ struct OwnerState {
   int64_t stage_time_us = 0;
   std::string stage_event_id;
   int64_t last_event_time_us = 0;
-  bool stored = false;
 };
 
 class SqlJourneyRepository final : public JourneyRepository {
@@ -512,52 +512,64 @@ class SqlJourneyRepository final : public JourneyRepository {
     return absl::OkStatus();
   }
 
-  // Folds new events' candidates into the stored states of their owners.
+  // Folds new events' candidates into the stored states of their owners:
+  // one query reads the owners' states, one statement per chunk writes them.
   absl::Status MergeStates(SqlConnection& c, const std::map<std::pair<std::string, IdentityKey>, OwnerState>& touched) {
+    std::map<std::pair<std::string, IdentityKind>, std::vector<std::string>> ids;
+    for (const auto& [key, fresh] : touched) ids[{key.first, key.second.kind}].push_back(key.second.id);
+    std::map<std::pair<std::string, IdentityKey>, OwnerState> stored;
+    for (const auto& [group, list] : ids) {
+      const auto& [tenant, kind] = group;
+      absl::Status s = ForEachChunk(list.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
+        SqlParams params{tenant, static_cast<int64_t>(kind)};
+        for (size_t i = offset; i < offset + count; ++i) params.emplace_back(list[i]);
+        auto rows = c.Query(absl::StrCat("SELECT owner_id, stage, stage_time_us, stage_event_id, last_event_time_us "
+                                         "FROM journey_states WHERE tenant = ? AND owner_kind = ? AND owner_id IN (",
+                                         InList(count), ")"),
+                            params);
+        if (!rows.ok()) return rows.status();
+        for (const auto& row : *rows) {
+          stored[{tenant, {kind, row.Text(0)}}] = {row.Int(1), row.Int(2), row.Text(3), row.Int(4)};
+        }
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+    }
+    std::vector<std::tuple<std::string, IdentityKey, OwnerState>> next;
     for (const auto& [key, fresh] : touched) {
-      const auto& [tenant, owner] = key;
-      auto stored = LoadState(c, tenant, owner);
-      if (!stored.ok()) return stored.status();
-      OwnerState next = *stored;
-      next.last_event_time_us = std::max(next.last_event_time_us, fresh.last_event_time_us);
-      if (fresh.stage != 0 && (!next.stored || next.stage == 0 ||
-                               std::make_pair(fresh.stage_time_us, fresh.stage_event_id) >
-                                   std::make_pair(next.stage_time_us, next.stage_event_id))) {
-        next.stage = fresh.stage;
-        next.stage_time_us = fresh.stage_time_us;
-        next.stage_event_id = fresh.stage_event_id;
+      OwnerState state = stored.count(key) ? stored[key] : OwnerState();
+      state.last_event_time_us = std::max(state.last_event_time_us, fresh.last_event_time_us);
+      if (fresh.stage != 0 && (state.stage == 0 || std::make_pair(fresh.stage_time_us, fresh.stage_event_id) >
+                                                       std::make_pair(state.stage_time_us, state.stage_event_id))) {
+        state.stage = fresh.stage;
+        state.stage_time_us = fresh.stage_time_us;
+        state.stage_event_id = fresh.stage_event_id;
       }
-      if (auto s = StoreState(c, tenant, owner, next); !s.ok()) return s;
+      next.emplace_back(key.first, key.second, state);
     }
-    return absl::OkStatus();
+    return WriteStates(c, next);
   }
 
-  absl::StatusOr<OwnerState> LoadState(SqlConnection& c, const std::string& tenant, const IdentityKey& owner) {
-    auto rows = c.Query("SELECT stage, stage_time_us, stage_event_id, last_event_time_us FROM journey_states "
-                        "WHERE tenant = ? AND owner_kind = ? AND owner_id = ?",
-                        {tenant, Kind(owner), owner.id});
-    if (!rows.ok()) return rows.status();
-    OwnerState state;
-    if (rows->empty()) return state;
-    const auto& row = rows->front();
-    state = {row.Int(0), row.Int(1), row.Text(2), row.Int(3), true};
-    return state;
-  }
-
-  absl::Status StoreState(SqlConnection& c, const std::string& tenant, const IdentityKey& owner,
-                          const OwnerState& state) {
-    if (state.stored) {
-      return c.Execute("UPDATE journey_states SET stage = ?, stage_time_us = ?, stage_event_id = ?, "
-                       "last_event_time_us = ? WHERE tenant = ? AND owner_kind = ? AND owner_id = ?",
-                       {state.stage, state.stage_time_us, state.stage_event_id, state.last_event_time_us, tenant,
-                        Kind(owner), owner.id})
+  // Inserts or replaces owner states.
+  absl::Status WriteStates(SqlConnection& c, const std::vector<std::tuple<std::string, IdentityKey, OwnerState>>& states) {
+    const bool mysql = c.backend() == Backend::kMysql;
+    const char* suffix = mysql ? " ON DUPLICATE KEY UPDATE stage = VALUES(stage), stage_time_us = VALUES(stage_time_us), "
+                                 "stage_event_id = VALUES(stage_event_id), last_event_time_us = VALUES(last_event_time_us)"
+                               : " ON CONFLICT (tenant, owner_kind, owner_id) DO UPDATE SET stage = excluded.stage, "
+                                 "stage_time_us = excluded.stage_time_us, stage_event_id = excluded.stage_event_id, "
+                                 "last_event_time_us = excluded.last_event_time_us";
+    return ForEachChunk(states.size(), mysql ? 128 : 1, [&](size_t offset, size_t count) -> absl::Status {
+      SqlParams params;
+      for (size_t i = offset; i < offset + count; ++i) {
+        const auto& [tenant, owner, state] = states[i];
+        params.insert(params.end(), {tenant, Kind(owner), owner.id, state.stage, state.stage_time_us,
+                                     state.stage_event_id, state.last_event_time_us});
+      }
+      return c.Execute(absl::StrCat("INSERT INTO journey_states (tenant, owner_kind, owner_id, stage, stage_time_us, "
+                                    "stage_event_id, last_event_time_us) VALUES ", Placeholders(count, 7), suffix),
+                       params)
           .status();
-    }
-    return c.Execute("INSERT INTO journey_states (tenant, owner_kind, owner_id, stage, stage_time_us, "
-                     "stage_event_id, last_event_time_us) VALUES (?,?,?,?,?,?,?)",
-                     {tenant, Kind(owner), owner.id, state.stage, state.stage_time_us, state.stage_event_id,
-                      state.last_event_time_us})
-        .status();
+    });
   }
 
   // Recomputes an owner's state from its events (after merges move them).
@@ -581,7 +593,7 @@ class SqlJourneyRepository final : public JourneyRepository {
       state.stage_time_us = staged->front().Int(1);
       state.stage_event_id = staged->front().Text(2);
     }
-    return StoreState(c, tenant, owner, state);
+    return WriteStates(c, {{tenant, owner, state}});
   }
 
   // ---- identities ----

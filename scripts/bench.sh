@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md: builds, starts a throwaway MariaDB, runs
-# feedback-bench (echo baseline, SQLite, MariaDB) and repository-bench (the
+# cx-bench (echo baseline, SQLite, MariaDB) and repository-bench (the
 # storage layer alone, next to plain INSERTs into the same table) in one go.
 #   CX_BENCH_SECONDS  measured seconds per scenario (default 5)
 set -euo pipefail
@@ -11,7 +11,7 @@ trap 'bash scripts/mariadb.sh stop' EXIT
 url=$(bash scripts/mariadb.sh start)
 seconds=${CX_BENCH_SECONDS:-5}
 
-end_to_end=$(./build/bench/feedback-bench --seconds="$seconds" --mysql-url="$url")
+end_to_end=$(./build/bench/cx-bench --seconds="$seconds" --mysql-url="$url")
 storage=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 : 1)) --mysql-url="$url")
 
 {
