@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shared/change_feed.h"
 #include "shared/item_results.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
@@ -131,9 +132,9 @@ FeedbackManager::FeedbackManager(std::shared_ptr<FeedbackRepository> repository,
     : repository_(std::move(repository)),
       options_(std::move(options)),
       page_tokens_(options_.page_token_key) {
-  writer_ = std::make_unique<shared::GroupCommitWriter<PendingWrite>>(
-      options_.commit, [this](std::vector<PendingWrite>& batch) { CommitBatch(batch); },
-      options_.observe_batch);
+  writer_ = std::make_unique<shared::RecordWriter<NewFeedback, WriteResult>>(
+      options_.commit, [this](absl::Span<const NewFeedback> batch) { return repository_->Write(batch); },
+      options_.on_commit, options_.observe_batch);
 }
 
 FeedbackManager::~FeedbackManager() { Stop(); }
@@ -181,33 +182,6 @@ absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
   return record;
 }
 
-void FeedbackManager::Write(std::vector<NewFeedback> records, WriteDone done) {
-  size_t rows = records.size();
-  PendingWrite pending{std::move(records), done};
-  if (absl::Status s = writer_->Enqueue(std::move(pending), rows); !s.ok()) done(s);
-}
-
-void FeedbackManager::CommitBatch(std::vector<PendingWrite>& batch) {
-  std::vector<NewFeedback> all;
-  for (auto& p : batch) {
-    for (auto& r : p.records) all.push_back(std::move(r));
-  }
-  auto results = repository_->Write(all);
-  if (!results.ok()) {
-    for (auto& p : batch) p.done(results.status());
-    return;
-  }
-  if (options_.on_commit) options_.on_commit();
-  size_t offset = 0;
-  for (auto& p : batch) {
-    size_t n = p.records.size();
-    std::vector<WriteResult> mine(std::make_move_iterator(results->begin() + offset),
-                                  std::make_move_iterator(results->begin() + offset + n));
-    offset += n;
-    p.done(std::move(mine));
-  }
-}
-
 void FeedbackManager::Submit(const Principal& principal, const v1::SubmitFeedbackRequest& request,
                              Done<v1::SubmitFeedbackResponse> done) {
   auto record = Prepare(principal.tenant, request, options_.clock());
@@ -217,7 +191,7 @@ void FeedbackManager::Submit(const Principal& principal, const v1::SubmitFeedbac
   }
   std::vector<NewFeedback> records;
   records.push_back(*std::move(record));
-  Write(std::move(records), [done](absl::StatusOr<std::vector<WriteResult>> results) {
+  writer_->Submit(std::move(records), [done](absl::StatusOr<std::vector<WriteResult>> results) {
     if (!results.ok()) {
       done(results.status());
       return;
@@ -257,7 +231,7 @@ void FeedbackManager::WriteItems(
     done(std::move(*results));
     return;
   }
-  Write(std::move(records), [results, positions = std::move(positions), done](
+  writer_->Submit(std::move(records), [results, positions = std::move(positions), done](
                                 absl::StatusOr<std::vector<WriteResult>> written) {
     if (!written.ok()) {
       done(written.status());
@@ -414,29 +388,16 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
 }
 
 absl::StatusOr<v1::ListChangesResponse> FeedbackManager::ListChanges(const Principal& principal,
-                                                                     const v1::ListChangesRequest& request) {
-  std::vector<FieldViolation> v;
-  if (request.after_sequence() < 0) v.push_back({"after_sequence", "must not be negative"});
-  if (request.limit() < 0 || request.limit() > limits::kMaxChangesLimit) {
-    v.push_back({"limit", absl::StrCat("must be between 0 and ", limits::kMaxChangesLimit)});
-  }
-  if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
-  std::optional<std::string> scope;
-  if (!principal.IsService()) scope = principal.tenant;
-  auto changes = repository_->ListChanges(
-      scope, request.after_sequence(), request.limit() == 0 ? limits::kDefaultChangesLimit : request.limit());
-  if (!changes.ok()) return changes.status();
-  v1::ListChangesResponse response;
-  response.set_next_after_sequence(changes->empty() ? request.after_sequence() : changes->back().sequence());
-  for (auto& c : *changes) *response.add_changes() = std::move(c);
-  return response;
+                                                                    const v1::ListChangesRequest& request) {
+  return shared::ListChangesPage<v1::ListChangesRequest, v1::ListChangesResponse>(
+      principal, request, [this](const std::optional<std::string>& scope, int64_t after, int limit) {
+        return repository_->ListChanges(scope, after, limit);
+      });
 }
 
 absl::StatusOr<std::optional<std::string>> FeedbackManager::WatchScope(const Principal& principal,
                                                                        const v1::WatchChangesRequest& request) {
-  if (request.after_sequence() < 0) return InvalidField("after_sequence", "must not be negative");
-  if (principal.IsService()) return std::optional<std::string>();
-  return std::optional<std::string>(principal.tenant);
+  return shared::WatchScope(principal, request);
 }
 
 absl::StatusOr<std::vector<v1::FeedbackChange>> FeedbackManager::FetchChanges(

@@ -26,8 +26,6 @@ namespace limits {
 constexpr int kMaxBatchItems = 500;
 constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultPageSize = 50;
-constexpr int kMaxChangesLimit = 1000;
-constexpr int kDefaultChangesLimit = 100;
 constexpr size_t kMaxCommentChars = 4000;
 constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxTags = 20;
@@ -86,33 +84,19 @@ class FeedbackManager {
   // Commits what is queued and stops accepting writes.
   void Stop();
 
-  // Validated items of a batch, keyed by position, written in one group commit.
-  struct Prepared {
-    std::vector<int> positions;
-    std::vector<NewFeedback> records;
-  };
-  using WriteDone = std::function<void(absl::StatusOr<std::vector<WriteResult>>)>;
-
  private:
   // Validates and converts one submit request; field paths get `prefix`.
   absl::StatusOr<NewFeedback> Prepare(const std::string& tenant, const v1::SubmitFeedbackRequest& request,
                                       absl::Time now) const;
-  void Write(std::vector<NewFeedback> records, WriteDone done);
   // Validates every item, writes the valid ones, fills one result per item.
   void WriteItems(const std::string& tenant,
                   const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>& items,
                   std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)> done);
 
-  struct PendingWrite {
-    std::vector<NewFeedback> records;
-    WriteDone done;
-  };
-  void CommitBatch(std::vector<PendingWrite>& batch);
-
   std::shared_ptr<FeedbackRepository> repository_;
   FeedbackManagerOptions options_;
   shared::PageTokenCodec page_tokens_;
-  std::unique_ptr<shared::GroupCommitWriter<PendingWrite>> writer_;
+  std::unique_ptr<shared::RecordWriter<NewFeedback, WriteResult>> writer_;
 };
 
 }  // namespace cx::feedback

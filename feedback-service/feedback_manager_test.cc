@@ -11,6 +11,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "shared/change_feed.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::feedback {
@@ -398,7 +399,7 @@ TEST_F(FeedbackManagerTest, ChangesAreScopedToTheCallersTenantUnlessService) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->changes_size(), 2);
   EXPECT_EQ(all->next_after_sequence(), 2);
-  req.set_limit(limits::kMaxChangesLimit + 1);
+  req.set_limit(shared::kMaxChangesLimit + 1);
   EXPECT_THAT(manager_->ListChanges(acme_, req), StatusIsField(absl::StatusCode::kInvalidArgument, "limit"));
 }
 

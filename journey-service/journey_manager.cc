@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "shared/change_feed.h"
 #include "shared/item_results.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
@@ -184,8 +185,9 @@ void CheckTraits(const v1::Traits& t, absl::Time now, const std::string& p, std:
 
 JourneyManager::JourneyManager(std::shared_ptr<JourneyRepository> repository, JourneyManagerOptions options)
     : repository_(std::move(repository)), options_(std::move(options)), page_tokens_(options_.page_token_key) {
-  writer_ = std::make_unique<shared::GroupCommitWriter<PendingWrite>>(
-      options_.commit, [this](std::vector<PendingWrite>& batch) { CommitBatch(batch); }, options_.observe_batch);
+  writer_ = std::make_unique<shared::RecordWriter<NewEvent, EventWriteResult>>(
+      options_.commit, [this](absl::Span<const NewEvent> batch) { return repository_->WriteEvents(batch); },
+      options_.on_commit, options_.observe_batch);
 }
 
 JourneyManager::~JourneyManager() { Stop(); }
@@ -224,27 +226,6 @@ absl::StatusOr<NewEvent> JourneyManager::Prepare(const std::string& tenant, cons
   return record;
 }
 
-void JourneyManager::CommitBatch(std::vector<PendingWrite>& batch) {
-  std::vector<NewEvent> all;
-  for (auto& p : batch) {
-    for (auto& r : p.records) all.push_back(std::move(r));
-  }
-  auto results = repository_->WriteEvents(all);
-  if (!results.ok()) {
-    for (auto& p : batch) p.done(results.status());
-    return;
-  }
-  Committed();
-  size_t offset = 0;
-  for (auto& p : batch) {
-    const size_t n = p.records.size();
-    std::vector<EventWriteResult> mine(std::make_move_iterator(results->begin() + offset),
-                                       std::make_move_iterator(results->begin() + offset + n));
-    offset += n;
-    p.done(std::move(mine));
-  }
-}
-
 void JourneyManager::WriteEvents(const std::string& tenant, const google::protobuf::RepeatedPtrField<v1::Event>& events,
                                  ItemsDone done) {
   const absl::Time now = options_.clock();
@@ -264,11 +245,10 @@ void JourneyManager::WriteEvents(const std::string& tenant, const google::protob
     done(std::move(*results));
     return;
   }
-  const size_t rows = records.size();
   std::vector<std::string> ids;
   for (int index : positions) ids.push_back(events[index].event_id());
-  PendingWrite pending{std::move(records), [results, positions = std::move(positions), ids = std::move(ids), done](
-                                               absl::StatusOr<std::vector<EventWriteResult>> written) {
+  writer_->Submit(std::move(records), [results, positions = std::move(positions), ids = std::move(ids), done](
+                                          absl::StatusOr<std::vector<EventWriteResult>> written) {
     if (!written.ok()) {
       done(written.status());
       return;
@@ -295,8 +275,7 @@ void JourneyManager::WriteEvents(const std::string& tenant, const google::protob
       }
     }
     done(std::move(*results));
-  }};
-  if (absl::Status s = writer_->Enqueue(std::move(pending), rows); !s.ok()) done(s);
+  });
 }
 
 void JourneyManager::RecordEvent(const Principal& principal, const v1::RecordEventRequest& request,
@@ -626,28 +605,15 @@ absl::StatusOr<v1::GetJourneyResponse> JourneyManager::GetJourney(const Principa
 
 absl::StatusOr<v1::ListChangesResponse> JourneyManager::ListChanges(const Principal& principal,
                                                                     const v1::ListChangesRequest& request) {
-  std::vector<FieldViolation> v;
-  if (request.after_sequence() < 0) v.push_back({"after_sequence", "must not be negative"});
-  if (request.limit() < 0 || request.limit() > limits::kMaxChangesLimit) {
-    v.push_back({"limit", absl::StrCat("must be between 0 and ", limits::kMaxChangesLimit)});
-  }
-  if (absl::Status s = Invalid(v); !s.ok()) return s;
-  std::optional<std::string> scope;
-  if (!principal.IsService()) scope = principal.tenant;
-  auto changes = repository_->ListChanges(scope, request.after_sequence(),
-                                          request.limit() == 0 ? limits::kDefaultChangesLimit : request.limit());
-  if (!changes.ok()) return changes.status();
-  v1::ListChangesResponse response;
-  response.set_next_after_sequence(changes->empty() ? request.after_sequence() : changes->back().sequence());
-  for (auto& c : *changes) *response.add_changes() = std::move(c);
-  return response;
+  return shared::ListChangesPage<v1::ListChangesRequest, v1::ListChangesResponse>(
+      principal, request, [this](const std::optional<std::string>& scope, int64_t after, int limit) {
+        return repository_->ListChanges(scope, after, limit);
+      });
 }
 
 absl::StatusOr<std::optional<std::string>> JourneyManager::WatchScope(const Principal& principal,
-                                                                      const v1::WatchChangesRequest& request) {
-  if (request.after_sequence() < 0) return InvalidField("after_sequence", "must not be negative");
-  if (principal.IsService()) return std::optional<std::string>();
-  return std::optional<std::string>(principal.tenant);
+                                                                       const v1::WatchChangesRequest& request) {
+  return shared::WatchScope(principal, request);
 }
 
 }  // namespace cx::journey

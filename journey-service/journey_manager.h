@@ -93,16 +93,10 @@ class JourneyManager {
                    ItemsDone done);
   void Committed() const;
 
-  struct PendingWrite {
-    std::vector<NewEvent> records;
-    std::function<void(absl::StatusOr<std::vector<EventWriteResult>>)> done;
-  };
-  void CommitBatch(std::vector<PendingWrite>& batch);
-
   std::shared_ptr<JourneyRepository> repository_;
   JourneyManagerOptions options_;
   shared::PageTokenCodec page_tokens_;
-  std::unique_ptr<shared::GroupCommitWriter<PendingWrite>> writer_;
+  std::unique_ptr<shared::RecordWriter<NewEvent, EventWriteResult>> writer_;
 };
 
 }  // namespace cx::journey

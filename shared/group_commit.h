@@ -9,12 +9,15 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 namespace cx::shared {
 
@@ -116,6 +119,65 @@ class GroupCommitWriter {
   size_t queued_rows_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+};
+
+// Group commit of records whose storage call returns one result per record,
+// in order: callers submit a vector of records; a writer stores everything
+// queued in one call (one transaction) and hands each caller its slice.
+template <class Record, class Result>
+class RecordWriter {
+ public:
+  using Done = std::function<void(absl::StatusOr<std::vector<Result>>)>;
+  using WriteFn = std::function<absl::StatusOr<std::vector<Result>>(absl::Span<const Record>)>;
+
+  // `on_commit` is told after every successful write.
+  RecordWriter(GroupCommitOptions options, WriteFn write, std::function<void()> on_commit = nullptr,
+               typename GroupCommitWriter<int>::ObserveFn observe = nullptr)
+      : write_(std::move(write)), on_commit_(std::move(on_commit)) {
+    writer_ = std::make_unique<GroupCommitWriter<Pending>>(
+        options, [this](std::vector<Pending>& batch) { Commit(batch); }, std::move(observe));
+  }
+
+  // Queues the records; `done` gets their results after the commit, or the
+  // error (RESOURCE_EXHAUSTED when the queue is full).
+  void Submit(std::vector<Record> records, Done done) {
+    const size_t rows = records.size();
+    if (absl::Status s = writer_->Enqueue(Pending{std::move(records), done}, rows); !s.ok()) done(s);
+  }
+
+  // Commits what is queued and stops accepting.
+  void Stop() { writer_->Stop(); }
+
+ private:
+  struct Pending {
+    std::vector<Record> records;
+    Done done;
+  };
+
+  void Commit(std::vector<Pending>& batch) {
+    std::vector<Record> all;
+    for (auto& p : batch) {
+      for (auto& r : p.records) all.push_back(std::move(r));
+    }
+    auto results = write_(all);
+    if (!results.ok()) {
+      for (auto& p : batch) p.done(results.status());
+      return;
+    }
+    if (on_commit_) on_commit_();
+    size_t offset = 0;
+    for (auto& p : batch) {
+      const size_t n = p.records.size();
+      std::vector<Result> mine(std::make_move_iterator(results->begin() + offset),
+                               std::make_move_iterator(results->begin() + offset + n));
+      offset += n;
+      p.done(std::move(mine));
+    }
+  }
+
+  WriteFn write_;
+  std::function<void()> on_commit_;
+  std::unique_ptr<GroupCommitWriter<Pending>> writer_;
 };
 
 }  // namespace cx::shared
