@@ -1,8 +1,6 @@
 #include "feedback-service/feedback_server.h"
 
-#include "absl/strings/str_cat.h"
 #include "feedback-service/sql_feedback_repository.h"
-#include "shared/log.h"
 
 namespace cx::feedback {
 
@@ -10,51 +8,35 @@ std::vector<shared::OptionSpec> FeedbackServiceOptionSpecs() {
   return shared::CommonOptions("0.0.0.0:50051", "sqlite:///data/feedback.db", "0.0.0.0:9464");
 }
 
-absl::StatusOr<std::unique_ptr<FeedbackServer>> FeedbackServer::Start(FeedbackServerOptions options) {
+absl::StatusOr<std::unique_ptr<FeedbackServer>> FeedbackServer::Start(shared::ServiceOptions options) {
   std::unique_ptr<FeedbackServer> s(new FeedbackServer);
-  auto pool = shared::db::OpenDatabase(options.db_url, options.db_password, options.db_pool_size);
-  if (!pool.ok()) return pool.status();
-  s->pool_ = *pool;
-  auto repository = OpenFeedbackRepository(s->pool_);
+  if (auto st = s->host_.Open("feedback", options); !st.ok()) return st;
+  auto repository = OpenFeedbackRepository(s->host_.pool());
   if (!repository.ok()) return repository.status();
   s->repository_ = *repository;
-
-  s->metrics_ = std::make_shared<shared::ServiceMetrics>("feedback");
-  if (!options.metrics_listen.empty()) {
-    if (auto st = s->metrics_->Serve(options.metrics_listen); !st.ok()) return st;
-  }
   auto repo = s->repository_;
-  s->hub_ = std::make_shared<FeedbackFeedHub>(
-      [repo](const std::optional<std::string>& tenant, int64_t after, int limit) {
-        return repo->ListChanges(tenant, after, limit);
-      },
-      [](const v1::FeedbackChange& c) { return c.sequence(); });
+  s->host_.MakeHub([repo](const std::optional<std::string>& tenant, int64_t after, int limit) {
+    return repo->ListChanges(tenant, after, limit);
+  });
 
   FeedbackManagerOptions manager_options;
-  manager_options.commit = options.commit;
-  // SQLite has one writer; MySQL writers overlap their round trips.
-  manager_options.commit.writers = s->pool_->backend() == shared::db::Backend::kMysql ? 2 : 1;
+  manager_options.commit = s->host_.CommitOptions();
   manager_options.page_token_key = options.page_token_key;
-  auto hub = s->hub_;
-  manager_options.on_commit = [hub] { hub->Notify(); };
-  auto metrics = s->metrics_;
-  manager_options.observe_batch = [metrics](size_t rows, size_t queued) { metrics->ObserveWriteBatch(rows, queued); };
+  manager_options.on_commit = s->host_.OnCommit();
+  manager_options.observe_batch = s->host_.ObserveBatch();
   s->manager_ = std::make_shared<FeedbackManager>(s->repository_, std::move(manager_options));
-
-  auto env = std::make_shared<shared::RpcEnv>(options.tokens, s->metrics_);
-  s->service_ = std::make_unique<FeedbackGrpcService>(s->manager_, s->hub_, env);
-  s->runner_ = std::make_unique<shared::ServerRunner>(options.server);
-  s->runner_->AddService(s->service_.get(), v1::FeedbackService::service_full_name());
-  s->runner_->SetHealthProbe([repo] { return repo->Ping(); });
-  s->runner_->OnDrain([hub] { hub->Stop(); });
-  if (auto st = s->runner_->Start(); !st.ok()) return st;
+  s->service_ = std::make_unique<FeedbackGrpcService>(s->manager_, s->host_.hub(), s->host_.env());
+  if (auto st = s->host_.Serve(s->service_.get(), v1::FeedbackService::service_full_name(), [repo] { return repo->Ping(); });
+      !st.ok()) {
+    return st;
+  }
   return s;
 }
 
 void FeedbackServer::Shutdown() {
-  if (runner_) runner_->Drain();
+  host_.Drain();
   if (manager_) manager_->Stop();
-  if (hub_) hub_->Stop();
+  host_.StopHub();
 }
 
 FeedbackServer::~FeedbackServer() { Shutdown(); }

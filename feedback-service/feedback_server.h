@@ -1,37 +1,36 @@
-// Wires feedback-service together from its options: database pool and
-// migrations, repository, change-feed hub, manager, gRPC adapter and the
-// shared server runner. Used by main.cc, the in-process tests and the
-// benchmark, so they all run exactly the same service.
+// Wires feedback-service together from its options: the shared host (database
+// pool, /metrics, change-feed hub, server runner), the repository with its
+// migrations, the manager and the gRPC adapter. Used by main.cc, the
+// in-process tests and the benchmark, so they all run exactly the same service.
 #ifndef CX_FEEDBACK_FEEDBACK_SERVER_H_
 #define CX_FEEDBACK_FEEDBACK_SERVER_H_
 
 #include <memory>
-#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "feedback-service/feedback_grpc_service.h"
 #include "shared/config.h"
-#include "shared/db/sql.h"
-#include "shared/server_runner.h"
 #include "shared/service.h"
+#include "shared/service_host.h"
 
 namespace cx::feedback {
 
 using FeedbackServerOptions = shared::ServiceOptions;
 
-// The feedback-service options (common ones plus its own defaults).
+// The feedback-service options (common ones with its own defaults).
 std::vector<shared::OptionSpec> FeedbackServiceOptionSpecs();
 
 class FeedbackServer {
  public:
-  static absl::StatusOr<std::unique_ptr<FeedbackServer>> Start(FeedbackServerOptions options);
+  static absl::StatusOr<std::unique_ptr<FeedbackServer>> Start(shared::ServiceOptions options);
   ~FeedbackServer();
 
-  int port() const { return runner_->port(); }
-  int metrics_port() const { return metrics_->port(); }
-  shared::ServiceMetrics& metrics() { return *metrics_; }
-  shared::ServerRunner& runner() { return *runner_; }
+  int port() const { return host_.port(); }
+  int metrics_port() const { return host_.metrics()->port(); }
+  shared::ServiceMetrics& metrics() { return *host_.metrics(); }
   FeedbackManager& manager() { return *manager_; }
+  FeedbackRepository& repository() { return *repository_; }
 
   // SIGTERM path: NOT_SERVING, grace, close streams, Shutdown(deadline),
   // then commit what is queued. Idempotent.
@@ -40,13 +39,10 @@ class FeedbackServer {
  private:
   FeedbackServer() = default;
 
-  std::shared_ptr<shared::db::ConnectionPool> pool_;
+  shared::ServiceHost<v1::FeedbackChange, v1::WatchChangesResponse> host_;
   std::shared_ptr<FeedbackRepository> repository_;
-  std::shared_ptr<shared::ServiceMetrics> metrics_;
-  std::shared_ptr<FeedbackFeedHub> hub_;
   std::shared_ptr<FeedbackManager> manager_;
   std::unique_ptr<FeedbackGrpcService> service_;
-  std::unique_ptr<shared::ServerRunner> runner_;
 };
 
 }  // namespace cx::feedback

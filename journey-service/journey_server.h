@@ -1,7 +1,7 @@
-// Wires journey-service together from its options: database pool and
-// migrations, repository, change-feed hub, manager, gRPC adapter and the
-// shared server runner. Used by main.cc, the in-process tests and the
-// benchmark, so they all run exactly the same service.
+// Wires journey-service together from its options: the shared host (database
+// pool, /metrics, change-feed hub, server runner), the repository with its
+// migrations, the manager and the gRPC adapter. Used by main.cc, the
+// in-process tests and the benchmark, so they all run exactly the same service.
 #ifndef CX_JOURNEY_JOURNEY_SERVER_H_
 #define CX_JOURNEY_JOURNEY_SERVER_H_
 
@@ -11,10 +11,8 @@
 #include "absl/status/statusor.h"
 #include "journey-service/journey_grpc_service.h"
 #include "shared/config.h"
-#include "shared/db/sql.h"
-#include "shared/metrics.h"
-#include "shared/server_runner.h"
 #include "shared/service.h"
+#include "shared/service_host.h"
 
 namespace cx::journey {
 
@@ -26,9 +24,9 @@ class JourneyServer {
   static absl::StatusOr<std::unique_ptr<JourneyServer>> Start(shared::ServiceOptions options);
   ~JourneyServer();
 
-  int port() const { return runner_->port(); }
-  int metrics_port() const { return metrics_->port(); }
-  shared::ServiceMetrics& metrics() { return *metrics_; }
+  int port() const { return host_.port(); }
+  int metrics_port() const { return host_.metrics()->port(); }
+  shared::ServiceMetrics& metrics() { return *host_.metrics(); }
   JourneyManager& manager() { return *manager_; }
   JourneyRepository& repository() { return *repository_; }
 
@@ -39,13 +37,10 @@ class JourneyServer {
  private:
   JourneyServer() = default;
 
-  std::shared_ptr<shared::db::ConnectionPool> pool_;
+  shared::ServiceHost<v1::JourneyChange, v1::WatchChangesResponse> host_;
   std::shared_ptr<JourneyRepository> repository_;
-  std::shared_ptr<shared::ServiceMetrics> metrics_;
-  std::shared_ptr<JourneyFeedHub> hub_;
   std::shared_ptr<JourneyManager> manager_;
   std::unique_ptr<JourneyGrpcService> service_;
-  std::unique_ptr<shared::ServerRunner> runner_;
 };
 
 }  // namespace cx::journey
