@@ -260,25 +260,18 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     for (auto& [tenant, ids] : by_tenant) {
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-      absl::Status s = ForEachChunk(ids.size(), 256, [&](size_t offset, size_t count) -> absl::Status {
-        SqlParams params{tenant};
-        for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
-        // Without statistics both planners may prefer the primary key's
-        // tenant prefix (a scan of the tenant); name the unique index.
-        const char* table = c.backend() == Backend::kMysql ? "feedback FORCE INDEX (feedback_by_request)"
-                                                           : "feedback INDEXED BY feedback_by_request";
-        std::string sql = absl::StrCat(
-            "SELECT request_id, payload_hash, body FROM ", table, " WHERE tenant = ? AND request_id IN (",
-            absl::StrJoin(std::vector<std::string>(count, "?"), ","), ")");
-        auto rows = c.Query(sql, params);
-        if (!rows.ok()) return rows.status();
-        for (const auto& row : *rows) {
-          auto& k = (*known)[{tenant, row.Text(0)}];
-          k.hash = row.Text(1);
-          k.body = row.Text(2);
-        }
-        return absl::OkStatus();
-      });
+      // Without statistics both planners may prefer the primary key's
+      // tenant prefix (a scan of the tenant); name the unique index.
+      const char* table = c.backend() == Backend::kMysql ? "feedback FORCE INDEX (feedback_by_request)"
+                                                         : "feedback INDEXED BY feedback_by_request";
+      absl::Status s = shared::db::QueryIn(
+          c, absl::StrCat("SELECT request_id, payload_hash, body FROM ", table, " WHERE tenant = ? AND request_id IN "),
+          {tenant}, ids, "", [&](const shared::db::SqlRow& row) {
+            auto& k = (*known)[{tenant, row.Text(0)}];
+            k.hash = row.Text(1);
+            k.body = row.Text(2);
+            return absl::OkStatus();
+          });
       if (!s.ok()) return s;
     }
     return absl::OkStatus();

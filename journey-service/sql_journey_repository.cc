@@ -35,6 +35,7 @@ using shared::db::Backend;
 using shared::db::ConnectionPool;
 using shared::db::ForEachChunk;
 using shared::db::Placeholders;
+using shared::db::QueryIn;
 using shared::db::SqlConnection;
 using shared::db::SqlParams;
 using shared::db::SqlRows;
@@ -476,37 +477,24 @@ class SqlJourneyRepository final : public JourneyRepository {
       if (!item.event.customer_id().empty()) customer_ids[item.tenant].insert(item.event.customer_id());
     }
     for (auto& [tenant, set] : ids) {
-      std::vector<std::string> list(set.begin(), set.end());
-      absl::Status s = ForEachChunk(list.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
-        SqlParams params{tenant};
-        for (size_t i = offset; i < offset + count; ++i) params.emplace_back(list[i]);
-        auto rows = c.Query(absl::StrCat("SELECT e.event_id, e.payload_hash, c.body, e.owner_kind, e.owner_id "
-                                         "FROM events e JOIN journey_changes c ON c.sequence = e.sequence "
-                                         "WHERE e.tenant = ? AND e.event_id IN (", InList(count), ")"),
-                            params);
-        if (!rows.ok()) return rows.status();
-        for (const auto& row : *rows) {
-          Known& k = (*known)[{tenant, row.Text(0)}];
-          k.hash = row.Text(1);
-          k.body = row.Text(2);
-          k.owner = {static_cast<IdentityKind>(row.Int(3)), row.Text(4)};
-        }
-        return absl::OkStatus();
-      });
+      absl::Status s = QueryIn(c,
+                               "SELECT e.event_id, e.payload_hash, c.body, e.owner_kind, e.owner_id FROM events e "
+                               "JOIN journey_changes c ON c.sequence = e.sequence WHERE e.tenant = ? AND e.event_id IN ",
+                               {tenant}, {set.begin(), set.end()}, "", [&](const shared::db::SqlRow& row) {
+                                 Known& k = (*known)[{tenant, row.Text(0)}];
+                                 k.hash = row.Text(1);
+                                 k.body = row.Text(2);
+                                 k.owner = {static_cast<IdentityKind>(row.Int(3)), row.Text(4)};
+                                 return absl::OkStatus();
+                               });
       if (!s.ok()) return s;
     }
     for (auto& [tenant, set] : customer_ids) {
-      std::vector<std::string> list(set.begin(), set.end());
-      absl::Status s = ForEachChunk(list.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
-        SqlParams params{tenant};
-        for (size_t i = offset; i < offset + count; ++i) params.emplace_back(list[i]);
-        auto rows = c.Query(absl::StrCat("SELECT customer_id FROM customers WHERE tenant = ? AND customer_id IN (",
-                                         InList(count), ")"),
-                            params);
-        if (!rows.ok()) return rows.status();
-        for (const auto& row : *rows) customers->insert({tenant, row.Text(0)});
-        return absl::OkStatus();
-      });
+      absl::Status s = QueryIn(c, "SELECT customer_id FROM customers WHERE tenant = ? AND customer_id IN ", {tenant},
+                               {set.begin(), set.end()}, "", [&](const shared::db::SqlRow& row) {
+                                 customers->insert({tenant, row.Text(0)});
+                                 return absl::OkStatus();
+                               });
       if (!s.ok()) return s;
     }
     return absl::OkStatus();
@@ -520,19 +508,13 @@ class SqlJourneyRepository final : public JourneyRepository {
     std::map<std::pair<std::string, IdentityKey>, OwnerState> stored;
     for (const auto& [group, list] : ids) {
       const auto& [tenant, kind] = group;
-      absl::Status s = ForEachChunk(list.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
-        SqlParams params{tenant, static_cast<int64_t>(kind)};
-        for (size_t i = offset; i < offset + count; ++i) params.emplace_back(list[i]);
-        auto rows = c.Query(absl::StrCat("SELECT owner_id, stage, stage_time_us, stage_event_id, last_event_time_us "
-                                         "FROM journey_states WHERE tenant = ? AND owner_kind = ? AND owner_id IN (",
-                                         InList(count), ")"),
-                            params);
-        if (!rows.ok()) return rows.status();
-        for (const auto& row : *rows) {
-          stored[{tenant, {kind, row.Text(0)}}] = {row.Int(1), row.Int(2), row.Text(3), row.Int(4)};
-        }
-        return absl::OkStatus();
-      });
+      absl::Status s = QueryIn(c,
+                               "SELECT owner_id, stage, stage_time_us, stage_event_id, last_event_time_us FROM "
+                               "journey_states WHERE tenant = ? AND owner_kind = ? AND owner_id IN ",
+                               {tenant, static_cast<int64_t>(kind)}, list, "", [&](const shared::db::SqlRow& row) {
+                                 stored[{tenant, {kind, row.Text(0)}}] = {row.Int(1), row.Int(2), row.Text(3), row.Int(4)};
+                                 return absl::OkStatus();
+                               });
       if (!s.ok()) return s;
     }
     std::vector<std::tuple<std::string, IdentityKey, OwnerState>> next;
@@ -611,21 +593,15 @@ class SqlJourneyRepository final : public JourneyRepository {
       }
       frontier.clear();
       for (auto& [kind, ids] : by_kind) {
-        absl::Status s = ForEachChunk(ids.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
-          SqlParams params{tenant, static_cast<int64_t>(kind)};
-          for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
-          auto rows = c.Query(absl::StrCat("SELECT source_id, target_customer_id FROM identity_merges WHERE "
-                                           "tenant = ? AND source_kind = ? AND active = 1 AND source_id IN (",
-                                           InList(count), ")"),
-                              params);
-          if (!rows.ok()) return rows.status();
-          for (const auto& row : *rows) {
-            IdentityKey target{IdentityKind::kCustomer, row.Text(1)};
-            parent[{kind, row.Text(0)}] = target;
-            frontier.insert(target);
-          }
-          return absl::OkStatus();
-        });
+        absl::Status s = QueryIn(c,
+                                 "SELECT source_id, target_customer_id FROM identity_merges WHERE tenant = ? AND "
+                                 "source_kind = ? AND active = 1 AND source_id IN ",
+                                 {tenant, static_cast<int64_t>(kind)}, ids, "", [&](const shared::db::SqlRow& row) {
+                                   IdentityKey target{IdentityKind::kCustomer, row.Text(1)};
+                                   parent[{kind, row.Text(0)}] = target;
+                                   frontier.insert(target);
+                                   return absl::OkStatus();
+                                 });
         if (!s.ok()) return s;
       }
     }
@@ -875,35 +851,32 @@ class SqlJourneyRepository final : public JourneyRepository {
       by_id[customer.customer_id()] = &customer;
       ids.push_back(customer.customer_id());
     }
-    return ForEachChunk(ids.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
-      SqlParams params{tenant};
-      for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
-      const std::string in = InList(count);
-      auto states = c.Query(absl::StrCat("SELECT owner_id, stage, last_event_time_us FROM journey_states WHERE "
-                                         "tenant = ? AND owner_kind = 1 AND owner_id IN (", in, ")"),
-                            params);
-      if (!states.ok()) return states.status();
-      for (const auto& row : *states) {
-        v1::Customer* customer = by_id[row.Text(0)];
-        customer->set_current_stage(static_cast<cx::common::v1::JourneyStage>(row.Int(1)));
-        *customer->mutable_last_activity_time() = TimeUtil::MicrosecondsToTimestamp(row.Int(2));
-      }
-      auto merged = c.Query(absl::StrCat("SELECT source_id, target_customer_id FROM identity_merges WHERE "
-                                         "tenant = ? AND source_kind = 1 AND active = 1 AND source_id IN (", in, ")"),
-                            params);
-      if (!merged.ok()) return merged.status();
-      for (const auto& row : *merged) by_id[row.Text(0)]->set_merged_into(row.Text(1));
-      auto merges = c.Query(absl::StrCat("SELECT target_customer_id, body FROM identity_merges WHERE tenant = ? AND "
-                                         "active = 1 AND target_customer_id IN (", in, ") ORDER BY merge_id"),
-                            params);
-      if (!merges.ok()) return merges.status();
-      for (const auto& row : *merges) {
-        auto merge = Parse<v1::Merge>(row.Text(1));
-        if (!merge.ok()) return merge.status();
-        *by_id[row.Text(0)]->add_merges() = *std::move(merge);
-      }
-      return absl::OkStatus();
-    });
+    absl::Status s = QueryIn(c,
+                             "SELECT owner_id, stage, last_event_time_us FROM journey_states WHERE tenant = ? AND "
+                             "owner_kind = 1 AND owner_id IN ",
+                             {tenant}, ids, "", [&](const shared::db::SqlRow& row) {
+                               v1::Customer* customer = by_id[row.Text(0)];
+                               customer->set_current_stage(static_cast<cx::common::v1::JourneyStage>(row.Int(1)));
+                               *customer->mutable_last_activity_time() = TimeUtil::MicrosecondsToTimestamp(row.Int(2));
+                               return absl::OkStatus();
+                             });
+    if (!s.ok()) return s;
+    s = QueryIn(c,
+                "SELECT source_id, target_customer_id FROM identity_merges WHERE tenant = ? AND source_kind = 1 AND "
+                "active = 1 AND source_id IN ",
+                {tenant}, ids, "", [&](const shared::db::SqlRow& row) {
+                  by_id[row.Text(0)]->set_merged_into(row.Text(1));
+                  return absl::OkStatus();
+                });
+    if (!s.ok()) return s;
+    return QueryIn(c, "SELECT target_customer_id, body FROM identity_merges WHERE tenant = ? AND active = 1 AND "
+                      "target_customer_id IN ",
+                   {tenant}, ids, " ORDER BY merge_id", [&](const shared::db::SqlRow& row) {
+                     auto merge = Parse<v1::Merge>(row.Text(1));
+                     if (!merge.ok()) return merge.status();
+                     *by_id[row.Text(0)]->add_merges() = *std::move(merge);
+                     return absl::OkStatus();
+                   });
   }
 
   absl::StatusOr<StageOverrides> LoadOverrides(SqlConnection& c, const std::string& tenant) {

@@ -87,6 +87,22 @@ std::string Placeholders(size_t rows, int columns) {
   return absl::StrJoin(std::vector<std::string>(rows, row), ",");
 }
 
+absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParams& leading,
+                     const std::vector<std::string>& values, const std::string& after,
+                     const std::function<absl::Status(const SqlRow&)>& on_row, size_t max_chunk) {
+  return ForEachChunk(values.size(), max_chunk, [&](size_t offset, size_t count) -> absl::Status {
+    SqlParams params = leading;
+    params.insert(params.end(), values.begin() + offset, values.begin() + offset + count);
+    auto rows = c.Query(absl::StrCat(before, "(", absl::StrJoin(std::vector<std::string>(count, "?"), ","), ")", after),
+                        params);
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : *rows) {
+      if (absl::Status s = on_row(row); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  });
+}
+
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn) {
   if (auto s = conn.BeginWrite(); !s.ok()) return s;
   absl::Status status = fn();

@@ -121,6 +121,13 @@ absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
   return absl::OkStatus();
 }
 
+// Runs `before` + "(?,?,...)" + `after` for `values` in chunks (see
+// ForEachChunk), binding `leading` before each chunk's values, and calls
+// on_row for every row returned.
+absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParams& leading,
+                     const std::vector<std::string>& values, const std::string& after,
+                     const std::function<absl::Status(const SqlRow&)>& on_row, size_t max_chunk = 256);
+
 // Runs fn inside a write transaction; commits on OK, rolls back otherwise.
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn);
 
