@@ -23,11 +23,12 @@ storage=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 
   echo "Client, server and database share the same cores; the machine is shared and noisy, so compare"
   echo "rows of one run, not runs."
   echo
-  echo "## End to end: feedback-service over gRPC, next to a bare echo server"
+  echo "## End to end: the services over gRPC, next to a bare echo server"
   echo
   echo "Durable: every call returns after its commit (SQLite WAL with synchronous=FULL; InnoDB with"
   echo "innodb_flush_log_at_trx_commit=1). One channel; the echo payload is the size of one"
-  echo "SubmitFeedbackRequest; rows/commit is the service's own group-commit histogram."
+  echo "SubmitFeedbackRequest; rows/commit is the service's own group-commit histogram. Journey events"
+  echo "are anonymous web visits by 5000 visitors."
   echo
   echo "$end_to_end" | sed -n '/^| scenario/,$p'
   echo
