@@ -59,7 +59,8 @@ std::shared_ptr<grpc::Channel> Connect(int port) {
   return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args);
 }
 
-Row RunEcho(int in_flight, absl::Duration duration, size_t payload_bytes) {
+// `rows_per_call` > 1 marks the batch baseline (its payload carries that many rows).
+Row RunEcho(const std::string& name, int in_flight, int rows_per_call, absl::Duration duration, size_t payload_bytes) {
   EchoServiceImpl echo;
   shared::ServerOptions options;
   options.drain_grace = absl::ZeroDuration();
@@ -85,7 +86,7 @@ Row RunEcho(int in_flight, absl::Duration duration, size_t payload_bytes) {
     });
   };
   RunLoad(in_flight, absl::Milliseconds(500), issue);  // warm-up
-  Row row{"echo (baseline)", "-", in_flight, 1, RunLoad(in_flight, duration, issue)};
+  Row row{name, "-", in_flight, rows_per_call, RunLoad(in_flight, duration, issue)};
   runner.Drain();
   return row;
 }
@@ -271,7 +272,13 @@ int main(int argc, char** argv) {
   sample.set_request_id("12345-1700000000000000-123456");
   *sample.mutable_feedback() = cx::bench::SampleFeedback(1);
   std::vector<Row> rows;
-  rows.push_back(cx::bench::RunEcho(in_flight, duration, sample.ByteSizeLong()));
+  rows.push_back(cx::bench::RunEcho("echo (baseline)", in_flight, 1, duration, sample.ByteSizeLong()));
+  // The batch baseline: the payload of one BatchRecordEvents request, with
+  // the batch scenarios' calls in flight. Batch rows compare to it.
+  cx::journey::v1::BatchRecordEventsRequest batch_sample;
+  for (int i = 0; i < batch_size; ++i) *batch_sample.add_events() = cx::bench::SampleEvent(i, "12345-1700000000000000");
+  rows.push_back(cx::bench::RunEcho(absl::StrCat("echo, ", batch_size, "-event payload (batch baseline)"),
+                                    batch_in_flight, batch_size, duration, batch_sample.ByteSizeLong()));
 
   cx::bench::Options o{in_flight, batch_in_flight, batch_size, duration,
                        config.Get("scenarios").find("unary") != std::string::npos,
@@ -303,7 +310,8 @@ int main(int argc, char** argv) {
     });
   }
 
-  const double echo_rps = rows.front().result.rps();
+  const double echo_rps = rows[0].result.rps();
+  const double batch_echo_rps = rows[1].result.rps();
   std::cout << absl::StrFormat("\ncx-bench  %d cores  %s  %ds per scenario\n\n",
                                std::thread::hardware_concurrency(),
                                absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
@@ -316,7 +324,8 @@ int main(int argc, char** argv) {
                                  row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call,
                                  r.Percentile(0.50) / 1000, r.Percentile(0.99) / 1000, r.Errors(),
                                  row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
-                                 echo_rps > 0 ? r.rps() / echo_rps : 0);
+                                 row.rows_per_call > 1 ? (batch_echo_rps > 0 ? r.rps() / batch_echo_rps : 0)
+                                                       : (echo_rps > 0 ? r.rps() / echo_rps : 0));
   }
   return 0;
 }
