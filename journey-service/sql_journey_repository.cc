@@ -10,7 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
 
@@ -63,6 +66,22 @@ absl::StatusOr<v1::Event> ParseEventChange(const std::string& bytes) {
   if (!change.ok()) return change.status();
   if (!change->has_event_recorded()) return absl::DataLossError("an event row points at another change");
   return std::move(*change->mutable_event_recorded());
+}
+
+// The stored body of an event_recorded change: the bytes of a JourneyChange
+// whose only field is the event, framed by hand so the event is serialized
+// once and not copied into a JourneyChange first.
+std::string EventChangeBody(const v1::Event& e) {
+  std::string body;
+  {
+    google::protobuf::io::StringOutputStream stream(&body);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+        v1::JourneyChange::kEventRecordedFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    out.WriteVarint32(static_cast<uint32_t>(e.ByteSizeLong()));
+    e.SerializeWithCachedSizes(&out);
+  }
+  return body;
 }
 
 // The feed sequence of one write transaction: locked on first use, one
@@ -419,9 +438,7 @@ class SqlJourneyRepository final : public JourneyRepository {
       e.set_stage_origin(origin);
       *e.mutable_owner() = owner.ToProto();
       e.set_sequence(sequencer.Next());
-      v1::JourneyChange change;
-      *change.mutable_event_recorded() = e;
-      bodies[k] = change.SerializeAsString();
+      bodies[k] = EventChangeBody(e);
 
       OwnerState& state = touched[{item.tenant, owner}];
       const int64_t t = TimeUtil::TimestampToMicroseconds(e.event_time());
