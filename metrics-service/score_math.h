@@ -43,6 +43,11 @@ struct Counts {
     sum_sq -= o.sum_sq;
     return *this;
   }
+  Counts operator-(const Counts& o) const {
+    Counts r = *this;
+    r -= o;
+    return r;
+  }
   bool operator==(const Counts& o) const {
     return n == o.n && top == o.top && bottom == o.bottom && sum == o.sum && sum_sq == o.sum_sq;
   }

@@ -26,6 +26,13 @@
 
 namespace cx::shared {
 
+// Where a stream response holds its items: `changes` unless specialised
+// (e.g. metrics-service's WatchAlertsResponse holds `alerts`).
+template <class Response>
+struct FeedItems {
+  static auto* Mutable(Response& r) { return r.mutable_changes(); }
+};
+
 template <class Change, class Response>
 class FeedHub {
  public:
@@ -207,8 +214,9 @@ class FeedHub {
     }
     if (!write) return;
     Response response;
-    for (auto& c : *changes) *response.add_changes() = std::move(c);
-    w->cursor = sequence_of_(response.changes(response.changes_size() - 1));
+    auto* items = FeedItems<Response>::Mutable(response);
+    for (auto& c : *changes) *items->Add() = std::move(c);
+    w->cursor = sequence_of_(items->Get(items->size() - 1));
     w->buffer = SerializeResponse(response);
     w->StartWrite(&w->buffer);
   }

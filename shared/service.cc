@@ -29,6 +29,7 @@ absl::StatusOr<ServiceOptions> ServiceOptions::FromConfig(const Config& config) 
   options.commit.capacity_rows = static_cast<size_t>(*queue_rows);
   options.commit.max_batch_rows = static_cast<size_t>(*batch_rows);
   options.page_token_key = config.Get("page-token-key");
+  options.config = config;
   return options;
 }
 

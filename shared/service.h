@@ -26,6 +26,8 @@ struct ServiceOptions {
   std::string metrics_listen;  // empty: no /metrics endpoint
   GroupCommitOptions commit;
   std::string page_token_key;
+  // Everything parsed, for a service's own options.
+  Config config;
 
   static absl::StatusOr<ServiceOptions> FromConfig(const Config& config);
 };

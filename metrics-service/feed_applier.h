@@ -1,0 +1,67 @@
+// Turns batches of the two change feeds into rollup changes, exactly once:
+// each batch runs in one repository transaction that also moves the feed's
+// cursor, and the committed cell deltas are then applied to the in-memory
+// index. A retraction (a customer's segment changes, an identity is merged or
+// unmerged) moves each affected feedback's counters from its old cells to its
+// new ones, so the rollups always equal a recomputation from the raw records
+// with every customer's current segment (the segment of the customer an
+// identity is merged into).
+#ifndef CX_METRICS_FEED_APPLIER_H_
+#define CX_METRICS_FEED_APPLIER_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cx/feedback/v1/feedback_service.pb.h"
+#include "cx/journey/v1/journey_service.pb.h"
+#include "metrics-service/metrics_repository.h"
+#include "metrics-service/rollup_index.h"
+
+namespace cx::metrics {
+
+inline constexpr char kFeedbackFeed[] = "feedback";
+inline constexpr char kJourneyFeed[] = "journey";
+
+// The fact a feedback adds, without its segment; nullopt when it has no
+// NPS / CSAT / CES score.
+std::optional<Fact> FactOf(const std::string& tenant, const feedback::v1::Feedback& f);
+// The cells a fact adds (sign +1) or removes (-1): its key with tag "" and
+// one per distinct tag.
+void AppendCells(const Fact& fact, int sign, std::vector<CellDelta>* out);
+
+class FeedApplier {
+ public:
+  // `on_applied(tenants)` runs after each committed batch (alert checks).
+  FeedApplier(std::shared_ptr<MetricsRepository> repository, std::shared_ptr<RollupIndex> index,
+              std::function<void(const std::vector<std::string>&)> on_applied = nullptr)
+      : repository_(std::move(repository)), index_(std::move(index)), on_applied_(std::move(on_applied)) {}
+
+  // Fills the index from the stored cells (at start).
+  absl::Status Load();
+
+  absl::StatusOr<int64_t> Cursor(const std::string& feed) { return repository_->Cursor(feed); }
+
+  // Applies changes that follow `after` (the stored cursor) in one
+  // transaction; the cursor becomes the last change's sequence.
+  absl::Status ApplyFeedback(int64_t after, const std::vector<feedback::v1::FeedbackChange>& changes);
+  absl::Status ApplyJourney(int64_t after, const std::vector<journey::v1::JourneyChange>& changes);
+
+ private:
+  absl::Status Commit(const std::string& feed, int64_t after, int64_t next,
+                      const std::function<absl::Status(RollupTx&, std::vector<CellDelta>*)>& body,
+                      std::vector<std::string> tenants);
+
+  std::shared_ptr<MetricsRepository> repository_;
+  std::shared_ptr<RollupIndex> index_;
+  std::function<void(const std::vector<std::string>&)> on_applied_;
+  // One writer at a time: both feeds update the same cells and customers.
+  std::mutex write_mu_;
+};
+
+}  // namespace cx::metrics
+
+#endif  // CX_METRICS_FEED_APPLIER_H_

@@ -1,0 +1,112 @@
+#include "metrics-service/metrics_server.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "metrics-service/sql_metrics_repository.h"
+#include "shared/log.h"
+
+namespace cx::metrics {
+
+std::vector<shared::OptionSpec> MetricsServiceOptionSpecs() {
+  auto specs = shared::CommonOptions("0.0.0.0:50053", "sqlite:///data/metrics.db", "0.0.0.0:9466");
+  specs.push_back({"feedback-endpoint", "CX_FEEDBACK_ENDPOINT", "127.0.0.1:50051",
+                   "feedback-service host:port whose change feed to follow (empty: none)"});
+  specs.push_back({"journey-endpoint", "CX_JOURNEY_ENDPOINT", "127.0.0.1:50052",
+                   "journey-service host:port whose change feed to follow (empty: none)"});
+  specs.push_back({"feed-token-file", "CX_FEED_TOKEN_FILE", "",
+                   "file holding a token with the service role for the feeds (or the CX_FEED_TOKEN variable)"});
+  specs.push_back({"alert-interval-ms", "CX_ALERT_INTERVAL_MS", "30000",
+                   "how often alert rules are evaluated besides after each batch of feedback"});
+  return specs;
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(shared::ServiceOptions service) {
+  MetricsServerOptions options;
+  const shared::Config& config = service.config;
+  options.feeds.feedback_endpoint = config.Get("feedback-endpoint");
+  options.feeds.journey_endpoint = config.Get("journey-endpoint");
+  if (const char* token = std::getenv("CX_FEED_TOKEN"); token != nullptr && *token != '\0') {
+    options.feeds.token = token;
+  } else if (!config.Get("feed-token-file").empty()) {
+    std::ifstream in(config.Get("feed-token-file"));
+    if (!in) return absl::InvalidArgumentError("--feed-token-file cannot be read");
+    std::stringstream text;
+    text << in.rdbuf();
+    options.feeds.token = std::string(absl::StripAsciiWhitespace(text.str()));
+  }
+  if (options.feeds.token.empty() &&
+      (!options.feeds.feedback_endpoint.empty() || !options.feeds.journey_endpoint.empty())) {
+    return absl::InvalidArgumentError("following a feed needs a service token: CX_FEED_TOKEN or --feed-token-file");
+  }
+  auto interval = config.GetInt("alert-interval-ms");
+  if (!interval.ok()) return interval.status();
+  options.alert_interval = absl::Milliseconds(std::max<int64_t>(100, *interval));
+  options.service = std::move(service);
+  return Start(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(MetricsServerOptions options) {
+  std::unique_ptr<MetricsServer> s(new MetricsServer);
+  if (auto st = s->host_.Open("metrics", options.service); !st.ok()) return st;
+  auto repository = OpenMetricsRepository(s->host_.pool());
+  if (!repository.ok()) return repository.status();
+  s->repository_ = *repository;
+  auto repo = s->repository_;
+  s->host_.MakeHub([repo](const std::optional<std::string>& tenant, int64_t after, int limit) {
+    return repo->AlertsAfter(tenant, after, limit);
+  });
+  s->index_ = std::make_shared<RollupIndex>();
+
+  MetricsManagerOptions manager_options;
+  manager_options.page_token_key = options.service.page_token_key;
+  manager_options.clock = options.clock;
+  manager_options.on_alert = s->host_.OnCommit();
+  s->manager_ = std::make_shared<MetricsManager>(s->repository_, s->index_, std::move(manager_options));
+  auto manager = s->manager_;
+  s->applier_ = std::make_shared<FeedApplier>(s->repository_, s->index_, [manager](const std::vector<std::string>& tenants) {
+    if (auto st = manager->EvaluateAlerts(tenants); !st.ok()) {
+      shared::LogWarning("alert evaluation failed", {{"error", std::string(st.message())}});
+    }
+  });
+  if (auto st = s->applier_->Load(); !st.ok()) return st;
+  s->service_ = std::make_unique<MetricsGrpcService>(s->manager_, s->host_.hub(), s->host_.env());
+  if (auto st = s->host_.Serve(s->service_.get(), v1::MetricsService::service_full_name(), [repo] { return repo->Ping(); });
+      !st.ok()) {
+    return st;
+  }
+  s->consumer_ = std::make_unique<FeedConsumer>(s->applier_, options.feeds);
+  s->consumer_->Start();
+  const absl::Duration interval = options.alert_interval;
+  s->evaluator_ = std::thread([raw = s.get(), interval] { raw->EvaluateEvery(interval); });
+  return s;
+}
+
+void MetricsServer::EvaluateEvery(absl::Duration interval) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, absl::ToChronoMilliseconds(interval), [this] { return stopping_; })) {
+    lock.unlock();
+    if (auto st = manager_->EvaluateAlerts({}); !st.ok()) {
+      shared::LogWarning("alert evaluation failed", {{"error", std::string(st.message())}});
+    }
+    lock.lock();
+  }
+}
+
+void MetricsServer::Shutdown() {
+  host_.Drain();
+  if (consumer_) consumer_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (evaluator_.joinable()) evaluator_.join();
+  host_.StopHub();
+}
+
+MetricsServer::~MetricsServer() { Shutdown(); }
+
+}  // namespace cx::metrics

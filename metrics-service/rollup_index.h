@@ -1,0 +1,112 @@
+// The in-memory side of the rollups: hourly cells of mergeable counters
+// (score_math.h Counts), kept as cumulative sums so any time range of one
+// series is two binary searches. Per (tenant, metric) it keeps
+//   - the total series (every answer once),
+//   - one series per value of each dimension (answers of that value),
+//   - one series per full combination of dimension values (a cell key).
+// A query picks the smallest of these that can answer it: no filter -> the
+// total; one dimension -> that dimension's series; otherwise it adds up the
+// matching combinations. The database holds the cell keys' hourly counters
+// (the truth, updated in the same transaction as the feed cursor); this index
+// is rebuilt from them at start and updated after every commit.
+//
+// Tags: an answer with tags t1..tk contributes to the cell of its key with
+// tag "" (all answers) and to one cell per tag. Filtering or breaking down by
+// tag reads the tagged cells; everything else reads the "" cells.
+#ifndef CX_METRICS_ROLLUP_INDEX_H_
+#define CX_METRICS_ROLLUP_INDEX_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "metrics-service/score_math.h"
+
+namespace cx::metrics {
+
+// Dimensions in the order of a cell key.
+enum Dim : int { kChannel = 0, kSource = 1, kTouchpoint = 2, kStage = 3, kSegment = 4, kTag = 5 };
+inline constexpr int kDims = 6;
+
+// The values of a cell: channel, source and stage as decimal enum numbers,
+// touchpoint, segment and tag as strings ("" when absent; tag "" is the
+// all-answers cell).
+using CellKey = std::array<std::string, kDims>;
+// Equality filters per dimension.
+using Filter = std::array<std::optional<std::string>, kDims>;
+
+struct CellDelta {
+  std::string tenant;
+  Metric metric;
+  int64_t hour;  // hours since the epoch (UTC)
+  CellKey key;
+  Counts delta;
+};
+
+// One series of hourly cells as cumulative sums.
+class Series {
+ public:
+  // Sum of the cells with from <= hour < to.
+  Counts Range(int64_t from, int64_t to) const { return Before(to) - Before(from); }
+  // Sum of the cells with hour < h.
+  Counts Before(int64_t h) const;
+  // Adds deltas (any order, repeats allowed).
+  void Merge(std::vector<std::pair<int64_t, Counts>>& deltas);
+  size_t cells() const { return hours_.size(); }
+  bool empty() const { return hours_.empty(); }
+
+ private:
+  std::vector<int64_t> hours_;
+  std::vector<Counts> cumulative_;
+};
+
+class RollupIndex {
+ public:
+  // Applies deltas (a committed batch).
+  void Apply(const std::vector<CellDelta>& deltas);
+
+  Counts Sum(const std::string& tenant, Metric metric, const Filter& filter, int64_t from_hour,
+             int64_t to_hour) const;
+  // Sums per interval [boundaries[i], boundaries[i+1]); boundaries ascending.
+  std::vector<Counts> SumIntervals(const std::string& tenant, Metric metric, const Filter& filter,
+                                   const std::vector<int64_t>& boundaries) const;
+  // Sums per value of `dim` with answers (n != 0) in the range.
+  std::map<std::string, Counts> Breakdown(const std::string& tenant, Metric metric, Dim dim, const Filter& filter,
+                                          int64_t from_hour, int64_t to_hour) const;
+
+  // Cells in the index (all series), for the benchmark's report.
+  size_t cells() const;
+
+ private:
+  struct Combo {
+    CellKey key;
+    Series series;
+  };
+  struct MetricSeries {
+    Series total;
+    std::array<std::unordered_map<std::string, Series>, kDims> by_value;
+    std::unordered_map<std::string, Combo> combos;  // by the joined key
+  };
+  using TenantMetric = std::pair<std::string, int>;
+
+  const MetricSeries* Find(const std::string& tenant, Metric metric) const;
+  // Calls fn(key, series) for every combination the filter selects, with the
+  // tag rule above (`tag_breakdown`: the tagged cells).
+  template <class Fn>
+  static void ForMatchingCombos(const MetricSeries& m, const Filter& filter, bool tag_breakdown, Fn fn);
+  // The single series answering a filter on at most one dimension, nullptr
+  // when there is none with data, or `*needs_scan` when it takes a scan.
+  static const Series* Direct(const MetricSeries& m, const Filter& filter, bool* needs_scan);
+
+  mutable std::shared_mutex mu_;
+  std::map<TenantMetric, MetricSeries> data_;
+};
+
+}  // namespace cx::metrics
+
+#endif  // CX_METRICS_ROLLUP_INDEX_H_
