@@ -158,11 +158,15 @@ std::optional<std::string> RuleIdOf(const std::string& name) {
   return id;
 }
 
+// Rule ids sort in creation order: microseconds (strictly increasing within
+// the process), then random digits so replicas never collide.
 std::string NewRuleId(absl::Time now) {
   static std::mt19937_64 random(std::random_device{}());
   static std::mutex mu;
+  static int64_t last = 0;
   std::lock_guard<std::mutex> lock(mu);
-  return absl::StrFormat("%013x%04x", absl::ToUnixMicros(now), random() & 0xffff);
+  last = std::max(last + 1, absl::ToUnixMicros(now));
+  return absl::StrFormat("%013x%04x", last, random() & 0xffff);
 }
 
 }  // namespace
