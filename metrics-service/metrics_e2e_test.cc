@@ -1,0 +1,303 @@
+// The three real services in one process, each on its own 127.0.0.1 socket:
+// feedback submitted to feedback-service and customers changed in
+// journey-service reach metrics-service through the change feeds, and its
+// gRPC answers carry the exact values and intervals. Also: alerts streamed by
+// WatchAlerts, roles and tenants at the edge, and a metrics-service restart
+// in the middle of consumption that neither loses nor repeats anything.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <thread>
+#include <iostream>
+#include <random>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "feedback-service/feedback_server.h"
+#include "journey-service/journey_server.h"
+#include "metrics-service/metrics_server.h"
+#include "shared/proto_util.h"
+#include "shared/testing/test_util.h"
+
+namespace cx::metrics {
+namespace {
+
+namespace t = shared::testing;
+using absl::StatusCode;
+using t::StatusIs;
+
+shared::ServiceOptions Options(const std::string& db_url) {
+  shared::ServiceOptions options;
+  options.db_url = db_url;
+  options.tokens = t::TestTokens();
+  options.server.listen = "127.0.0.1:0";
+  options.server.drain_grace = absl::ZeroDuration();
+  options.page_token_key = "k";
+  return options;
+}
+
+template <class Stub>
+struct Client {
+  std::unique_ptr<Stub> stub;
+
+  template <class Req, class Resp>
+  absl::StatusOr<Resp> Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
+                            const std::string& token) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    Resp resp;
+    grpc::Status s = (stub.get()->*method)(&ctx, req, &resp);
+    if (!s.ok()) return shared::FromGrpcStatus(s);
+    return resp;
+  }
+};
+
+template <class Service>
+Client<typename Service::Stub> Connect(int port) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  return {Service::NewStub(channel)};
+}
+
+// Polls `done` every 20 ms for up to 30 s (a bound for correctness, not a
+// performance target); returns whether it became true.
+bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+class ThreeServicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / absl::StrCat("cx-metrics-e2e-", getpid(), "-", rand());
+    std::filesystem::create_directories(dir_);
+    auto f = feedback::FeedbackServer::Start(Options("sqlite::memory:"));
+    ASSERT_TRUE(f.ok()) << f.status();
+    feedback_server_ = *std::move(f);
+    auto j = journey::JourneyServer::Start(Options("sqlite::memory:"));
+    ASSERT_TRUE(j.ok()) << j.status();
+    journey_server_ = *std::move(j);
+    feedback_ = Connect<feedback::v1::FeedbackService>(feedback_server_->port());
+    journey_ = Connect<journey::v1::JourneyService>(journey_server_->port());
+    StartMetrics();
+  }
+
+  void TearDown() override {
+    metrics_server_.reset();
+    journey_server_.reset();
+    feedback_server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartMetrics() {
+    MetricsServerOptions options;
+    options.service = Options(absl::StrCat("sqlite://", (dir_ / "metrics.db").string()));
+    options.feeds.feedback_endpoint = absl::StrCat("127.0.0.1:", feedback_server_->port());
+    options.feeds.journey_endpoint = absl::StrCat("127.0.0.1:", journey_server_->port());
+    options.feeds.token = t::kServiceToken;
+    options.feeds.min_backoff = absl::Milliseconds(20);
+    options.feeds.max_backoff = absl::Milliseconds(200);
+    options.alert_interval = absl::Milliseconds(200);
+    auto m = MetricsServer::Start(std::move(options));
+    ASSERT_TRUE(m.ok()) << m.status();
+    metrics_server_ = *std::move(m);
+    metrics_ = Connect<v1::MetricsService>(metrics_server_->port());
+  }
+
+  // NPS answers by customer "c<i % customers>", alternating web and email.
+  void SubmitNps(const std::string& prefix, const std::vector<int>& scores, absl::Duration ago, int customers = 10) {
+    for (size_t start = 0; start < scores.size(); start += 500) {
+      feedback::v1::BatchSubmitFeedbackRequest batch;
+      for (size_t i = start; i < scores.size() && i < start + 500; ++i) {
+        auto* r = batch.add_requests();
+        r->set_request_id(absl::StrCat(prefix, i));
+        auto* f = r->mutable_feedback();
+        f->set_customer_id(absl::StrCat("c", i % static_cast<size_t>(customers)));
+        f->set_kind(feedback::v1::FEEDBACK_KIND_NPS);
+        f->set_score(scores[i]);
+        f->set_source(cx::common::v1::SOURCE_SURVEY);
+        f->set_channel(i % 2 ? cx::common::v1::CHANNEL_EMAIL : cx::common::v1::CHANNEL_WEB);
+        f->add_tags("delivery");
+        *f->mutable_occurred_at() = shared::ToProtoTime(absl::Now() - ago);
+      }
+      auto resp = feedback_.Call(&feedback::v1::FeedbackService::Stub::BatchSubmitFeedback, batch, t::kAcmeIngest);
+      ASSERT_TRUE(resp.ok()) << resp.status();
+      ASSERT_EQ(resp->accepted_count() + resp->duplicate_count(), batch.requests_size());
+    }
+  }
+
+  static std::vector<int> Nps(int n, int promoters, int detractors) {
+    std::vector<int> s(static_cast<size_t>(n), 8);
+    for (int i = 0; i < promoters; ++i) s[static_cast<size_t>(i)] = 10;
+    for (int i = 0; i < detractors; ++i) s[static_cast<size_t>(promoters + i)] = 3;
+    std::mt19937 rng(1);
+    std::shuffle(s.begin(), s.end(), rng);
+    return s;
+  }
+
+  absl::StatusOr<v1::GetScoreResponse> Score(const std::string& token = t::kAcmeRead) {
+    v1::GetScoreRequest r;
+    r.set_metric(v1::METRIC_NPS);
+    *r.mutable_range()->mutable_start_time() = shared::ToProtoTime(absl::Now() - absl::Hours(72));
+    *r.mutable_range()->mutable_end_time() = shared::ToProtoTime(absl::Now() + absl::Hours(1));
+    return metrics_.Call(&v1::MetricsService::Stub::GetScore, r, token);
+  }
+
+  int64_t ScoreN() {
+    auto s = Score();
+    return s.ok() ? s->score().n() : -1;
+  }
+
+  int64_t SegmentN(const std::string& segment) {
+    v1::GetBreakdownRequest r;
+    r.set_metric(v1::METRIC_NPS);
+    r.set_dimension(v1::DIMENSION_SEGMENT);
+    *r.mutable_range()->mutable_start_time() = shared::ToProtoTime(absl::Now() - absl::Hours(72));
+    *r.mutable_range()->mutable_end_time() = shared::ToProtoTime(absl::Now() + absl::Hours(1));
+    auto b = metrics_.Call(&v1::MetricsService::Stub::GetBreakdown, r, t::kAcmeRead);
+    if (!b.ok()) return -1;
+    for (const auto& row : b->rows()) {
+      if (row.value() == segment) return row.score().n();
+    }
+    return 0;
+  }
+
+  void Upsert(const std::string& id, const std::string& segment, int version) {
+    journey::v1::UpsertCustomerRequest r;
+    r.set_customer_id(id);
+    r.mutable_traits()->set_segment(segment);
+    r.set_source_system("crm");
+    *r.mutable_source_updated_at() = shared::ToProtoTime(absl::FromUnixSeconds(1700000000 + version));
+    auto resp = journey_.Call(&journey::v1::JourneyService::Stub::UpsertCustomer, r, t::kAcmeIngest);
+    ASSERT_TRUE(resp.ok()) << resp.status();
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<feedback::FeedbackServer> feedback_server_;
+  std::unique_ptr<journey::JourneyServer> journey_server_;
+  std::unique_ptr<MetricsServer> metrics_server_;
+  Client<feedback::v1::FeedbackService::Stub> feedback_;
+  Client<journey::v1::JourneyService::Stub> journey_;
+  Client<v1::MetricsService::Stub> metrics_;
+};
+
+TEST_F(ThreeServicesTest, FeedbackReachesGetScoreWithTheExactValueAndIntervalAndSegmentsFollowMerges) {
+  SubmitNps("a", Nps(400, 200, 80), absl::Hours(2));
+  const absl::Time acked = absl::Now();
+  ASSERT_TRUE(WaitFor([&] { return ScoreN() == 400; })) << ScoreN();
+  std::cout << "freshness (batch of 400 acknowledged -> visible in GetScore, polled every 20 ms): "
+            << absl::FormatDuration(absl::Now() - acked) << "\n";
+  auto s = Score();
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_DOUBLE_EQ(s->score().value(), 30.0);
+  EXPECT_NEAR(s->score().margin_of_error(), 7.65, 0.005);
+  EXPECT_EQ(s->score().top_count(), 200);
+  EXPECT_EQ(s->score().bottom_count(), 80);
+
+  // Segments come from journey-service; merges move the feedback.
+  Upsert("c1", "enterprise", 1);
+  Upsert("c2", "smb", 1);
+  ASSERT_TRUE(WaitFor([&] { return SegmentN("enterprise") == 40 && SegmentN("smb") == 40; }))
+      << SegmentN("enterprise") << " " << SegmentN("smb");
+  journey::v1::MergeCustomersRequest merge;
+  merge.mutable_source()->set_customer_id("c2");
+  merge.set_target_customer_id("c1");
+  merge.set_reason("same person");
+  auto merged = journey_.Call(&journey::v1::JourneyService::Stub::MergeCustomers, merge, t::kAcmeIngest);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  ASSERT_TRUE(WaitFor([&] { return SegmentN("enterprise") == 80 && SegmentN("smb") == 0; }));
+  journey::v1::UnmergeCustomersRequest unmerge;
+  unmerge.set_merge_id(merged->merge().merge_id());
+  unmerge.set_reason("not the same person");
+  ASSERT_TRUE(journey_.Call(&journey::v1::JourneyService::Stub::UnmergeCustomers, unmerge, t::kAcmeAdmin).ok());
+  ASSERT_TRUE(WaitFor([&] { return SegmentN("enterprise") == 40 && SegmentN("smb") == 40; }));
+  Upsert("c1", "mid-market", 2);
+  ASSERT_TRUE(WaitFor([&] { return SegmentN("enterprise") == 0 && SegmentN("mid-market") == 40; }));
+  EXPECT_EQ(ScoreN(), 400);  // moves never change the total
+
+  // The edge: tenants, roles, tokens.
+  auto other = Score(t::kGlobexAdmin);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->score().n(), 0);
+  EXPECT_THAT(Score(""), StatusIs(StatusCode::kUnauthenticated));
+  EXPECT_THAT(Score(t::kServiceToken), StatusIs(StatusCode::kPermissionDenied));
+  v1::CreateAlertRuleRequest create;
+  create.set_request_id("r");
+  EXPECT_THAT(metrics_.Call(&v1::MetricsService::Stub::CreateAlertRule, create, t::kAcmeRead),
+              StatusIs(StatusCode::kPermissionDenied));
+  v1::GetTrendRequest trend;
+  trend.set_metric(v1::METRIC_NPS);
+  trend.set_interval(v1::INTERVAL_HOUR);
+  EXPECT_THAT(metrics_.Call(&v1::MetricsService::Stub::GetTrend, trend, t::kAcmeRead),
+              t::StatusIsField(StatusCode::kInvalidArgument, "range"));
+}
+
+TEST_F(ThreeServicesTest, ASignificantDropIsStreamedByWatchAlertsOnce) {
+  v1::CreateAlertRuleRequest create;
+  create.set_request_id("drop");
+  auto* rule = create.mutable_rule();
+  rule->set_display_name("NPS drop");
+  rule->set_metric(v1::METRIC_NPS);
+  rule->mutable_window()->set_seconds(24 * 3600);
+  rule->set_min_drop(10);
+  rule->set_min_sample(100);
+  auto created = metrics_.Call(&v1::MetricsService::Stub::CreateAlertRule, create, t::kAcmeAdmin);
+  ASSERT_TRUE(created.ok()) << created.status();
+
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + t::kAcmeRead);
+  v1::WatchAlertsRequest watch;
+  auto reader = metrics_.stub->WatchAlerts(&ctx, watch);
+  std::vector<v1::Alert> streamed;
+  std::thread follower([&] {
+    v1::WatchAlertsResponse r;
+    while (reader->Read(&r)) {
+      for (const auto& a : r.alerts()) streamed.push_back(a);
+    }
+  });
+
+  SubmitNps("prev", Nps(300, 180, 30), absl::Hours(30));  // NPS 50 the day before
+  SubmitNps("cur", Nps(300, 60, 90), absl::Hours(1));     // NPS -10 today
+  ASSERT_TRUE(WaitFor([&] {
+    auto list = metrics_.Call(&v1::MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, t::kAcmeRead);
+    return list.ok() && list->alerts_size() == 1;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // a few more evaluations
+  ctx.TryCancel();
+  follower.join();
+  ASSERT_EQ(streamed.size(), 1u);
+  EXPECT_EQ(streamed[0].rule_name(), created->rule().name());
+  EXPECT_LT(streamed[0].p_value(), 0.05);
+  auto list = metrics_.Call(&v1::MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, t::kAcmeRead);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->alerts_size(), 1);
+  auto other = metrics_.Call(&v1::MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, t::kGlobexAdmin);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->alerts_size(), 0);
+}
+
+TEST_F(ThreeServicesTest, ARestartMidConsumptionResumesFromTheStoredCursorsWithNothingLostOrRepeated) {
+  SubmitNps("one", Nps(600, 300, 100), absl::Hours(3));
+  ASSERT_TRUE(WaitFor([&] { return ScoreN() == 600; }));
+  metrics_server_->Shutdown();
+  metrics_server_.reset();
+  SubmitNps("two", Nps(700, 100, 300), absl::Hours(3));  // while metrics-service is down
+  Upsert("c3", "enterprise", 1);
+  StartMetrics();
+  ASSERT_TRUE(WaitFor([&] { return ScoreN() == 1300 && SegmentN("enterprise") == 130; }))
+      << ScoreN() << " " << SegmentN("enterprise");
+  auto s = Score();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->score().top_count(), 400);
+  EXPECT_EQ(s->score().bottom_count(), 400);
+  // Nothing is applied twice later either.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(ScoreN(), 1300);
+}
+
+}  // namespace
+}  // namespace cx::metrics
