@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job: installs dependencies, builds, starts feedback-service and
-# journey-service on the embedded SQLite store (./data/*.db), submits sample
-# feedback and a sample journey for the same customers, prints what the
-# services then hold, and stops them with SIGTERM. Safe to run again: sample
-# ids are fixed per day, so a second run stores nothing twice.
+# The main job: installs dependencies, builds, starts the three services on
+# the embedded SQLite store (./data/*.db), submits sample feedback and a
+# sample journey for the same customers, prints what the services then hold
+# and the CX report metrics-service computes from their change feeds, and
+# stops them with SIGTERM. Safe to run again: sample ids are fixed per day, so
+# a second run stores nothing twice (and metrics-service resumes its cursors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,17 +15,23 @@ mkdir -p data
 token_file=data/dev-token
 [[ -s "$token_file" ]] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file"
 token=$(cat "$token_file")
-echo "$(printf %s "$token" | sha256sum | cut -d' ' -f1) demo ingest,read" >data/tokens
+feed_token_file=data/feed-token
+[[ -s "$feed_token_file" ]] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$feed_token_file"
+{
+  echo "$(printf %s "$token" | sha256sum | cut -d' ' -f1) demo admin"
+  echo "$(printf %s "$(cat "$feed_token_file")" | sha256sum | cut -d' ' -f1) * service"
+} >data/tokens
 
 pids=()
 stop_all() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap stop_all EXIT
 
-# start <name> <port> <metrics port>
+# start <name> <port> <metrics port> [extra flags]
 start() {
   local name=$1 port=$2 metrics=$3 log=data/$1.log
+  shift 3
   "./build/$name/$name" --listen="127.0.0.1:$port" --db="sqlite://data/${name%-service}.db" \
-    --tokens-file=data/tokens --metrics-listen="127.0.0.1:$metrics" --drain-grace-ms=200 >"$log" 2>&1 &
+    --tokens-file=data/tokens --metrics-listen="127.0.0.1:$metrics" --drain-grace-ms=200 "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
     grep -q '"msg":"listening"' "$log" && break
@@ -35,6 +42,8 @@ start() {
 }
 start feedback-service 50051 9464
 start journey-service 50052 9465
+start metrics-service 50053 9466 --feedback-endpoint=127.0.0.1:50051 --journey-endpoint=127.0.0.1:50052 \
+  --feed-token-file="$feed_token_file"
 
 echo
 echo "== feedback"
@@ -43,12 +52,15 @@ echo
 echo "== journeys"
 ./build/tools/cx-sample-journey --target=127.0.0.1:50052 --token="$token"
 echo
+echo "== CX report from metrics-service (fed by both change feeds)"
+./build/tools/cx-report --target=127.0.0.1:50053 --token="$token"
+echo
 echo "== requests served, from the Prometheus endpoints:"
-for metrics in 9464 9465; do
+for metrics in 9464 9465 9466; do
   curl -s "http://127.0.0.1:$metrics/metrics" | grep '^cx_grpc_requests_total' | sed 's/^/   /' || true
 done
 
 for pid in "${pids[@]}"; do kill -TERM "$pid"; done
 for pid in "${pids[@]}"; do wait "$pid"; done
 trap - EXIT
-echo "== both services drained and exited 0 (logs: data/feedback-service.log, data/journey-service.log)"
+echo "== all three services drained and exited 0 (logs: data/*-service.log)"

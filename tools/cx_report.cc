@@ -1,0 +1,224 @@
+// cx-report: the CX numbers of a tenant from a running metrics-service, as
+// aligned tables: NPS / CSAT / CES with their 95% margin of error, the NPS
+// trend by week, NPS by channel and by segment, the drivers of NPS by
+// touchpoint, the last 7 days against the 7 before, and the alert rules and
+// alerts. Used by the main job (scripts/run.sh) after the samples.
+//
+//   cx-report --target=127.0.0.1:50053 --token=<read token; admin to add the sample alert rule>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "cx/metrics/v1/metrics_service.grpc.pb.h"
+#include "shared/config.h"
+#include "shared/proto_util.h"
+#include "shared/status.h"
+
+namespace {
+
+using cx::metrics::v1::MetricsService;
+namespace v1 = cx::metrics::v1;
+
+class Report {
+ public:
+  Report(std::unique_ptr<MetricsService::Stub> stub, std::string token, int days)
+      : stub_(std::move(stub)), token_(std::move(token)) {
+    // From midnight UTC `days` days ago through now.
+    const absl::Time now = absl::Now();
+    const absl::Time today = absl::FromCivil(absl::CivilDay(absl::ToCivilDay(now, absl::UTCTimeZone())),
+                                             absl::UTCTimeZone());
+    *range_.mutable_start_time() = cx::shared::ToProtoTime(today - absl::Hours(24 * days));
+    *range_.mutable_end_time() = cx::shared::ToProtoTime(now);
+  }
+
+  template <class Req, class Resp>
+  bool Call(grpc::Status (MetricsService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
+            Resp* resp) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token_);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status s = (stub_.get()->*method)(&ctx, req, resp);
+    if (!s.ok()) std::cerr << "  (" << cx::shared::FromGrpcStatus(s) << ")\n";
+    return s.ok();
+  }
+
+  int64_t TotalAnswers() {
+    int64_t n = 0;
+    for (auto metric : {v1::METRIC_NPS, v1::METRIC_CSAT, v1::METRIC_CES}) {
+      v1::GetScoreRequest r;
+      r.set_metric(metric);
+      *r.mutable_range() = range_;
+      v1::GetScoreResponse resp;
+      if (!Call(&MetricsService::Stub::GetScore, r, &resp)) return -1;
+      n += resp.score().n();
+    }
+    return n;
+  }
+
+  // metrics-service follows the feeds; wait until its counts stop moving.
+  void WaitUntilSettled() {
+    int64_t last = -2;
+    int stable = 0;
+    for (int i = 0; i < 150 && stable < 5; ++i) {
+      const int64_t n = TotalAnswers();
+      stable = (n == last && n >= 0) ? stable + 1 : 0;
+      last = n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  static std::string Value(const v1::Score& s) {
+    if (!s.defined()) return "-";
+    return s.metric() == v1::METRIC_CES ? absl::StrFormat("%.2f", s.value()) : absl::StrFormat("%.1f", s.value());
+  }
+  static std::string Margin(const v1::Score& s) {
+    if (!s.defined()) return "";
+    return s.metric() == v1::METRIC_CES ? absl::StrFormat("±%.2f", s.margin_of_error())
+                                        : absl::StrFormat("±%.1f", s.margin_of_error());
+  }
+
+  void Scores() {
+    std::cout << absl::StrFormat("  %-6s %8s %8s %6s  %-17s %s\n", "metric", "value", "95%", "n", "interval", "scale");
+    for (auto metric : {v1::METRIC_NPS, v1::METRIC_CSAT, v1::METRIC_CES}) {
+      v1::GetScoreRequest r;
+      r.set_metric(metric);
+      *r.mutable_range() = range_;
+      v1::GetScoreResponse resp;
+      if (!Call(&MetricsService::Stub::GetScore, r, &resp)) continue;
+      const auto& s = resp.score();
+      std::cout << absl::StrFormat("  %-6s %8s %8s %6d  [%6.1f, %6.1f]  %s\n", v1::Metric_Name(metric).substr(7),
+                                   Value(s), Margin(s), s.n(), s.interval_low(), s.interval_high(),
+                                   s.scale().description());
+    }
+  }
+
+  void Trend() {
+    v1::GetTrendRequest r;
+    r.set_metric(v1::METRIC_NPS);
+    r.set_interval(v1::INTERVAL_WEEK);
+    *r.mutable_range() = range_;
+    v1::GetTrendResponse resp;
+    if (!Call(&MetricsService::Stub::GetTrend, r, &resp)) return;
+    std::cout << absl::StrFormat("  %-12s %8s %8s %6s\n", "week of", "NPS", "95%", "n");
+    for (const auto& p : resp.points()) {
+      std::cout << absl::StrFormat("  %-12s %8s %8s %6d\n",
+                                   absl::FormatTime("%Y-%m-%d", cx::shared::ToTime(p.start_time()), absl::UTCTimeZone()),
+                                   Value(p.score()), Margin(p.score()), p.score().n());
+    }
+  }
+
+  void Breakdown(v1::Dimension dimension) {
+    v1::GetBreakdownRequest r;
+    r.set_metric(v1::METRIC_NPS);
+    r.set_dimension(dimension);
+    *r.mutable_range() = range_;
+    v1::GetBreakdownResponse resp;
+    if (!Call(&MetricsService::Stub::GetBreakdown, r, &resp)) return;
+    std::cout << absl::StrFormat("  %-22s %8s %8s %6s\n", "value", "NPS", "95%", "n");
+    for (const auto& row : resp.rows()) {
+      std::cout << absl::StrFormat("  %-22s %8s %8s %6d\n", row.value().empty() ? "(none)" : row.value(),
+                                   Value(row.score()), Margin(row.score()), row.score().n());
+    }
+  }
+
+  void Drivers() {
+    v1::GetDriversRequest r;
+    r.set_metric(v1::METRIC_NPS);
+    r.set_dimension(v1::DIMENSION_TOUCHPOINT);
+    *r.mutable_range() = range_;
+    v1::GetDriversResponse resp;
+    if (!Call(&MetricsService::Stub::GetDrivers, r, &resp)) return;
+    std::cout << absl::StrFormat("  %-14s %6s %8s %8s %8s  %-16s %s\n", "touchpoint", "share", "NPS", "rest", "impact",
+                                 "impact 95%", "significant");
+    for (const auto& d : resp.drivers()) {
+      std::cout << absl::StrFormat("  %-14s %5.0f%% %8s %8s %+8.1f  [%+5.1f, %+5.1f]   %s\n", d.value(),
+                                   100 * d.share(), Value(d.score()), Value(d.rest()), d.impact(), d.impact_low(),
+                                   d.impact_high(), d.significant() ? "yes" : "no");
+    }
+  }
+
+  void Compare() {
+    const absl::Time now = absl::Now();
+    v1::CompareScoresRequest r;
+    r.set_metric(v1::METRIC_NPS);
+    *r.mutable_period_a()->mutable_start_time() = cx::shared::ToProtoTime(now - absl::Hours(24 * 14));
+    *r.mutable_period_a()->mutable_end_time() = cx::shared::ToProtoTime(now - absl::Hours(24 * 7));
+    *r.mutable_period_b()->mutable_start_time() = cx::shared::ToProtoTime(now - absl::Hours(24 * 7));
+    *r.mutable_period_b()->mutable_end_time() = cx::shared::ToProtoTime(now);
+    v1::CompareScoresResponse resp;
+    if (!Call(&MetricsService::Stub::CompareScores, r, &resp)) return;
+    std::cout << absl::StrFormat("  NPS %s (n=%d) -> %s (n=%d): change %+.1f ± %.1f (SE %.1f, z %.2f, p %.3f): %s\n",
+                                 Value(resp.a()), resp.a().n(), Value(resp.b()), resp.b().n(), resp.delta(),
+                                 1.96 * resp.delta_standard_error(), resp.delta_standard_error(), resp.z(),
+                                 resp.p_value(), resp.significant() ? "significant at 95%" : "not significant at 95%");
+  }
+
+  void Alerts() {
+    v1::CreateAlertRuleRequest create;
+    create.set_request_id("sample-nps-drop-rule");
+    auto* rule = create.mutable_rule();
+    rule->set_display_name("NPS dropped day over day");
+    rule->set_metric(v1::METRIC_NPS);
+    rule->mutable_window()->set_seconds(24 * 3600);
+    rule->set_min_drop(10);
+    rule->set_min_sample(30);
+    rule->set_significance_level(0.05);
+    v1::CreateAlertRuleResponse created;
+    Call(&MetricsService::Stub::CreateAlertRule, create, &created);
+    v1::ListAlertRulesResponse rules;
+    if (Call(&MetricsService::Stub::ListAlertRules, v1::ListAlertRulesRequest{}, &rules)) {
+      for (const auto& r : rules.rules()) {
+        std::cout << absl::StrFormat("  rule %s \"%s\": %s drop >= %.0f over %dh windows, n >= %d, p < %.2f%s\n",
+                                     r.name(), r.display_name(), v1::Metric_Name(r.metric()).substr(7), r.min_drop(),
+                                     r.window().seconds() / 3600, r.min_sample(), r.significance_level(),
+                                     r.in_breach() ? " (in breach)" : "");
+      }
+    }
+    v1::ListAlertsResponse alerts;
+    if (Call(&MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, &alerts)) {
+      if (alerts.alerts_size() == 0) std::cout << "  no alerts fired\n";
+      for (const auto& a : alerts.alerts()) std::cout << "  " << a.name() << ": " << a.reason() << "\n";
+    }
+  }
+
+ private:
+  std::unique_ptr<MetricsService::Stub> stub_;
+  std::string token_;
+  cx::common::v1::TimeRange range_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<cx::shared::OptionSpec> specs = {
+      {"target", "CX_METRICS_TARGET", "127.0.0.1:50053", "metrics-service address"},
+      {"token", "CX_TOKEN", "", "bearer token with the read role (admin adds the sample alert rule)"},
+      {"days", "CX_REPORT_DAYS", "30", "days the report covers"},
+  };
+  auto config = cx::shared::Config::ParseOrExit("cx-report", specs, argc, argv);
+  auto channel = grpc::CreateChannel(config.Get("target"), grpc::InsecureChannelCredentials());
+  const int days = static_cast<int>(config.GetInt("days").value_or(30));
+  Report report(MetricsService::NewStub(channel), config.Get("token"), days);
+  report.WaitUntilSettled();
+  std::cout << absl::StrFormat("Scores since midnight UTC %d days ago (95%% margin of error):\n", days);
+  report.Scores();
+  std::cout << "\nNPS by week (UTC):\n";
+  report.Trend();
+  std::cout << "\nNPS by channel, best first:\n";
+  report.Breakdown(v1::DIMENSION_CHANNEL);
+  std::cout << "\nNPS by customer segment (from journey-service):\n";
+  report.Breakdown(v1::DIMENSION_SEGMENT);
+  std::cout << "\nWhat drives NPS, by touchpoint (impact: how far NPS would move if it scored like the rest):\n";
+  report.Drivers();
+  std::cout << "\nLast 7 days against the 7 before:\n";
+  report.Compare();
+  std::cout << "\nAlerts:\n";
+  report.Alerts();
+  return 0;
+}
