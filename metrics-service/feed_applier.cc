@@ -129,7 +129,13 @@ void AppendCells(const Fact& fact, int sign, std::vector<CellDelta>* out) {
 
 absl::Status FeedApplier::Load() {
   std::vector<CellDelta> cells;
-  auto s = repository_->ForEachCell([&](CellDelta&& d) { cells.push_back(std::move(d)); });
+  auto s = repository_->ForEachCell([&](CellDelta&& d) {
+    cells.push_back(std::move(d));
+    if (cells.size() >= 100000) {
+      index_->Apply(cells);
+      cells.clear();
+    }
+  });
   if (!s.ok()) return s;
   index_->Apply(cells);
   return absl::OkStatus();

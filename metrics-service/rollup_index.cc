@@ -16,35 +16,34 @@ Counts Series::Before(int64_t h) const {
 void Series::Merge(std::vector<std::pair<int64_t, Counts>>& deltas) {
   if (deltas.empty()) return;
   std::sort(deltas.begin(), deltas.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<int64_t> hours;
-  std::vector<Counts> cumulative;
-  hours.reserve(hours_.size() + deltas.size());
-  cumulative.reserve(hours_.size() + deltas.size());
-  Counts running;
-  Counts previous_cumulative;
+  // Only the cells from the earliest changed hour on are rebuilt, so new
+  // recent answers (the usual case) cost O(changes), not O(series).
+  const size_t first = static_cast<size_t>(
+      std::lower_bound(hours_.begin(), hours_.end(), deltas.front().first) - hours_.begin());
+  const Counts base = first == 0 ? Counts{} : cumulative_[first - 1];
+  std::vector<std::pair<int64_t, Counts>> suffix;
+  suffix.reserve(hours_.size() - first + deltas.size());
+  Counts previous = base;
+  for (size_t i = first; i < hours_.size(); ++i) {
+    suffix.emplace_back(hours_[i], cumulative_[i] - previous);
+    previous = cumulative_[i];
+  }
+  hours_.resize(first);
+  cumulative_.resize(first);
+  Counts running = base;
   size_t i = 0, j = 0;
-  while (i < hours_.size() || j < deltas.size()) {
-    int64_t hour;
+  while (i < suffix.size() || j < deltas.size()) {
+    const int64_t hour = (j == deltas.size() || (i < suffix.size() && suffix[i].first < deltas[j].first))
+                             ? suffix[i].first
+                             : deltas[j].first;
     Counts cell;
-    if (j == deltas.size() || (i < hours_.size() && hours_[i] < deltas[j].first)) {
-      hour = hours_[i];
-    } else {
-      hour = deltas[j].first;
-    }
-    if (i < hours_.size() && hours_[i] == hour) {
-      cell = cumulative_[i];
-      cell -= previous_cumulative;
-      previous_cumulative = cumulative_[i];
-      ++i;
-    }
+    if (i < suffix.size() && suffix[i].first == hour) cell = suffix[i++].second;
     while (j < deltas.size() && deltas[j].first == hour) cell += deltas[j++].second;
     if (cell == Counts{}) continue;  // retracted to nothing: drop the cell
     running += cell;
-    hours.push_back(hour);
-    cumulative.push_back(running);
+    hours_.push_back(hour);
+    cumulative_.push_back(running);
   }
-  hours_ = std::move(hours);
-  cumulative_ = std::move(cumulative);
 }
 
 namespace {

@@ -195,18 +195,28 @@ class SqlMetricsRepository final : public MetricsRepository {
   absl::Status ForEachCell(const std::function<void(CellDelta&&)>& fn) override {
     auto c = pool_->Acquire();
     if (!c.ok()) return c.status();
-    auto rows = (*c)->Query(
-        "SELECT tenant, metric, hour, channel, source, touchpoint, stage, segment, tag, cnt_n, cnt_top, cnt_bottom, "
-        "cnt_sum, cnt_sum_sq FROM metrics_cells WHERE cnt_n <> 0");
-    if (!rows.ok()) return rows.status();
-    for (const SqlRow& r : *rows) {
-      CellDelta d;
-      d.tenant = r.Text(0);
-      d.metric = static_cast<Metric>(r.Int(1));
-      d.hour = r.Int(2);
-      for (int k = 0; k < kDims; ++k) d.key[k] = r.Text(3 + k);
-      d.delta = Counts{r.Int(9), r.Int(10), r.Int(11), r.Int(12), r.Int(13)};
-      fn(std::move(d));
+    // Page by (tenant, metric) and a week of hours at a time, along the
+    // primary key, so memory stays bounded however many cells there are.
+    auto series = (*c)->Query("SELECT tenant, metric, MIN(hour), MAX(hour) FROM metrics_cells GROUP BY tenant, metric");
+    if (!series.ok()) return series.status();
+    constexpr int64_t kPageHours = 24 * 7;
+    for (const SqlRow& s : *series) {
+      for (int64_t from = s.Int(2); from <= s.Int(3); from += kPageHours) {
+        auto rows = (*c)->Query(
+            "SELECT hour, channel, source, touchpoint, stage, segment, tag, cnt_n, cnt_top, cnt_bottom, cnt_sum, "
+            "cnt_sum_sq FROM metrics_cells WHERE tenant = ? AND metric = ? AND hour >= ? AND hour < ? AND cnt_n <> 0",
+            {s.Text(0), s.Int(1), from, from + kPageHours});
+        if (!rows.ok()) return rows.status();
+        for (const SqlRow& r : *rows) {
+          CellDelta d;
+          d.tenant = s.Text(0);
+          d.metric = static_cast<Metric>(s.Int(1));
+          d.hour = r.Int(0);
+          for (int k = 0; k < kDims; ++k) d.key[k] = r.Text(1 + k);
+          d.delta = Counts{r.Int(7), r.Int(8), r.Int(9), r.Int(10), r.Int(11)};
+          fn(std::move(d));
+        }
+      }
     }
     return absl::OkStatus();
   }
