@@ -1,6 +1,7 @@
-// MetricsManager over a real (in-memory SQLite) repository fed through the
+// MetricsManager over a real repository (SQLite and MariaDB) fed through the
 // FeedApplier: the published NPS example, alerts that fire once per
-// significant breach and never on noise, and bad input naming its field.
+// significant breach and never on noise, rules and alerts per tenant, and
+// bad input naming its field.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "metrics-service/feed_applier.h"
@@ -26,10 +27,12 @@ cx::common::v1::TimeRange Hours(int64_t from, int64_t to) {
   return r;
 }
 
-class MetricsManagerTest : public ::testing::Test {
+class MetricsManagerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto pool = shared::db::OpenDatabase("sqlite::memory:", "", 1);
+    db_ = std::make_unique<t::ScratchDatabase>(GetParam(), "metrics_manager");
+    CX_ASSERT_OK(db_->status());
+    auto pool = shared::db::OpenDatabase(db_->url(), "", 2);
     ASSERT_TRUE(pool.ok());
     auto repo = OpenMetricsRepository(*pool);
     ASSERT_TRUE(repo.ok()) << repo.status();
@@ -103,6 +106,7 @@ class MetricsManagerTest : public ::testing::Test {
     return list.ok() ? std::vector<v1::Alert>(list->alerts().begin(), list->alerts().end()) : std::vector<v1::Alert>{};
   }
 
+  std::unique_ptr<t::ScratchDatabase> db_;
   std::shared_ptr<MetricsRepository> repository_;
   std::shared_ptr<RollupIndex> index_;
   std::shared_ptr<MetricsManager> manager_;
@@ -115,7 +119,7 @@ class MetricsManagerTest : public ::testing::Test {
   shared::Principal other_{"globex", shared::kRoleAdmin, "token:other"};
 };
 
-TEST_F(MetricsManagerTest, ThePublishedExample400AnswersHalfPromotersAFifthDetractorsIsNps30PlusMinus7Point65) {
+TEST_P(MetricsManagerTest, ThePublishedExample400AnswersHalfPromotersAFifthDetractorsIsNps30PlusMinus7Point65) {
   Add("acme", feedback::v1::FEEDBACK_KIND_NPS, Nps(400, 200, 80), kNowHour - 5);
   v1::GetScoreRequest req;
   req.set_metric(v1::METRIC_NPS);
@@ -139,7 +143,7 @@ TEST_F(MetricsManagerTest, ThePublishedExample400AnswersHalfPromotersAFifthDetra
   EXPECT_FALSE(other->score().defined());
 }
 
-TEST_F(MetricsManagerTest, CsatIsTopTwoBoxAndCesTheMeanOnItsScale) {
+TEST_P(MetricsManagerTest, CsatIsTopTwoBoxAndCesTheMeanOnItsScale) {
   Add("acme", feedback::v1::FEEDBACK_KIND_CSAT, {5, 4, 3, 2, 1, 5, 4, 4}, kNowHour - 2);
   Add("acme", feedback::v1::FEEDBACK_KIND_CES, {7, 6, 5, 1}, kNowHour - 2);
   v1::GetScoreRequest req;
@@ -156,7 +160,7 @@ TEST_F(MetricsManagerTest, CsatIsTopTwoBoxAndCesTheMeanOnItsScale) {
   EXPECT_EQ(ces->score().scale().max(), 7);
 }
 
-TEST_F(MetricsManagerTest, ASignificantDropFiresExactlyOncePerBreachAndNoiseNeverFires) {
+TEST_P(MetricsManagerTest, ASignificantDropFiresExactlyOncePerBreachAndNoiseNeverFires) {
   const v1::AlertRule drop = Create("r1", Rule("NPS drop", 10, 100));
   v1::AlertRule by_email = Rule("email NPS", 1, 30);
   by_email.mutable_filters()->set_channel(cx::common::v1::CHANNEL_EMAIL);
@@ -210,7 +214,7 @@ TEST_F(MetricsManagerTest, ASignificantDropFiresExactlyOncePerBreachAndNoiseNeve
   EXPECT_TRUE(Alerts(other_).empty());  // alerts are the tenant's own
 }
 
-TEST_F(MetricsManagerTest, AlertRulesAreIdempotentByRequestIdPagedAndDeletedOnlyByTheirTenant) {
+TEST_P(MetricsManagerTest, AlertRulesAreIdempotentByRequestIdPagedAndDeletedOnlyByTheirTenant) {
   const v1::AlertRule a = Create("same", Rule("a", 5, 10));
   const v1::AlertRule again = Create("same", Rule("a", 5, 10));
   EXPECT_EQ(a.rule_id(), again.rule_id());
@@ -239,7 +243,7 @@ TEST_F(MetricsManagerTest, AlertRulesAreIdempotentByRequestIdPagedAndDeletedOnly
   EXPECT_THAT(manager_->DeleteAlertRule(admin_, del), StatusIs(StatusCode::kNotFound));
 }
 
-TEST_F(MetricsManagerTest, BadInputNamesTheFieldAndStoresNothing) {
+TEST_P(MetricsManagerTest, BadInputNamesTheFieldAndStoresNothing) {
   auto score = [&](auto edit) {
     v1::GetScoreRequest r;
     r.set_metric(v1::METRIC_NPS);
@@ -333,6 +337,9 @@ TEST_F(MetricsManagerTest, BadInputNamesTheFieldAndStoresNothing) {
   del.set_name("alertRules/");
   EXPECT_THAT(manager_->DeleteAlertRule(admin_, del), StatusIsField(StatusCode::kInvalidArgument, "name"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, MetricsManagerTest, ::testing::Values("sqlite", "mysql"),
+                         [](const auto& info) { return info.param == "sqlite" ? "SQLite" : "MariaDB"; });
 
 }  // namespace
 }  // namespace cx::metrics

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev curl
+  libgtest-dev libgmock-dev curl tzdata
 )
 missing=()
 for p in "${packages[@]}"; do
