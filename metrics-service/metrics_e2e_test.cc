@@ -75,13 +75,10 @@ class ThreeServicesTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / absl::StrCat("cx-metrics-e2e-", getpid(), "-", rand());
     std::filesystem::create_directories(dir_);
-    auto f = feedback::FeedbackServer::Start(Options("sqlite::memory:"));
-    ASSERT_TRUE(f.ok()) << f.status();
-    feedback_server_ = *std::move(f);
+    StartFeedback(0);
     auto j = journey::JourneyServer::Start(Options("sqlite::memory:"));
     ASSERT_TRUE(j.ok()) << j.status();
     journey_server_ = *std::move(j);
-    feedback_ = Connect<feedback::v1::FeedbackService>(feedback_server_->port());
     journey_ = Connect<journey::v1::JourneyService>(journey_server_->port());
     StartMetrics();
   }
@@ -91,6 +88,16 @@ class ThreeServicesTest : public ::testing::Test {
     journey_server_.reset();
     feedback_server_.reset();
     std::filesystem::remove_all(dir_);
+  }
+
+  // On a file, so it can restart with its data; port 0 picks one.
+  void StartFeedback(int port) {
+    shared::ServiceOptions options = Options(absl::StrCat("sqlite://", (dir_ / "feedback.db").string()));
+    options.server.listen = absl::StrCat("127.0.0.1:", port);
+    auto f = feedback::FeedbackServer::Start(options);
+    ASSERT_TRUE(f.ok()) << f.status();
+    feedback_server_ = *std::move(f);
+    feedback_ = Connect<feedback::v1::FeedbackService>(feedback_server_->port());
   }
 
   void StartMetrics() {
@@ -297,6 +304,22 @@ TEST_F(ThreeServicesTest, ARestartMidConsumptionResumesFromTheStoredCursorsWithN
   // Nothing is applied twice later either.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(ScoreN(), 1300);
+}
+
+TEST_F(ThreeServicesTest, TheConsumerReconnectsWithBackoffWhenFeedbackServiceRestarts) {
+  SubmitNps("before", Nps(100, 50, 20), absl::Hours(1));
+  ASSERT_TRUE(WaitFor([&] { return ScoreN() == 100; }));
+  const int port = feedback_server_->port();
+  feedback_server_->Shutdown();
+  feedback_server_.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the consumer retries meanwhile
+  StartFeedback(port);
+  SubmitNps("after", Nps(100, 10, 60), absl::Hours(1));
+  ASSERT_TRUE(WaitFor([&] { return ScoreN() == 200; })) << ScoreN();
+  auto s = Score();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->score().top_count(), 60);
+  EXPECT_EQ(s->score().bottom_count(), 80);
 }
 
 }  // namespace
