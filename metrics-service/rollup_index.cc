@@ -57,12 +57,14 @@ bool Matches(const CellKey& key, const Filter& filter) {
   return true;
 }
 
-int FilteredDims(const Filter& filter, int* only) {
+// How many dimensions the filter names; `first` and `last` of them.
+int FilteredDims(const Filter& filter, int* last, int* first = nullptr) {
   int count = 0;
   for (int d = 0; d < kDims; ++d) {
     if (filter[d]) {
+      if (count == 0 && first != nullptr) *first = d;
       ++count;
-      *only = d;
+      *last = d;
     }
   }
   return count;
@@ -77,11 +79,23 @@ void RollupIndex::Apply(const std::vector<CellDelta>& deltas) {
   for (const CellDelta& d : deltas) {
     MetricSeries& m = data_[{d.tenant, static_cast<int>(d.metric)}];
     const bool all = d.key[kTag].empty();
+    auto pair = [&](int a, int b) {
+      PairSeries& ps = m.by_pair[PairIndex(a, b)][d.key[a] + '\x1f' + d.key[b]];
+      if (ps.series.empty()) {
+        ps.first = d.key[a];
+        ps.second = d.key[b];
+      }
+      pending[&ps.series].emplace_back(d.hour, d.delta);
+    };
     if (all) {
       pending[&m.total].emplace_back(d.hour, d.delta);
       for (int dim = 0; dim < kTag; ++dim) pending[&m.by_value[dim][d.key[dim]]].emplace_back(d.hour, d.delta);
+      for (int a = 0; a < kTag; ++a) {
+        for (int b = a + 1; b < kTag; ++b) pair(a, b);
+      }
     } else {
       pending[&m.by_value[kTag][d.key[kTag]]].emplace_back(d.hour, d.delta);
+      for (int a = 0; a < kTag; ++a) pair(a, kTag);
     }
     Combo& combo = m.combos[JoinKey(d.key)];
     if (combo.series.empty()) combo.key = d.key;
@@ -107,15 +121,20 @@ void RollupIndex::ForMatchingCombos(const MetricSeries& m, const Filter& filter,
 
 const Series* RollupIndex::Direct(const MetricSeries& m, const Filter& filter, bool* needs_scan) {
   *needs_scan = false;
-  int only = -1;
-  const int count = FilteredDims(filter, &only);
+  int a = -1, b = -1;
+  const int count = FilteredDims(filter, &b, &a);
   if (count == 0) return &m.total;
-  if (count > 1) {
-    *needs_scan = true;
-    return nullptr;
+  if (count == 1) {
+    auto it = m.by_value[b].find(*filter[b]);
+    return it == m.by_value[b].end() ? nullptr : &it->second;
   }
-  auto it = m.by_value[only].find(*filter[only]);
-  return it == m.by_value[only].end() ? nullptr : &it->second;
+  if (count == 2) {
+    const auto& pairs = m.by_pair[PairIndex(a, b)];
+    auto it = pairs.find(*filter[a] + '\x1f' + *filter[b]);
+    return it == pairs.end() ? nullptr : &it->second.series;
+  }
+  *needs_scan = true;
+  return nullptr;
 }
 
 Counts RollupIndex::Sum(const std::string& tenant, Metric metric, const Filter& filter, int64_t from_hour,
@@ -174,6 +193,16 @@ std::map<std::string, Counts> RollupIndex::Breakdown(const std::string& tenant, 
     }
     return out;
   }
+  if (filtered == 1) {  // one filter and the breakdown: the pair's series
+    const int a = std::min<int>(only, dim), b = std::max<int>(only, dim);
+    for (const auto& [joined, ps] : m->by_pair[PairIndex(a, b)]) {
+      const std::string& filtered_value = only == a ? ps.first : ps.second;
+      if (filtered_value != *filter[only]) continue;
+      Counts c = ps.series.Range(from_hour, to_hour);
+      if (c.n != 0) out[only == a ? ps.second : ps.first] += c;
+    }
+    return out;
+  }
   ForMatchingCombos(*m, filter, dim == kTag, [&](const CellKey& key, const Series& s) {
     Counts c = s.Range(from_hour, to_hour);
     if (c.n != 0) out[key[dim]] += c;
@@ -188,6 +217,9 @@ size_t RollupIndex::cells() const {
     n += m.total.cells();
     for (const auto& values : m.by_value) {
       for (const auto& [v, s] : values) n += s.cells();
+    }
+    for (const auto& pairs : m.by_pair) {
+      for (const auto& [v, ps] : pairs) n += ps.series.cells();
     }
     for (const auto& [j, c] : m.combos) n += c.series.cells();
   }

@@ -3,10 +3,11 @@
 // series is two binary searches. Per (tenant, metric) it keeps
 //   - the total series (every answer once),
 //   - one series per value of each dimension (answers of that value),
+//   - one series per pair of values of two dimensions,
 //   - one series per full combination of dimension values (a cell key).
 // A query picks the smallest of these that can answer it: no filter -> the
-// total; one dimension -> that dimension's series; otherwise it adds up the
-// matching combinations. The database holds the cell keys' hourly counters
+// total; one or two dimensions (filters plus the breakdown dimension) ->
+// those series; otherwise it adds up the matching combinations. The database holds the cell keys' hourly counters
 // (the truth, updated in the same transaction as the feed cursor); this index
 // is rebuilt from them at start and updated after every commit.
 //
@@ -87,9 +88,17 @@ class RollupIndex {
     CellKey key;
     Series series;
   };
+  struct PairSeries {
+    std::string first, second;  // the values of the pair's two dimensions
+    Series series;
+  };
+  static constexpr int kPairs = kDims * (kDims - 1) / 2;
+  // Index of the pair of dimensions a < b.
+  static int PairIndex(int a, int b) { return a * (2 * kDims - a - 1) / 2 + (b - a - 1); }
   struct MetricSeries {
     Series total;
     std::array<std::unordered_map<std::string, Series>, kDims> by_value;
+    std::array<std::unordered_map<std::string, PairSeries>, kPairs> by_pair;  // by "first\x1fsecond"
     std::unordered_map<std::string, Combo> combos;  // by the joined key
   };
   using TenantMetric = std::pair<std::string, int>;
