@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
       *r.mutable_range() = score_ranges[static_cast<size_t>(i)];
       if (filters >= 1) r.mutable_filters()->set_channel(static_cast<cx::common::v1::Channel>(1 + i % 9));
       if (filters >= 2) r.mutable_filters()->set_segment(kSegments[i % 4]);
+      if (filters >= 3) r.mutable_filters()->set_journey_stage(static_cast<cx::common::v1::JourneyStage>(1 + i % 5));
       return r;
     };
     auto time_scores = [&](int filters, int64_t* answers) {
@@ -272,8 +273,9 @@ int main(int argc, char** argv) {
       }
       return p;
     };
-    int64_t answers0 = 0, answers1 = 0, answers2 = 0;
+    int64_t answers0 = 0, answers1 = 0, answers2 = 0, answers3 = 0;
     Percentiles s0 = time_scores(0, &answers0), s1 = time_scores(1, &answers1), s2 = time_scores(2, &answers2);
+    Percentiles s3 = time_scores(3, &answers3);
     Percentiles t0p = time_trends(0), t1p = time_trends(1), t2p = time_trends(2);
 
     // The SQL baseline: the same unfiltered NPS aggregate over the raw rows.
@@ -310,12 +312,13 @@ int main(int argc, char** argv) {
                                  static_cast<double>(answers0) / queries);
     row("GetScore NPS 30 days, no filter (gRPC)", s0, sql50);
     row("GetScore NPS 30 days, channel filter (gRPC)", s1, sql50);
-    row("GetScore NPS 30 days, channel + segment (gRPC; adds matching combinations)", s2, sql50);
+    row("GetScore NPS 30 days, channel + segment (gRPC; a pair series)", s2, sql50);
+    row("GetScore NPS 30 days, channel + segment + stage (gRPC; adds the matching combinations)", s3, sql50);
     row(absl::StrFormat("SQL: same NPS aggregate over metrics_facts (%s, index on tenant, metric, hour)", backend),
         sql_score, 0);
     row("GetTrend NPS by day, 90 days, no filter (gRPC)", t0p, sqlt50);
     row("GetTrend NPS by day, 90 days, channel filter (gRPC)", t1p, sqlt50);
-    row("GetTrend NPS by day, 90 days, channel + segment (gRPC)", t2p, sqlt50);
+    row("GetTrend NPS by day, 90 days, channel + segment (gRPC; a pair series)", t2p, sqlt50);
     row("SQL: NPS GROUP BY day over 90 days", sql_trend, 0);
     (*server)->Shutdown();
   }

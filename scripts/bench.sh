@@ -18,7 +18,7 @@ seconds=${CX_BENCH_SECONDS:-5}
 end_to_end=$(./build/bench/cx-bench --seconds="$seconds" --mysql-url="$url")
 storage=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 : 1)) --mysql-url="$url")
 records=${CX_METRICS_BENCH_RECORDS:-10000000}
-metrics=$(./build/bench/metrics-bench --records="$records" 2>/dev/null)
+metrics=$(./build/bench/metrics-bench --records="$records" 2>/dev/null | grep "^|")
 
 {
   echo "# Benchmarks"
