@@ -54,15 +54,8 @@ IdentityKey SubjectOf(const v1::Event& e) {
 
 std::string InList(size_t n) { return absl::StrJoin(std::vector<std::string>(n, "?"), ","); }
 
-template <class Message>
-absl::StatusOr<Message> Parse(const std::string& bytes) {
-  Message m;
-  if (!m.ParseFromString(bytes)) return absl::DataLossError("a stored journey record does not parse");
-  return m;
-}
-
 absl::StatusOr<v1::Event> ParseEventChange(const std::string& bytes) {
-  auto change = Parse<v1::JourneyChange>(bytes);
+  auto change = shared::ParseStored<v1::JourneyChange>(bytes);
   if (!change.ok()) return change.status();
   if (!change->has_event_recorded()) return absl::DataLossError("an event row points at another change");
   return std::move(*change->mutable_event_recorded());
@@ -208,7 +201,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!rows.ok()) return rows.status();
     std::vector<v1::Customer> out;
     for (const auto& row : *rows) {
-      auto customer = Parse<v1::Customer>(row.Text(0));
+      auto customer = shared::ParseStored<v1::Customer>(row.Text(0));
       if (!customer.ok()) return customer.status();
       out.push_back(*std::move(customer));
     }
@@ -327,7 +320,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     std::vector<v1::JourneyChange> out;
     out.reserve(rows->size());
     for (const auto& row : *rows) {
-      auto change = Parse<v1::JourneyChange>(row.Text(3));
+      auto change = shared::ParseStored<v1::JourneyChange>(row.Text(3));
       if (!change.ok()) return change.status();
       change->set_tenant(row.Text(0));
       change->set_sequence(row.Int(1));
@@ -642,7 +635,7 @@ class SqlJourneyRepository final : public JourneyRepository {
                         {tenant, Kind(source), source.id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return std::optional<v1::Merge>();
-    auto merge = Parse<v1::Merge>(rows->front().Text(0));
+    auto merge = shared::ParseStored<v1::Merge>(rows->front().Text(0));
     if (!merge.ok()) return merge.status();
     return std::optional<v1::Merge>(*std::move(merge));
   }
@@ -719,7 +712,7 @@ class SqlJourneyRepository final : public JourneyRepository {
                         {in.tenant, in.merge_id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return shared::WithViolations(absl::StatusCode::kNotFound, {{"merge_id", "no such merge"}});
-    auto merge = Parse<v1::Merge>(rows->front().Text(0));
+    auto merge = shared::ParseStored<v1::Merge>(rows->front().Text(0));
     if (!merge.ok()) return merge.status();
     if (rows->front().Int(1) == 0) {
       *out = *merge;  // undone already
@@ -779,7 +772,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     auto rows = c.Query("SELECT body FROM customers WHERE tenant = ? AND customer_id = ?", {tenant, id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return std::optional<v1::Customer>();
-    auto customer = Parse<v1::Customer>(rows->front().Text(0));
+    auto customer = shared::ParseStored<v1::Customer>(rows->front().Text(0));
     if (!customer.ok()) return customer.status();
     return std::optional<v1::Customer>(*std::move(customer));
   }
@@ -889,7 +882,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     return QueryIn(c, "SELECT target_customer_id, body FROM identity_merges WHERE tenant = ? AND active = 1 AND "
                       "target_customer_id IN ",
                    {tenant}, ids, " ORDER BY merge_id", [&](const shared::db::SqlRow& row) {
-                     auto merge = Parse<v1::Merge>(row.Text(1));
+                     auto merge = shared::ParseStored<v1::Merge>(row.Text(1));
                      if (!merge.ok()) return merge.status();
                      *by_id[row.Text(0)]->add_merges() = *std::move(merge);
                      return absl::OkStatus();
@@ -901,7 +894,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!rows.ok()) return rows.status();
     StageOverrides overrides;
     if (rows->empty()) return overrides;
-    auto body = Parse<v1::SetStageMappingRequest>(rows->front().Text(0));
+    auto body = shared::ParseStored<v1::SetStageMappingRequest>(rows->front().Text(0));
     if (!body.ok()) return body.status();
     for (const auto& [type, stage] : body->overrides()) overrides[type] = stage;
     return overrides;

@@ -131,6 +131,27 @@ absl::Status Invalid(const Violations& v) {
   return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
 }
 
+// The checked fields of a request over one dimension (breakdown, drivers).
+struct DimensionQuery {
+  Metric metric;
+  Dim dim;
+  HourRange range;
+  Filter filter;
+};
+
+template <class Request>
+absl::StatusOr<DimensionQuery> CheckDimensionQuery(const Request& r) {
+  Violations v;
+  auto metric = CheckMetric(r.metric(), "metric", &v);
+  auto dim = CheckDimension(r.dimension(), &v);
+  DimensionQuery q{Metric::kNps, kChannel, CheckRange(r.range(), "range", &v), CheckFilters(r.filters(), "filters.", &v)};
+  CheckTagBreakdown(dim, q.filter, &v);
+  if (!v.empty()) return Invalid(v);
+  q.metric = *metric;
+  q.dim = *dim;
+  return q;
+}
+
 // The name of a dimension value as the API shows it.
 std::string ValueName(Dim dim, const std::string& value) {
   int number = 0;
@@ -280,26 +301,25 @@ absl::StatusOr<v1::GetTrendResponse> MetricsManager::GetTrend(const Principal& p
 
 absl::StatusOr<v1::GetBreakdownResponse> MetricsManager::GetBreakdown(const Principal& p,
                                                                       const v1::GetBreakdownRequest& r) const {
-  Violations v;
-  auto metric = CheckMetric(r.metric(), "metric", &v);
-  auto dim = CheckDimension(r.dimension(), &v);
-  HourRange range = CheckRange(r.range(), "range", &v);
-  Filter filter = CheckFilters(r.filters(), "filters.", &v);
-  CheckTagBreakdown(dim, filter, &v);
-  if (!v.empty()) return Invalid(v);
-  auto values = index_->Breakdown(p.tenant, *metric, *dim, filter, range.from, range.to);
+  auto q = CheckDimensionQuery(r);
+  if (!q.ok()) return q.status();
+  const Metric metric = q->metric;
+  const Dim dim = q->dim;
+  const HourRange range = q->range;
+  const Filter& filter = q->filter;
+  auto values = index_->Breakdown(p.tenant, metric, dim, filter, range.from, range.to);
   v1::GetBreakdownResponse out;
   for (const auto& [value, counts] : values) {
     v1::BreakdownRow* row = out.add_rows();
-    row->set_value(ValueName(*dim, value));
-    *row->mutable_score() = ToScore(*metric, counts);
+    row->set_value(ValueName(dim, value));
+    *row->mutable_score() = ToScore(metric, counts);
   }
   std::sort(out.mutable_rows()->begin(), out.mutable_rows()->end(), [](const auto& a, const auto& b) {
     if (a.score().value() != b.score().value()) return a.score().value() > b.score().value();
     if (a.score().n() != b.score().n()) return a.score().n() > b.score().n();
     return a.value() < b.value();
   });
-  *out.mutable_total() = ToScore(*metric, index_->Sum(p.tenant, *metric, filter, range.from, range.to));
+  *out.mutable_total() = ToScore(metric, index_->Sum(p.tenant, metric, filter, range.from, range.to));
   *out.mutable_range() = ToProtoRange(range.from, range.to);
   return out;
 }
@@ -338,27 +358,26 @@ absl::StatusOr<v1::CompareScoresResponse> MetricsManager::CompareScores(const Pr
 
 absl::StatusOr<v1::GetDriversResponse> MetricsManager::GetDrivers(const Principal& p,
                                                                   const v1::GetDriversRequest& r) const {
-  Violations v;
-  auto metric = CheckMetric(r.metric(), "metric", &v);
-  auto dim = CheckDimension(r.dimension(), &v);
-  HourRange range = CheckRange(r.range(), "range", &v);
-  Filter filter = CheckFilters(r.filters(), "filters.", &v);
-  CheckTagBreakdown(dim, filter, &v);
-  if (!v.empty()) return Invalid(v);
-  const Counts overall = index_->Sum(p.tenant, *metric, filter, range.from, range.to);
-  const Score so = ComputeScore(*metric, overall);
+  auto q = CheckDimensionQuery(r);
+  if (!q.ok()) return q.status();
+  const Metric metric = q->metric;
+  const Dim dim = q->dim;
+  const HourRange range = q->range;
+  const Filter& filter = q->filter;
+  const Counts overall = index_->Sum(p.tenant, metric, filter, range.from, range.to);
+  const Score so = ComputeScore(metric, overall);
   v1::GetDriversResponse out;
-  *out.mutable_overall() = ToScore(*metric, overall);
+  *out.mutable_overall() = ToScore(metric, overall);
   *out.mutable_range() = ToProtoRange(range.from, range.to);
-  for (const auto& [value, counts] : index_->Breakdown(p.tenant, *metric, *dim, filter, range.from, range.to)) {
+  for (const auto& [value, counts] : index_->Breakdown(p.tenant, metric, dim, filter, range.from, range.to)) {
     Counts rest = overall;
     rest -= counts;
-    const Score sv = ComputeScore(*metric, counts), sr = ComputeScore(*metric, rest);
+    const Score sv = ComputeScore(metric, counts), sr = ComputeScore(metric, rest);
     v1::Driver* d = out.add_drivers();
-    d->set_value(ValueName(*dim, value));
+    d->set_value(ValueName(dim, value));
     d->set_share(overall.n > 0 ? static_cast<double>(counts.n) / overall.n : 0);
-    *d->mutable_score() = ToScore(*metric, counts);
-    *d->mutable_rest() = ToScore(*metric, rest);
+    *d->mutable_score() = ToScore(metric, counts);
+    *d->mutable_rest() = ToScore(metric, rest);
     if (sr.defined) {
       // overall = share * value + (1 - share) * rest, so overall - rest = share * (value - rest).
       d->set_impact(so.value - sr.value);

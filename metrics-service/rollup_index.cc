@@ -21,8 +21,8 @@ void Series::Merge(std::vector<std::pair<int64_t, Counts>>& deltas) {
   const size_t first = static_cast<size_t>(
       std::lower_bound(hours_.begin(), hours_.end(), deltas.front().first) - hours_.begin());
   const Counts base = first == 0 ? Counts{} : cumulative_[first - 1];
-  std::vector<std::pair<int64_t, Counts>> suffix;
-  suffix.reserve(hours_.size() - first + deltas.size());
+  thread_local std::vector<std::pair<int64_t, Counts>> suffix;  // reused: merges are many and small
+  suffix.clear();
   Counts previous = base;
   for (size_t i = first; i < hours_.size(); ++i) {
     suffix.emplace_back(hours_[i], cumulative_[i] - previous);
@@ -75,12 +75,15 @@ int FilteredDims(const Filter& filter, int* last, int* first = nullptr) {
 void RollupIndex::Apply(const std::vector<CellDelta>& deltas) {
   using Pending = std::vector<std::pair<int64_t, Counts>>;
   std::unique_lock<std::shared_mutex> lock(mu_);
-  std::map<Series*, Pending> pending;
+  std::unordered_map<Series*, Pending> pending;
+  pending.reserve(deltas.size() * 4);
+  std::string pair_key;
   for (const CellDelta& d : deltas) {
     MetricSeries& m = data_[{d.tenant, static_cast<int>(d.metric)}];
     const bool all = d.key[kTag].empty();
     auto pair = [&](int a, int b) {
-      PairSeries& ps = m.by_pair[PairIndex(a, b)][d.key[a] + '\x1f' + d.key[b]];
+      pair_key.assign(d.key[a]).append(1, '\x1f').append(d.key[b]);  // no allocation once it has grown
+      PairSeries& ps = m.by_pair[PairIndex(a, b)][pair_key];
       if (ps.series.empty()) {
         ps.first = d.key[a];
         ps.second = d.key[b];

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "shared/proto_util.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
@@ -21,13 +22,6 @@ using shared::db::SqlParams;
 using shared::db::SqlRow;
 
 constexpr size_t kMaxRowsPerStatement = 256;
-
-template <class Message>
-absl::StatusOr<Message> Parse(const std::string& bytes) {
-  Message m;
-  if (!m.ParseFromString(bytes)) return absl::DataLossError("a stored metrics record does not parse");
-  return m;
-}
 
 constexpr char kFactColumns[] =
     "tenant, feedback_id, customer_id, metric, score, hour, channel, source, touchpoint, stage, segment, tags";
@@ -253,7 +247,7 @@ class SqlMetricsRepository final : public MetricsRepository {
       if (!rows.ok()) return rows.status();
       if (!rows->empty()) {
         if (rows->front().Text(0) != payload_hash) return absl::AlreadyExistsError("request_id");
-        auto stored = Parse<v1::AlertRule>(rows->front().Text(1));
+        auto stored = shared::ParseStored<v1::AlertRule>(rows->front().Text(1));
         if (!stored.ok()) return stored.status();
         stored->set_in_breach(rows->front().Int(2) != 0);
         out = {*std::move(stored), false};
@@ -281,7 +275,7 @@ class SqlMetricsRepository final : public MetricsRepository {
     if (!rows.ok()) return rows.status();
     std::vector<std::pair<std::string, v1::AlertRule>> out;
     for (const SqlRow& r : *rows) {
-      auto rule = Parse<v1::AlertRule>(r.Text(1));
+      auto rule = shared::ParseStored<v1::AlertRule>(r.Text(1));
       if (!rule.ok()) return rule.status();
       rule->set_in_breach(r.Int(2) != 0);
       out.emplace_back(r.Text(0), *std::move(rule));
@@ -362,7 +356,7 @@ class SqlMetricsRepository final : public MetricsRepository {
     if (!rows.ok()) return rows.status();
     std::vector<v1::Alert> out;
     for (const SqlRow& r : *rows) {
-      auto a = Parse<v1::Alert>(r.Text(0));
+      auto a = shared::ParseStored<v1::Alert>(r.Text(0));
       if (!a.ok()) return a.status();
       out.push_back(*std::move(a));
     }

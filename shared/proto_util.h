@@ -11,6 +11,7 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cx/common/v1/common.pb.h"
@@ -46,6 +47,14 @@ bool IsCrmSystem(absl::string_view system);
 // Checks a CRM reference; violations are named `prefix` + "system" / "id".
 void CheckCrmReference(const cx::common::v1::CrmReference& ref, const std::string& prefix,
                        std::vector<FieldViolation>* violations);
+
+// Parses a record the service stored itself: DATA_LOSS when it does not.
+template <class Message>
+absl::StatusOr<Message> ParseStored(const std::string& bytes) {
+  Message m;
+  if (!m.ParseFromString(bytes)) return absl::DataLossError("a stored record does not parse");
+  return m;
+}
 
 // The description used for every id-like field.
 inline constexpr char kIdentifierRule[] = "must be 1 to 128 printable ASCII characters without spaces";
