@@ -415,27 +415,6 @@ TEST(FeedbackReflectionTest, OnByDefaultAndOffByFlag) {
   }
 }
 
-// A plain HTTP GET over a socket to 127.0.0.1.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  (void)write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
-  close(fd);
-  return response;
-}
-
 TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
   FeedbackServerOptions options = TestServerOptions();
   options.metrics_listen = "127.0.0.1:0";
@@ -450,7 +429,7 @@ TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
     v1::SubmitFeedbackResponse resp;
     (void)stub->SubmitFeedback(&ctx, ValidRequest(absl::StrCat("m", score), score), &resp);
   }
-  std::string page = HttpGet((*server)->metrics_port(), "/metrics");
+  std::string page = t::HttpGet((*server)->metrics_port(), "/metrics");
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"OK\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),
             std::string::npos) << page;
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),

@@ -94,6 +94,7 @@ void FeedConsumer::Follow(const std::string& feed, const std::string& endpoint, 
         }
         after = response.changes(response.changes_size() - 1).sequence();
         applied->fetch_add(response.changes_size());
+        if (options_.on_applied) options_.on_applied(feed, response.changes_size(), after);
         backoff = options_.min_backoff;  // progress: the next failure starts over
       }
       grpc::Status status = reader->Finish();
@@ -109,6 +110,7 @@ void FeedConsumer::Follow(const std::string& feed, const std::string& endpoint, 
       std::lock_guard<std::mutex> lock(mu_);
       if (stopped_) return;
     }
+    if (options_.on_reconnect) options_.on_reconnect(feed);
     shared::LogWarning("feed interrupted; reconnecting",
                        {{"feed", feed}, {"error", error}, {"backoff_ms", std::to_string(absl::ToInt64Milliseconds(backoff))}});
     // Full jitter: wait uniformly up to the backoff, then double it.

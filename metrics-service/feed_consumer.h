@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +28,10 @@ struct FeedConsumerOptions {
   std::string token;  // a token with the `service` role
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // Optional observers (for /metrics): a batch of `changes` was applied and
+  // the feed's cursor is now `cursor`; a stream broke and will reconnect.
+  std::function<void(const std::string& feed, int64_t changes, int64_t cursor)> on_applied;
+  std::function<void(const std::string& feed)> on_reconnect;
 };
 
 class FeedConsumer {

@@ -103,6 +103,7 @@ class ThreeServicesTest : public ::testing::Test {
   void StartMetrics() {
     MetricsServerOptions options;
     options.service = Options(absl::StrCat("sqlite://", (dir_ / "metrics.db").string()));
+    options.service.metrics_listen = "127.0.0.1:0";
     options.feeds.feedback_endpoint = absl::StrCat("127.0.0.1:", feedback_server_->port());
     options.feeds.journey_endpoint = absl::StrCat("127.0.0.1:", journey_server_->port());
     options.feeds.token = t::kServiceToken;
@@ -205,6 +206,14 @@ TEST_F(ThreeServicesTest, FeedbackReachesGetScoreWithTheExactValueAndIntervalAnd
   EXPECT_EQ(s->score().top_count(), 200);
   EXPECT_EQ(s->score().bottom_count(), 80);
 
+  // Operators see the consumers on /metrics.
+  const std::string page = t::HttpGet(metrics_server_->metrics_port(), "/metrics");
+  EXPECT_NE(page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 400"), std::string::npos) << page;
+  EXPECT_NE(page.find("cx_feed_cursor{feed=\"feedback\"} 400"), std::string::npos);
+  EXPECT_NE(page.find("cx_feed_last_applied_timestamp_seconds{feed=\"feedback\"}"), std::string::npos);
+  EXPECT_NE(page.find("cx_grpc_requests_total{code=\"OK\",method=\"GetScore\",service=\"metrics\"}"),
+            std::string::npos);
+
   // Segments come from journey-service; merges move the feedback.
   Upsert("c1", "enterprise", 1);
   Upsert("c2", "smb", 1);
@@ -277,6 +286,7 @@ TEST_F(ThreeServicesTest, ASignificantDropIsStreamedByWatchAlertsOnce) {
   ctx.TryCancel();
   follower.join();
   ASSERT_EQ(streamed.size(), 1u);
+  EXPECT_NE(t::HttpGet(metrics_server_->metrics_port(), "/metrics").find("cx_alerts_fired_total 1"), std::string::npos);
   EXPECT_EQ(streamed[0].rule_name(), created->rule().name());
   EXPECT_LT(streamed[0].p_value(), 0.05);
   auto list = metrics_.Call(&v1::MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, t::kAcmeRead);
@@ -316,6 +326,8 @@ TEST_F(ThreeServicesTest, TheConsumerReconnectsWithBackoffWhenFeedbackServiceRes
   StartFeedback(port);
   SubmitNps("after", Nps(100, 10, 60), absl::Hours(1));
   ASSERT_TRUE(WaitFor([&] { return ScoreN() == 200; })) << ScoreN();
+  EXPECT_NE(t::HttpGet(metrics_server_->metrics_port(), "/metrics").find("cx_feed_reconnects_total{feed=\"feedback\"}"),
+            std::string::npos);
   auto s = Score();
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->score().top_count(), 60);

@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "metrics-service/sql_metrics_repository.h"
 #include "shared/log.h"
 
@@ -60,10 +62,32 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(MetricsServe
   });
   s->index_ = std::make_shared<RollupIndex>();
 
+  // Feed and alert figures on /metrics, next to the RPC ones.
+  auto& registry = s->host_.metrics()->registry();
+  auto& applied = prometheus::BuildCounter().Name("cx_feed_changes_applied_total")
+                      .Help("Change-feed records applied to the rollups").Register(registry);
+  auto& cursor = prometheus::BuildGauge().Name("cx_feed_cursor")
+                     .Help("Sequence of the last change-feed record applied").Register(registry);
+  auto& applied_at = prometheus::BuildGauge().Name("cx_feed_last_applied_timestamp_seconds")
+                         .Help("When the last change-feed batch was applied").Register(registry);
+  auto& reconnects = prometheus::BuildCounter().Name("cx_feed_reconnects_total")
+                         .Help("Change-feed streams that broke and were reopened").Register(registry);
+  auto& alerts = prometheus::BuildCounter().Name("cx_alerts_fired_total").Help("Alerts stored").Register(registry).Add({});
+  options.feeds.on_applied = [&applied, &cursor, &applied_at](const std::string& feed, int64_t changes, int64_t after) {
+    applied.Add({{"feed", feed}}).Increment(static_cast<double>(changes));
+    cursor.Add({{"feed", feed}}).Set(static_cast<double>(after));
+    applied_at.Add({{"feed", feed}}).SetToCurrentTime();
+  };
+  options.feeds.on_reconnect = [&reconnects](const std::string& feed) { reconnects.Add({{"feed", feed}}).Increment(); };
+
   MetricsManagerOptions manager_options;
   manager_options.page_token_key = options.service.page_token_key;
   manager_options.clock = options.clock;
-  manager_options.on_alert = s->host_.OnCommit();
+  auto wake_watchers = s->host_.OnCommit();
+  manager_options.on_alert = [wake_watchers, &alerts] {
+    alerts.Increment();
+    wake_watchers();
+  };
   s->manager_ = std::make_shared<MetricsManager>(s->repository_, s->index_, std::move(manager_options));
   auto manager = s->manager_;
   s->applier_ = std::make_shared<FeedApplier>(s->repository_, s->index_, [manager](const std::vector<std::string>& tenants) {

@@ -44,6 +44,7 @@ class MetricsServer {
   ~MetricsServer();
 
   int port() const { return host_.port(); }
+  int metrics_port() const { return host_.metrics()->port(); }
   MetricsManager& manager() { return *manager_; }
   MetricsRepository& repository() { return *repository_; }
   RollupIndex& index() { return *index_; }

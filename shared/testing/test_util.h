@@ -56,6 +56,10 @@ std::shared_ptr<const TokenStore> TestTokens();
 // the call itself failed (for example the listener is closed).
 int HealthCheck(const std::shared_ptr<grpc::Channel>& channel);
 
+// A plain HTTP/1.0 GET to 127.0.0.1:port; the whole response ("" when the
+// connection is refused). For the Prometheus endpoints.
+std::string HttpGet(int port, const std::string& path);
+
 // mysql:// URL of the MariaDB started by the test script (CX_TEST_MYSQL_URL),
 // or empty when it is not set.
 std::string MysqlBaseUrl();
