@@ -22,8 +22,10 @@ void FeedConsumer::Start() {
       Follow<feedback::v1::FeedbackService::Stub, feedback::v1::WatchChangesRequest,
              feedback::v1::WatchChangesResponse>(
           kFeedbackFeed, options_.feedback_endpoint,
-          [this](int64_t after, const feedback::v1::WatchChangesResponse& r) {
-            std::vector<feedback::v1::FeedbackChange> changes(r.changes().begin(), r.changes().end());
+          [this](int64_t after, feedback::v1::WatchChangesResponse& r) {
+            std::vector<feedback::v1::FeedbackChange> changes;  // moved out of the response, not copied
+            changes.reserve(static_cast<size_t>(r.changes_size()));
+            for (auto& c : *r.mutable_changes()) changes.push_back(std::move(c));
             return applier_->ApplyFeedback(after, changes);
           },
           &feedback_applied_);
@@ -33,8 +35,10 @@ void FeedConsumer::Start() {
     threads_.emplace_back([this] {
       Follow<journey::v1::JourneyService::Stub, journey::v1::WatchChangesRequest, journey::v1::WatchChangesResponse>(
           kJourneyFeed, options_.journey_endpoint,
-          [this](int64_t after, const journey::v1::WatchChangesResponse& r) {
-            std::vector<journey::v1::JourneyChange> changes(r.changes().begin(), r.changes().end());
+          [this](int64_t after, journey::v1::WatchChangesResponse& r) {
+            std::vector<journey::v1::JourneyChange> changes;  // moved out of the response, not copied
+            changes.reserve(static_cast<size_t>(r.changes_size()));
+            for (auto& c : *r.mutable_changes()) changes.push_back(std::move(c));
             return applier_->ApplyJourney(after, changes);
           },
           &journey_applied_);
@@ -86,15 +90,17 @@ void FeedConsumer::Follow(const std::string& feed, const std::string& endpoint, 
       Response response;
       while (reader->Read(&response)) {
         if (response.changes_size() == 0) continue;
+        const int count = response.changes_size();
+        const int64_t last = response.changes(count - 1).sequence();
         absl::Status s = apply(after, response);
         if (!s.ok()) {
           error = std::string(s.message());
           ctx.TryCancel();
           break;
         }
-        after = response.changes(response.changes_size() - 1).sequence();
-        applied->fetch_add(response.changes_size());
-        if (options_.on_applied) options_.on_applied(feed, response.changes_size(), after);
+        after = last;
+        applied->fetch_add(count);
+        if (options_.on_applied) options_.on_applied(feed, count, after);
         backoff = options_.min_backoff;  // progress: the next failure starts over
       }
       grpc::Status status = reader->Finish();
