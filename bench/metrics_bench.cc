@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     auto index = std::make_shared<cx::metrics::RollupIndex>();
-    cx::metrics::FeedApplier applier(*repo, index);
+    cx::metrics::FeedApplier applier(*repo, index, std::make_shared<cx::metrics::JourneyIndex>());
     const absl::Time t0 = absl::Now();
     int64_t seq = 0;
     for (int c = 0; c < customers; c += 1000) {

@@ -1,5 +1,6 @@
 # Script mode helper for cx_embed_migrations: writes one C++ file from SQL files named NNN_name.sql.
 set(body "")
+string(REPLACE "|" ";" FILES "${FILES}")
 list(SORT FILES)
 foreach(f ${FILES})
   get_filename_component(name "${f}" NAME_WE)

@@ -25,23 +25,8 @@ using shared::Principal;
 
 bool IsId(const std::string& id) { return shared::IsIdentifier(id, limits::kMaxIdLength); }
 
-// Lower-case names: [a-z][a-z0-9_.]*, at most 64 characters.
-bool IsEventType(const std::string& type) {
-  if (type.empty() || type.size() > limits::kMaxEventTypeLength || !absl::ascii_islower(type[0])) return false;
-  for (unsigned char c : type) {
-    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '.')) return false;
-  }
-  return true;
-}
-
-// Labels such as segments and plans: [A-Za-z0-9_.:/-], 1 to 64 characters.
-bool IsLabel(const std::string& label) {
-  if (label.empty() || label.size() > 64) return false;
-  for (unsigned char c : label) {
-    if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-')) return false;
-  }
-  return true;
-}
+using shared::IsEventType;
+using shared::IsLabel;
 
 bool IsMapKey(const std::string& key) {
   if (key.empty() || key.size() > limits::kMaxMapKeyLength) return false;

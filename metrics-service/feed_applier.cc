@@ -11,10 +11,9 @@ namespace {
 
 constexpr int kMaxMergeDepth = 1000;
 
-// The segment each id counts under: that of the customer at the root of its
-// merges ("" when unknown).
-absl::StatusOr<std::map<std::string, std::string>> SegmentsOf(RollupTx& tx, const std::string& tenant,
-                                                             const std::vector<std::string>& ids) {
+// The root of each id's merges (itself when unknown or not merged).
+absl::StatusOr<std::map<std::string, CustomerNode>> RootsOf(RollupTx& tx, const std::string& tenant,
+                                                           const std::vector<std::string>& ids) {
   std::map<std::string, CustomerNode> known;
   std::vector<std::string> wanted = ids;
   for (int depth = 0; !wanted.empty(); ++depth) {
@@ -31,23 +30,64 @@ absl::StatusOr<std::map<std::string, std::string>> SegmentsOf(RollupTx& tx, cons
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   }
-  std::map<std::string, std::string> out;
+  std::map<std::string, CustomerNode> out;
   for (const std::string& id : ids) {
     std::string at = id;
     for (int depth = 0; depth <= kMaxMergeDepth; ++depth) {
       auto it = known.find(at);
       if (it == known.end()) {
-        out[id] = "";
+        out[id] = CustomerNode{at, "", ""};
         break;
       }
       if (it->second.parent.empty()) {
-        out[id] = it->second.segment;
+        out[id] = it->second;
         break;
       }
       at = it->second.parent;
     }
   }
   return out;
+}
+
+// The segment each id counts under: that of the customer at the root of its
+// merges ("" when unknown).
+absl::StatusOr<std::map<std::string, std::string>> SegmentsOf(RollupTx& tx, const std::string& tenant,
+                                                             const std::vector<std::string>& ids) {
+  auto roots = RootsOf(tx, tenant, ids);
+  if (!roots.ok()) return roots.status();
+  std::map<std::string, std::string> out;
+  for (auto& [id, root] : *roots) out[id] = root.segment;
+  return out;
+}
+
+bool IsAnonymous(const std::string& key) { return key.rfind(kAnonymousPrefix, 0) == 0; }
+
+std::string KeyOf(const journey::v1::Identity& identity) {
+  return identity.has_anonymous_id() ? absl::StrCat(kAnonymousPrefix, identity.anonymous_id())
+                                     : identity.customer_id();
+}
+
+// Gives every customer whose health inputs changed in this batch (and the
+// customer each is merged into) a new health version.
+absl::Status Reversion(RollupTx& tx, BatchEffects* effects) {
+  for (auto& [tenant, touched] : effects->touched) {
+    std::vector<std::string> ids(touched.begin(), touched.end());
+    auto roots = RootsOf(tx, tenant, ids);
+    if (!roots.ok()) return roots.status();
+    std::set<std::string> keys;
+    for (const std::string& id : ids) {
+      if (!IsAnonymous(id)) keys.insert(id);
+      if (!IsAnonymous((*roots)[id].customer_id)) keys.insert((*roots)[id].customer_id);
+    }
+    if (keys.empty()) continue;
+    auto first = tx.ReserveHealthVersions(static_cast<int64_t>(keys.size()));
+    if (!first.ok()) return first.status();
+    auto& versions = effects->versions[tenant];
+    int64_t next = *first;
+    for (const std::string& key : keys) versions.emplace_back(key, next++);
+    if (auto s = tx.SetHealthVersions(tenant, versions); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 // Moves the facts of `id` and every identity merged into it (directly or
@@ -101,6 +141,7 @@ std::optional<Fact> FactOf(const std::string& tenant, const feedback::v1::Feedba
   fact.score = f.score();
   const auto& at = f.has_occurred_at() ? f.occurred_at() : f.received_at();
   fact.hour = at.seconds() >= 0 ? at.seconds() / 3600 : -((-at.seconds() + 3599) / 3600);
+  fact.time_us = at.seconds() * 1000000 + at.nanos() / 1000;
   fact.key[kChannel] = std::to_string(static_cast<int>(f.channel()));
   fact.key[kSource] = std::to_string(static_cast<int>(f.source()));
   fact.key[kTouchpoint] = f.touchpoint_id();
@@ -127,7 +168,44 @@ void AppendCells(const Fact& fact, int sign, std::vector<CellDelta>* out) {
   }
 }
 
+JourneyEventRow EventRowOf(const std::string& tenant, int64_t sequence, const journey::v1::Event& e) {
+  JourneyEventRow row;
+  row.tenant = tenant;
+  row.event_id = e.event_id();
+  row.subject = e.customer_id().empty() ? absl::StrCat(kAnonymousPrefix, e.anonymous_id()) : e.customer_id();
+  row.sequence = sequence;
+  const auto& at = e.has_event_time() ? e.event_time() : e.has_occurred_at() ? e.occurred_at() : e.received_at();
+  row.time_us = at.seconds() * 1000000 + at.nanos() / 1000;
+  row.type = e.type();
+  row.channel = static_cast<int>(e.channel());
+  row.touchpoint = e.touchpoint_id();
+  row.stage = static_cast<int>(e.resolved_stage() != common::v1::JOURNEY_STAGE_UNSPECIFIED ? e.resolved_stage()
+                                                                                             : e.stage());
+  if (e.has_revenue()) {
+    row.currency = e.revenue().currency_code();
+    row.amount_minor = e.revenue().amount_minor();
+  }
+  if (auto it = e.properties().find("ticket_id"); it != e.properties().end()) row.ticket_id = it->second;
+  return row;
+}
+
 absl::Status FeedApplier::Load() {
+  if (auto s = repository_->ForEachCustomer(
+          [&](const std::string& tenant, CustomerNode&& node) { journeys_->PutNode(tenant, node); });
+      !s.ok()) {
+    return s;
+  }
+  std::vector<JourneyEventRow> events;
+  auto loaded = repository_->ForEachEvent([&](JourneyEventRow&& e) {
+    events.push_back(std::move(e));
+    if (events.size() >= 100000) {
+      journeys_->AddEvents(events);
+      events.clear();
+    }
+  });
+  if (!loaded.ok()) return loaded;
+  journeys_->AddEvents(events);
+  if (auto s = repository_->ForEachFact([&](Fact&& f) { journeys_->AddFeedback(f); }); !s.ok()) return s;
   std::vector<CellDelta> cells;
   auto s = repository_->ForEachCell([&](CellDelta&& d) {
     cells.push_back(std::move(d));
@@ -142,20 +220,25 @@ absl::Status FeedApplier::Load() {
 }
 
 absl::Status FeedApplier::Commit(const std::string& feed, int64_t after, int64_t next,
-                                 const std::function<absl::Status(RollupTx&, std::vector<CellDelta>*)>& body,
+                                 const std::function<absl::Status(RollupTx&, BatchEffects*)>& body,
                                  std::vector<std::string> tenants) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  std::vector<CellDelta> deltas;
+  BatchEffects effects;
   auto s = repository_->Apply(feed, after, next, [&](RollupTx& tx) {
-    deltas.clear();  // a retried body starts afresh
-    if (auto st = body(tx, &deltas); !st.ok()) return st;
-    return deltas.empty() ? absl::OkStatus() : tx.AddCells(deltas);
+    effects = BatchEffects();  // a retried body starts afresh
+    if (auto st = body(tx, &effects); !st.ok()) return st;
+    if (auto st = Reversion(tx, &effects); !st.ok()) return st;
+    return effects.cells.empty() ? absl::OkStatus() : tx.AddCells(effects.cells);
   });
   if (!s.ok()) return s;
-  index_->Apply(deltas);
+  index_->Apply(effects.cells);
+  for (const auto& [tenant, node] : effects.nodes) journeys_->PutNode(tenant, node);
+  journeys_->AddEvents(effects.events);
+  for (const Fact& f : effects.facts) journeys_->AddFeedback(f);
+  for (const auto& [tenant, versions] : effects.versions) journeys_->SetVersions(tenant, versions);
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
-  if (on_applied_ && !deltas.empty()) on_applied_(tenants);
+  if (on_applied_ && (!effects.cells.empty() || !effects.versions.empty())) on_applied_(tenants);
   return absl::OkStatus();
 }
 
@@ -170,7 +253,7 @@ absl::Status FeedApplier::ApplyFeedback(int64_t after, const std::vector<feedbac
   for (const auto& [tenant, facts] : by_tenant) tenants.push_back(tenant);
   return Commit(
       kFeedbackFeed, after, changes.back().sequence(),
-      [&](RollupTx& tx, std::vector<CellDelta>* out) -> absl::Status {
+      [&](RollupTx& tx, BatchEffects* effects) -> absl::Status {
         for (auto& [tenant, facts] : by_tenant) {
           std::vector<std::string> ids;
           for (const Fact& f : facts) ids.push_back(f.customer_id);
@@ -180,7 +263,9 @@ absl::Status FeedApplier::ApplyFeedback(int64_t after, const std::vector<feedbac
           if (!segments.ok()) return segments.status();
           for (Fact& f : facts) {
             f.key[kSegment] = (*segments)[f.customer_id];
-            AppendCells(f, +1, out);
+            AppendCells(f, +1, &effects->cells);
+            effects->facts.push_back(f);
+            effects->touched[tenant].insert(f.customer_id);
           }
           if (auto s = tx.InsertFacts(facts); !s.ok()) return s;
         }
@@ -195,28 +280,43 @@ absl::Status FeedApplier::ApplyJourney(int64_t after, const std::vector<journey:
   for (const auto& change : changes) tenants.push_back(change.tenant());
   return Commit(
       kJourneyFeed, after, changes.back().sequence(),
-      [&](RollupTx& tx, std::vector<CellDelta>* out) -> absl::Status {
+      [&](RollupTx& tx, BatchEffects* effects) -> absl::Status {
+        std::map<std::string, std::vector<JourneyEventRow>> events;  // by tenant
         for (const auto& change : changes) {
           const std::string& tenant = change.tenant();
           std::string id;
           std::function<void(CustomerNode&)> edit;
           switch (change.change_case()) {
+            case journey::v1::JourneyChange::kEventRecorded: {
+              JourneyEventRow row = EventRowOf(tenant, change.sequence(), change.event_recorded());
+              effects->touched[tenant].insert(row.subject);
+              events[tenant].push_back(std::move(row));
+              break;
+            }
             case journey::v1::JourneyChange::kCustomerUpserted:
               id = change.customer_upserted().customer_id();
               edit = [&](CustomerNode& n) { n.segment = change.customer_upserted().traits().segment(); };
               break;
             case journey::v1::JourneyChange::kCustomersMerged:
-              id = change.customers_merged().source().customer_id();  // anonymous ids give no feedback
+              id = KeyOf(change.customers_merged().source());
               edit = [&](CustomerNode& n) { n.parent = change.customers_merged().target_customer_id(); };
+              effects->touched[tenant].insert(change.customers_merged().target_customer_id());
               break;
             case journey::v1::JourneyChange::kCustomersUnmerged:
-              id = change.customers_unmerged().source().customer_id();
+              id = KeyOf(change.customers_unmerged().source());
               edit = [](CustomerNode& n) { n.parent.clear(); };
+              // The customer it was merged into, before the change.
+              if (auto roots = RootsOf(tx, tenant, {change.customers_unmerged().target_customer_id()}); roots.ok()) {
+                effects->touched[tenant].insert(roots->begin()->second.customer_id);
+              } else {
+                return roots.status();
+              }
               break;
             default:
-              break;  // events are for the journey metrics
+              break;
           }
           if (id.empty()) continue;
+          effects->touched[tenant].insert(id);
           auto nodes = tx.Customers(tenant, {id});
           if (!nodes.ok()) return nodes.status();
           CustomerNode node = nodes->count(id) ? (*nodes)[id] : CustomerNode{id, "", ""};
@@ -224,7 +324,21 @@ absl::Status FeedApplier::ApplyJourney(int64_t after, const std::vector<journey:
           edit(node);
           if (nodes->count(id) && node.segment == before.segment && node.parent == before.parent) continue;
           if (auto s = tx.PutCustomer(tenant, node); !s.ok()) return s;
-          if (auto s = Reassign(tx, tenant, id, out); !s.ok()) return s;
+          effects->nodes.emplace_back(tenant, node);
+          if (auto s = Reassign(tx, tenant, id, &effects->cells); !s.ok()) return s;
+        }
+        // Each event once, even if the feed repeated one.
+        for (auto& [tenant, rows] : events) {
+          std::vector<std::string> ids;
+          for (const auto& r : rows) ids.push_back(r.event_id);
+          auto stored = tx.ExistingEvents(tenant, ids);
+          if (!stored.ok()) return stored.status();
+          std::vector<JourneyEventRow> fresh;
+          for (auto& r : rows) {
+            if (stored->insert(r.event_id).second) fresh.push_back(std::move(r));
+          }
+          if (auto s = tx.InsertEvents(fresh); !s.ok()) return s;
+          for (auto& r : fresh) effects->events.push_back(std::move(r));
         }
         return absl::OkStatus();
       },

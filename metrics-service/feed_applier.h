@@ -5,19 +5,23 @@
 // unmerged) moves each affected feedback's counters from its old cells to its
 // new ones, so the rollups always equal a recomputation from the raw records
 // with every customer's current segment (the segment of the customer an
-// identity is merged into).
+// identity is merged into). Journey events, identities, feedback facts and
+// health versions go the same way into the journey index.
 #ifndef CX_METRICS_FEED_APPLIER_H_
 #define CX_METRICS_FEED_APPLIER_H_
 
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "cx/feedback/v1/feedback_service.pb.h"
 #include "cx/journey/v1/journey_service.pb.h"
+#include "metrics-service/journey_index.h"
 #include "metrics-service/metrics_repository.h"
 #include "metrics-service/rollup_index.h"
 
@@ -32,15 +36,31 @@ std::optional<Fact> FactOf(const std::string& tenant, const feedback::v1::Feedba
 // The cells a fact adds (sign +1) or removes (-1): its key with tag "" and
 // one per distinct tag.
 void AppendCells(const Fact& fact, int sign, std::vector<CellDelta>* out);
+// The event as the journey metrics count it.
+JourneyEventRow EventRowOf(const std::string& tenant, int64_t sequence, const journey::v1::Event& e);
+
+// What one committed batch changes in memory.
+struct BatchEffects {
+  std::vector<CellDelta> cells;
+  std::vector<std::pair<std::string, CustomerNode>> nodes;  // in order
+  std::vector<JourneyEventRow> events;
+  std::vector<Fact> facts;
+  std::map<std::string, std::vector<std::pair<std::string, int64_t>>> versions;  // by tenant
+  // Identities whose health inputs changed, by tenant.
+  std::map<std::string, std::set<std::string>> touched;
+};
 
 class FeedApplier {
  public:
   // `on_applied(tenants)` runs after each committed batch (alert checks).
   FeedApplier(std::shared_ptr<MetricsRepository> repository, std::shared_ptr<RollupIndex> index,
+              std::shared_ptr<JourneyIndex> journeys,
               std::function<void(const std::vector<std::string>&)> on_applied = nullptr)
-      : repository_(std::move(repository)), index_(std::move(index)), on_applied_(std::move(on_applied)) {}
+      : repository_(std::move(repository)), index_(std::move(index)), journeys_(std::move(journeys)),
+        on_applied_(std::move(on_applied)) {}
 
-  // Fills the index from the stored cells (at start).
+  // Fills the indexes from the stored cells, identities, events and facts
+  // (at start).
   absl::Status Load();
 
   absl::StatusOr<int64_t> Cursor(const std::string& feed) { return repository_->Cursor(feed); }
@@ -52,11 +72,12 @@ class FeedApplier {
 
  private:
   absl::Status Commit(const std::string& feed, int64_t after, int64_t next,
-                      const std::function<absl::Status(RollupTx&, std::vector<CellDelta>*)>& body,
+                      const std::function<absl::Status(RollupTx&, BatchEffects*)>& body,
                       std::vector<std::string> tenants);
 
   std::shared_ptr<MetricsRepository> repository_;
   std::shared_ptr<RollupIndex> index_;
+  std::shared_ptr<JourneyIndex> journeys_;
   std::function<void(const std::vector<std::string>&)> on_applied_;
   // One writer at a time: both feeds update the same cells and customers.
   std::mutex write_mu_;

@@ -20,18 +20,30 @@ constexpr RpcSpec kListAlertRules{"ListAlertRules", kRoleRead};
 constexpr RpcSpec kDeleteAlertRule{"DeleteAlertRule", kRoleAdmin};
 constexpr RpcSpec kListAlerts{"ListAlerts", kRoleRead};
 constexpr RpcSpec kWatchAlerts{"WatchAlerts", kRoleRead};
+constexpr RpcSpec kGetFunnel{"GetFunnel", kRoleRead};
+constexpr RpcSpec kGetRetention{"GetRetention", kRoleRead};
+constexpr RpcSpec kGetChurn{"GetChurn", kRoleRead};
+constexpr RpcSpec kGetCustomerLifetimeValue{"GetCustomerLifetimeValue", kRoleRead};
+constexpr RpcSpec kGetSupportMetrics{"GetSupportMetrics", kRoleRead};
+constexpr RpcSpec kGetCustomerHealth{"GetCustomerHealth", kRoleRead};
+constexpr RpcSpec kListCustomerHealth{"ListCustomerHealth", kRoleRead};
+constexpr RpcSpec kWatchCustomerHealth{"WatchCustomerHealth", kRoleRead};
+constexpr RpcSpec kGetNextSteps{"GetNextSteps", kRoleRead};
 
 }  // namespace
 
-// Each unary RPC: the manager method of the same name, answered at once.
-#define CX_METRICS_UNARY(Method)                                                              \
+// Each unary RPC: the method of the same name of `owner` (the rollup
+// manager or the journey metrics), answered at once.
+#define CX_METRICS_UNARY_OF(owner, Method)                                                    \
   grpc::ServerUnaryReactor* MetricsGrpcService::Method(Ctx* ctx, const Buf* req, Buf* resp) {            \
     return shared::ServeUnary<v1::Method##Request, v1::Method##Response>(                                \
         env_.get(), k##Method, ctx, req, resp,                                                           \
         [this](const Principal& p, v1::Method##Request& r, Reply<v1::Method##Response> reply) {          \
-          reply(manager_->Method(p, r));                                                                 \
+          reply(owner->Method(p, r));                                                                    \
         });                                                                                              \
   }
+#define CX_METRICS_UNARY(Method) CX_METRICS_UNARY_OF(manager_, Method)
+#define CX_JOURNEY_UNARY(Method) CX_METRICS_UNARY_OF(journeys_, Method)
 
 CX_METRICS_UNARY(GetScore)
 CX_METRICS_UNARY(GetTrend)
@@ -42,12 +54,28 @@ CX_METRICS_UNARY(CreateAlertRule)
 CX_METRICS_UNARY(ListAlertRules)
 CX_METRICS_UNARY(DeleteAlertRule)
 CX_METRICS_UNARY(ListAlerts)
+CX_JOURNEY_UNARY(GetFunnel)
+CX_JOURNEY_UNARY(GetRetention)
+CX_JOURNEY_UNARY(GetChurn)
+CX_JOURNEY_UNARY(GetCustomerLifetimeValue)
+CX_JOURNEY_UNARY(GetSupportMetrics)
+CX_JOURNEY_UNARY(GetCustomerHealth)
+CX_JOURNEY_UNARY(ListCustomerHealth)
+CX_JOURNEY_UNARY(GetNextSteps)
 
 #undef CX_METRICS_UNARY
+#undef CX_JOURNEY_UNARY
+#undef CX_METRICS_UNARY_OF
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MetricsGrpcService::WatchAlerts(Ctx* ctx, const Buf* req) {
   return shared::ServeWatch<v1::WatchAlertsRequest>(env_.get(), kWatchAlerts, ctx, req, hub_.get(),
       [this](const Principal& p, const v1::WatchAlertsRequest& r) { return manager_->WatchAlertsScope(p, r); });
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MetricsGrpcService::WatchCustomerHealth(Ctx* ctx, const Buf* req) {
+  return shared::ServeWatch<v1::WatchCustomerHealthRequest>(
+      env_.get(), kWatchCustomerHealth, ctx, req, health_hub_.get(),
+      [this](const Principal& p, const v1::WatchCustomerHealthRequest& r) { return journeys_->WatchHealthScope(p, r); });
 }
 
 }  // namespace cx::metrics

@@ -1,5 +1,7 @@
 #include "metrics-service/metrics_manager.h"
 
+#include "metrics-service/query_checks.h"
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -20,7 +22,6 @@ namespace {
 
 using shared::FieldViolation;
 using shared::Principal;
-using Violations = std::vector<FieldViolation>;
 
 constexpr int64_t kSecondsPerHour = 3600;
 constexpr int kMaxRulesPage = 100;
@@ -28,15 +29,6 @@ constexpr int kMaxAlertsPage = 200;
 constexpr int kDefaultPage = 50;
 constexpr int64_t kMaxWindowHours = 90 * 24;
 constexpr char kRulePrefix[] = "alertRules/";
-
-// Labels (segments, tags): 1 to 64 characters of [A-Za-z0-9_.:/-].
-bool IsLabel(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' || c == '/' ||
-           c == '-';
-  });
-}
 
 std::optional<Metric> MetricOf(v1::Metric m) {
   switch (m) {
@@ -127,9 +119,6 @@ cx::common::v1::TimeRange ToProtoRange(int64_t from_hour, int64_t to_hour) {
   return r;
 }
 
-absl::Status Invalid(const Violations& v) {
-  return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
-}
 
 // The checked fields of a request over one dimension (breakdown, drivers).
 struct DimensionQuery {
@@ -243,36 +232,15 @@ absl::StatusOr<v1::GetTrendResponse> MetricsManager::GetTrend(const Principal& p
   if (r.interval() < v1::INTERVAL_HOUR || r.interval() > v1::INTERVAL_MONTH) {
     v.push_back({"interval", "must be INTERVAL_HOUR, INTERVAL_DAY, INTERVAL_WEEK or INTERVAL_MONTH"});
   }
-  absl::TimeZone tz = absl::UTCTimeZone();
+  absl::TimeZone tz = CheckTimeZone(r.time_zone(), "time_zone", &v);
   const std::string zone = r.time_zone().empty() ? "UTC" : r.time_zone();
-  if (zone.size() > 64 || !absl::LoadTimeZone(zone, &tz)) v.push_back({"time_zone", "is not a known IANA time zone"});
   if (!v.empty()) return Invalid(v);
 
   // Interval starts in the zone from the one holding the range's start.
   const absl::Time start = shared::ToTime(r.range().start_time()), end = shared::ToTime(r.range().end_time());
-  auto next = [&](absl::Time t, bool floor) -> absl::Time {
-    const absl::CivilSecond cs = absl::ToCivilSecond(t, tz);
-    switch (r.interval()) {
-      case v1::INTERVAL_HOUR: {
-        const absl::CivilHour h(cs);
-        return absl::FromCivil(floor ? h : h + 1, tz);
-      }
-      case v1::INTERVAL_DAY: {
-        const absl::CivilDay d(cs);
-        return absl::FromCivil(floor ? d : d + 1, tz);
-      }
-      case v1::INTERVAL_WEEK: {
-        const absl::CivilDay monday = absl::PrevWeekday(absl::CivilDay(cs) + 1, absl::Weekday::monday);
-        return absl::FromCivil(floor ? monday : monday + 7, tz);
-      }
-      default: {
-        const absl::CivilMonth m(cs);
-        return absl::FromCivil(floor ? m : m + 1, tz);
-      }
-    }
-  };
   std::vector<int64_t> boundaries;
-  for (absl::Time b = next(start, true);; b = next(b, false)) {
+  for (absl::Time b = IntervalBoundary(start, r.interval(), tz, true);;
+       b = IntervalBoundary(b, r.interval(), tz, false)) {
     const int64_t seconds = absl::ToUnixSeconds(b);
     if (seconds % kSecondsPerHour != 0 || absl::ToUnixNanos(b) % 1000000000 != 0) {
       return shared::InvalidField("time_zone", "has an offset that is not a whole number of hours in the range "

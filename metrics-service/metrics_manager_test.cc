@@ -43,7 +43,7 @@ class MetricsManagerTest : public ::testing::TestWithParam<std::string> {
     options.clock = [this] { return now_; };
     options.on_alert = [this] { ++alerts_notified_; };
     manager_ = std::make_shared<MetricsManager>(repository_, index_, options);
-    applier_ = std::make_shared<FeedApplier>(repository_, index_,
+    applier_ = std::make_shared<FeedApplier>(repository_, index_, std::make_shared<JourneyIndex>(),
                                              [this](const std::vector<std::string>& tenants) {
                                                CX_EXPECT_OK(manager_->EvaluateAlerts(tenants));
                                              });

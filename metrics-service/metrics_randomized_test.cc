@@ -132,7 +132,7 @@ class RandomizedTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(repo.ok()) << repo.status();
     repository_ = *repo;
     index_ = std::make_shared<RollupIndex>();
-    applier_ = std::make_shared<FeedApplier>(repository_, index_);
+    applier_ = std::make_shared<FeedApplier>(repository_, index_, std::make_shared<JourneyIndex>());
     CX_ASSERT_OK(applier_->Load());
     manager_ = std::make_shared<MetricsManager>(repository_, index_, MetricsManagerOptions{"k"});
   }

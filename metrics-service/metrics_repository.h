@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,16 +30,42 @@ struct Fact {
   Metric metric = Metric::kNps;
   int score = 0;
   int64_t hour = 0;
+  // When it happened (microseconds since the epoch).
+  int64_t time_us = 0;
   // key[kSegment] is the segment it is counted under now; key[kTag] is "".
   CellKey key;
   std::vector<std::string> tags;
 };
 
-// What metrics-service knows of a journey customer.
+// What metrics-service knows of a journey identity: a customer id, or
+// kAnonymousPrefix + an anonymous id.
 struct CustomerNode {
   std::string customer_id;
   std::string segment;
   std::string parent;  // the customer it is merged into; "" when none
+  // Moves whenever the customer's health inputs change.
+  int64_t health_version = 0;
+};
+
+// Ids are printable ASCII without spaces, so this prefix cannot clash.
+inline constexpr char kAnonymousPrefix[] = " a:";
+
+// One journey event as the journey metrics count it.
+struct JourneyEventRow {
+  std::string tenant;
+  std::string event_id;
+  // The identity it was recorded for (customer id or kAnonymousPrefix + id).
+  std::string subject;
+  // The journey feed's sequence: orders events of the same time.
+  int64_t sequence = 0;
+  int64_t time_us = 0;
+  std::string type;
+  int channel = 0;
+  std::string touchpoint;
+  int stage = 0;  // the resolved stage
+  std::string currency;  // "" without revenue
+  int64_t amount_minor = 0;
+  std::string ticket_id;  // the "ticket_id" property
 };
 
 // The operations of one consumer transaction.
@@ -59,6 +86,16 @@ class RollupTx {
   virtual absl::Status SetFactSegments(const std::string& tenant,
                                        const std::vector<std::pair<std::string, std::string>>& segments) = 0;
   virtual absl::Status AddCells(const std::vector<CellDelta>& deltas) = 0;
+  // The ids among `event_ids` already stored.
+  virtual absl::StatusOr<std::set<std::string>> ExistingEvents(const std::string& tenant,
+                                                               const std::vector<std::string>& event_ids) = 0;
+  virtual absl::Status InsertEvents(const std::vector<JourneyEventRow>& events) = 0;
+  // Reserves `count` health versions and returns the first one (versions
+  // are unique across the service).
+  virtual absl::StatusOr<int64_t> ReserveHealthVersions(int64_t count) = 0;
+  // Sets the health version of identities, adding unknown ones.
+  virtual absl::Status SetHealthVersions(const std::string& tenant,
+                                         const std::vector<std::pair<std::string, int64_t>>& versions) = 0;
 };
 
 class MetricsRepository {
@@ -75,6 +112,11 @@ class MetricsRepository {
                              const std::function<absl::Status(RollupTx&)>& fn) = 0;
   // Every stored cell, to rebuild the index.
   virtual absl::Status ForEachCell(const std::function<void(CellDelta&&)>& fn) = 0;
+  // Every stored journey event, identity and scored feedback (to rebuild
+  // the journey index at start), in pages of bounded memory.
+  virtual absl::Status ForEachEvent(const std::function<void(JourneyEventRow&&)>& fn) = 0;
+  virtual absl::Status ForEachCustomer(const std::function<void(const std::string& tenant, CustomerNode&&)>& fn) = 0;
+  virtual absl::Status ForEachFact(const std::function<void(Fact&&)>& fn) = 0;
   // The same aggregate as the rollups, straight from the facts: the SQL
   // baseline of the benchmark and a cross-check of the tests.
   virtual absl::StatusOr<Counts> ScanFacts(const std::string& tenant, Metric metric, int64_t from_hour,

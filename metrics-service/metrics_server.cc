@@ -89,14 +89,32 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(MetricsServe
     wake_watchers();
   };
   s->manager_ = std::make_shared<MetricsManager>(s->repository_, s->index_, std::move(manager_options));
+  s->journey_index_ = std::make_shared<JourneyIndex>();
+  JourneyMetricsOptions journey_options;
+  journey_options.page_token_key = options.service.page_token_key;
+  journey_options.clock = options.clock;
+  s->journeys_ = std::make_shared<JourneyMetrics>(s->journey_index_, std::move(journey_options));
+  auto journeys = s->journeys_;
+  s->health_hub_ = std::make_shared<HealthHub>(
+      [journeys](const std::optional<std::string>& tenant, int64_t after,
+                 int limit) -> absl::StatusOr<std::vector<v1::CustomerHealth>> {
+        if (!tenant) return absl::InvalidArgumentError("health streams are per tenant");
+        return journeys->HealthAfter(*tenant, after, limit);
+      },
+      [](const v1::CustomerHealth& h) { return h.version(); });
+  auto health_hub = s->health_hub_;
+  s->host_.OnDrain([health_hub] { health_hub->Stop(); });
   auto manager = s->manager_;
-  s->applier_ = std::make_shared<FeedApplier>(s->repository_, s->index_, [manager](const std::vector<std::string>& tenants) {
-    if (auto st = manager->EvaluateAlerts(tenants); !st.ok()) {
-      shared::LogWarning("alert evaluation failed", {{"error", std::string(st.message())}});
-    }
-  });
+  s->applier_ = std::make_shared<FeedApplier>(
+      s->repository_, s->index_, s->journey_index_, [manager, health_hub](const std::vector<std::string>& tenants) {
+        health_hub->Notify();
+        if (auto st = manager->EvaluateAlerts(tenants); !st.ok()) {
+          shared::LogWarning("alert evaluation failed", {{"error", std::string(st.message())}});
+        }
+      });
   if (auto st = s->applier_->Load(); !st.ok()) return st;
-  s->service_ = std::make_unique<MetricsGrpcService>(s->manager_, s->host_.hub(), s->host_.env());
+  s->service_ = std::make_unique<MetricsGrpcService>(s->manager_, s->journeys_, s->host_.hub(), s->health_hub_,
+                                                     s->host_.env());
   if (auto st = s->host_.Serve(s->service_.get(), v1::MetricsService::service_full_name(), [repo] { return repo->Ping(); });
       !st.ok()) {
     return st;
@@ -129,6 +147,7 @@ void MetricsServer::Shutdown() {
   cv_.notify_all();
   if (evaluator_.joinable()) evaluator_.join();
   host_.StopHub();
+  if (health_hub_) health_hub_->Stop();
 }
 
 MetricsServer::~MetricsServer() { Shutdown(); }

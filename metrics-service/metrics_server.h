@@ -2,7 +2,8 @@
 // server runner, the alert hub for WatchAlerts), the repository with its
 // migrations, the rollup index rebuilt from the stored cells, the feed
 // applier and consumers, the manager, the gRPC adapter and the periodic
-// alert evaluation. Used by main.cc, the tests and the benchmark alike.
+// alert evaluation, and the journey index with its metrics and the health
+// stream hub. Used by main.cc, the tests and the benchmark alike.
 #ifndef CX_METRICS_METRICS_SERVER_H_
 #define CX_METRICS_METRICS_SERVER_H_
 
@@ -46,6 +47,8 @@ class MetricsServer {
   int port() const { return host_.port(); }
   int metrics_port() const { return host_.metrics()->port(); }
   MetricsManager& manager() { return *manager_; }
+  JourneyMetrics& journeys() { return *journeys_; }
+  JourneyIndex& journey_index() { return *journey_index_; }
   MetricsRepository& repository() { return *repository_; }
   RollupIndex& index() { return *index_; }
   FeedApplier& applier() { return *applier_; }
@@ -63,6 +66,9 @@ class MetricsServer {
   std::shared_ptr<MetricsRepository> repository_;
   std::shared_ptr<RollupIndex> index_;
   std::shared_ptr<MetricsManager> manager_;
+  std::shared_ptr<JourneyIndex> journey_index_;
+  std::shared_ptr<JourneyMetrics> journeys_;
+  std::shared_ptr<HealthHub> health_hub_;
   std::shared_ptr<FeedApplier> applier_;
   std::unique_ptr<FeedConsumer> consumer_;
   std::unique_ptr<MetricsGrpcService> service_;

@@ -24,7 +24,29 @@ using shared::db::SqlRow;
 constexpr size_t kMaxRowsPerStatement = 256;
 
 constexpr char kFactColumns[] =
-    "tenant, feedback_id, customer_id, metric, score, hour, channel, source, touchpoint, stage, segment, tags";
+    "tenant, feedback_id, customer_id, metric, score, hour, channel, source, touchpoint, stage, segment, tags, "
+    "occurred_us";
+
+constexpr char kEventColumns[] =
+    "tenant, event_id, subject, sequence, time_us, type, channel, touchpoint, stage, currency, amount_minor, "
+    "ticket_id";
+
+JourneyEventRow EventOf(const SqlRow& r) {
+  JourneyEventRow e;
+  e.tenant = r.Text(0);
+  e.event_id = r.Text(1);
+  e.subject = r.Text(2);
+  e.sequence = r.Int(3);
+  e.time_us = r.Int(4);
+  e.type = r.Text(5);
+  e.channel = static_cast<int>(r.Int(6));
+  e.touchpoint = r.Text(7);
+  e.stage = static_cast<int>(r.Int(8));
+  e.currency = r.Text(9);
+  e.amount_minor = r.Int(10);
+  e.ticket_id = r.Text(11);
+  return e;
+}
 
 Fact FactOf(const SqlRow& r) {
   Fact f;
@@ -36,6 +58,7 @@ Fact FactOf(const SqlRow& r) {
   f.hour = r.Int(5);
   for (int d = 0; d < kTag; ++d) f.key[d] = r.Text(6 + d);
   if (!r.Text(11).empty()) f.tags = absl::StrSplit(r.Text(11), ',');
+  f.time_us = r.Int(12) != 0 ? r.Int(12) : f.hour * 3600 * 1000000;
   return f;
 }
 
@@ -46,9 +69,11 @@ class SqlRollupTx final : public RollupTx {
   absl::StatusOr<std::map<std::string, CustomerNode>> Customers(const std::string& tenant,
                                                                const std::vector<std::string>& ids) override {
     std::map<std::string, CustomerNode> out;
-    auto s = QueryIn(c_, "SELECT customer_id, segment, parent FROM metrics_customers WHERE tenant = ? AND customer_id IN ",
+    auto s = QueryIn(c_,
+                     "SELECT customer_id, segment, parent, health_version FROM metrics_customers WHERE tenant = ? AND "
+                     "customer_id IN ",
                      {tenant}, ids, "", [&](const SqlRow& r) {
-                       out[r.Text(0)] = CustomerNode{r.Text(0), r.Text(1), r.Text(2)};
+                       out[r.Text(0)] = CustomerNode{r.Text(0), r.Text(1), r.Text(2), r.Int(3)};
                        return absl::OkStatus();
                      });
     if (!s.ok()) return s;
@@ -92,15 +117,16 @@ class SqlRollupTx final : public RollupTx {
   absl::Status InsertFacts(const std::vector<Fact>& facts) override {
     return ForEachChunk(facts.size(), kMaxRowsPerStatement, [&](size_t offset, size_t count) {
       SqlParams p;
-      p.reserve(count * 12);
+      p.reserve(count * 13);
       for (size_t i = offset; i < offset + count; ++i) {
         const Fact& f = facts[i];
         p.insert(p.end(), {f.tenant, f.feedback_id, f.customer_id, static_cast<int64_t>(f.metric),
                            static_cast<int64_t>(f.score), f.hour});
         for (int d = 0; d < kTag; ++d) p.emplace_back(f.key[d]);
         p.emplace_back(absl::StrJoin(f.tags, ","));
+        p.emplace_back(f.time_us);
       }
-      return c_.Execute(absl::StrCat("INSERT INTO metrics_facts (", kFactColumns, ") VALUES ", Placeholders(count, 12)), p)
+      return c_.Execute(absl::StrCat("INSERT INTO metrics_facts (", kFactColumns, ") VALUES ", Placeholders(count, 13)), p)
           .status();
     });
   }
@@ -143,6 +169,66 @@ class SqlRollupTx final : public RollupTx {
         p.insert(p.end(), {c.n, c.top, c.bottom, c.sum, c.sum_sq});
       }
       return c_.Execute(absl::StrCat(head, Placeholders(count, 14), tail), p).status();
+    });
+  }
+
+  absl::StatusOr<std::set<std::string>> ExistingEvents(const std::string& tenant,
+                                                       const std::vector<std::string>& event_ids) override {
+    std::set<std::string> out;
+    auto s = QueryIn(c_, "SELECT event_id FROM metrics_events WHERE tenant = ? AND event_id IN ", {tenant}, event_ids,
+                     "", [&](const SqlRow& r) {
+                       out.insert(r.Text(0));
+                       return absl::OkStatus();
+                     });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::Status InsertEvents(const std::vector<JourneyEventRow>& events) override {
+    return ForEachChunk(events.size(), kMaxRowsPerStatement, [&](size_t offset, size_t count) {
+      SqlParams p;
+      p.reserve(count * 12);
+      for (size_t i = offset; i < offset + count; ++i) {
+        const JourneyEventRow& e = events[i];
+        p.insert(p.end(), {e.tenant, e.event_id, e.subject, e.sequence, e.time_us, e.type,
+                           static_cast<int64_t>(e.channel), e.touchpoint, static_cast<int64_t>(e.stage), e.currency,
+                           e.amount_minor, e.ticket_id});
+      }
+      return c_.Execute(absl::StrCat("INSERT INTO metrics_events (", kEventColumns, ") VALUES ",
+                                     Placeholders(count, 12)),
+                        p)
+          .status();
+    });
+  }
+
+  absl::StatusOr<int64_t> ReserveHealthVersions(int64_t count) override {
+    auto rows = c_.Query("SELECT after_sequence FROM metrics_cursors WHERE feed = 'health'");
+    if (!rows.ok()) return rows.status();
+    const int64_t first = (rows->empty() ? 0 : rows->front().Int(0)) + 1;
+    const int64_t last = first + count - 1;
+    auto w = rows->empty()
+                 ? c_.Execute("INSERT INTO metrics_cursors (feed, after_sequence) VALUES ('health', ?)", {last})
+                 : c_.Execute("UPDATE metrics_cursors SET after_sequence = ? WHERE feed = 'health'", {last});
+    if (!w.ok()) return w.status();
+    return first;
+  }
+
+  absl::Status SetHealthVersions(const std::string& tenant,
+                                 const std::vector<std::pair<std::string, int64_t>>& versions) override {
+    const std::string tail = c_.backend() == Backend::kMysql
+                                 ? " ON DUPLICATE KEY UPDATE health_version = VALUES(health_version)"
+                                 : " ON CONFLICT (tenant, customer_id) DO UPDATE SET health_version = "
+                                   "excluded.health_version";
+    return ForEachChunk(versions.size(), kMaxRowsPerStatement, [&](size_t offset, size_t count) {
+      SqlParams p;
+      for (size_t i = offset; i < offset + count; ++i) {
+        p.insert(p.end(), {tenant, versions[i].first, "", "", versions[i].second});
+      }
+      return c_.Execute(absl::StrCat("INSERT INTO metrics_customers (tenant, customer_id, segment, parent, "
+                                     "health_version) VALUES ",
+                                     Placeholders(count, 5), tail),
+                        p)
+          .status();
     });
   }
 
@@ -213,6 +299,19 @@ class SqlMetricsRepository final : public MetricsRepository {
       }
     }
     return absl::OkStatus();
+  }
+
+  absl::Status ForEachEvent(const std::function<void(JourneyEventRow&&)>& fn) override {
+    return Paged("metrics_events", kEventColumns, "event_id", [&](const SqlRow& r) { fn(EventOf(r)); });
+  }
+
+  absl::Status ForEachCustomer(const std::function<void(const std::string&, CustomerNode&&)>& fn) override {
+    return Paged("metrics_customers", "tenant, customer_id, segment, parent, health_version", "customer_id",
+                 [&](const SqlRow& r) { fn(r.Text(0), CustomerNode{r.Text(1), r.Text(2), r.Text(3), r.Int(4)}); });
+  }
+
+  absl::Status ForEachFact(const std::function<void(Fact&&)>& fn) override {
+    return Paged("metrics_facts", kFactColumns, "feedback_id", [&](const SqlRow& r) { fn(FactOf(r)); });
   }
 
   absl::StatusOr<Counts> ScanFacts(const std::string& tenant, Metric metric, int64_t from_hour,
@@ -352,6 +451,28 @@ class SqlMetricsRepository final : public MetricsRepository {
   }
 
  private:
+  // Every row of a table keyed by (tenant, `id`), in key order, 50,000 rows
+  // a query.
+  absl::Status Paged(const std::string& table, const std::string& columns, const std::string& id,
+                     const std::function<void(const SqlRow&)>& fn) {
+    auto c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    constexpr int64_t kPage = 50000;
+    std::string tenant, last;
+    for (bool first = true;; first = false) {
+      auto rows = first ? (*c)->Query(absl::StrCat("SELECT ", columns, " FROM ", table, " ORDER BY tenant, ", id,
+                                                   " LIMIT ", kPage))
+                        : (*c)->Query(absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE tenant > ? OR (tenant = ? AND ",
+                                                   id, " > ?) ORDER BY tenant, ", id, " LIMIT ", kPage),
+                                      {tenant, tenant, last});
+      if (!rows.ok()) return rows.status();
+      for (const SqlRow& r : *rows) fn(r);
+      if (static_cast<int64_t>(rows->size()) < kPage) return absl::OkStatus();
+      tenant = rows->back().Text(0);
+      last = rows->back().Text(1);
+    }
+  }
+
   static absl::StatusOr<std::vector<v1::Alert>> Alerts(const absl::StatusOr<shared::db::SqlRows>& rows) {
     if (!rows.ok()) return rows.status();
     std::vector<v1::Alert> out;

@@ -33,6 +33,13 @@ struct FeedItems {
   static auto* Mutable(Response& r) { return r.mutable_changes(); }
 };
 
+// The cursor a watch request starts after: `after_sequence` unless
+// specialised.
+template <class Request>
+struct WatchCursor {
+  static int64_t Of(const Request& r) { return r.after_sequence(); }
+};
+
 template <class Change, class Response>
 class FeedHub {
  public:
@@ -248,7 +255,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ServeWatch(const RpcEnv* env, const 
   absl::StatusOr<std::optional<std::string>> scope = status.ok() ? scope_fn(*principal, request) : status;
   env->Record(spec, scope.status(), start);
   if (!scope.ok()) return Hub::Reject(scope.status());
-  return hub->Watch(*scope, request.after_sequence());
+  return hub->Watch(*scope, WatchCursor<Req>::Of(request));
 }
 
 }  // namespace cx::shared

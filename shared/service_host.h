@@ -6,6 +6,7 @@
 #define CX_SHARED_SERVICE_HOST_H_
 
 #include <functional>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,8 +74,13 @@ class ServiceHost {
     runner_->SetHealthProbe(std::move(probe));
     auto hub = hub_;
     runner_->OnDrain([hub] { hub->Stop(); });
+    for (auto& hook : drain_hooks_) runner_->OnDrain(std::move(hook));
     return runner_->Start();
   }
+
+  // Also runs `hook` when the server drains (another stream hub); call
+  // before Serve.
+  void OnDrain(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
 
   // NOT_SERVING, grace, close streams, Shutdown(deadline). Idempotent.
   void Drain() {
@@ -98,6 +104,7 @@ class ServiceHost {
   std::shared_ptr<Hub> hub_;
   std::shared_ptr<RpcEnv> env_;
   std::unique_ptr<ServerRunner> runner_;
+  std::vector<std::function<void()>> drain_hooks_;
 };
 
 }  // namespace cx::shared

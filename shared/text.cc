@@ -1,5 +1,7 @@
 #include "shared/text.h"
 
+#include "absl/strings/ascii.h"
+
 namespace cx::shared {
 
 bool IsValidUtf8(absl::string_view text) {
@@ -39,6 +41,22 @@ bool IsIdentifier(absl::string_view text, size_t max_length) {
   if (text.empty() || text.size() > max_length) return false;
   for (unsigned char c : text) {
     if (c <= 0x20 || c >= 0x7F) return false;
+  }
+  return true;
+}
+
+bool IsEventType(absl::string_view type) {
+  if (type.empty() || type.size() > 64 || !absl::ascii_islower(static_cast<unsigned char>(type[0]))) return false;
+  for (unsigned char c : type) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+bool IsLabel(absl::string_view label) {
+  if (label.empty() || label.size() > 64) return false;
+  for (unsigned char c : label) {
+    if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-')) return false;
   }
   return true;
 }

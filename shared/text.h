@@ -16,6 +16,13 @@ size_t Utf8Length(absl::string_view text);
 // 1..max_length printable ASCII characters without spaces (ids, keys).
 bool IsIdentifier(absl::string_view text, size_t max_length);
 
+// Event types: [a-z][a-z0-9_.]*, at most 64 characters.
+bool IsEventType(absl::string_view type);
+
+// Labels such as segments, plans and tags: [A-Za-z0-9_.:/-], 1 to 64
+// characters.
+bool IsLabel(absl::string_view label);
+
 }  // namespace cx::shared
 
 #endif  // CX_SHARED_TEXT_H_

@@ -1,0 +1,224 @@
+#include "metrics-service/journey_index.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace cx::metrics {
+
+uint32_t Dictionary::Intern(const std::string& name) {
+  auto [it, added] = ids_.emplace(name, static_cast<uint32_t>(names_.size()));
+  if (added) names_.push_back(name);
+  return it->second;
+}
+
+std::optional<uint32_t> Dictionary::Find(const std::string& name) const {
+  auto it = ids_.find(name);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+void FeedbackSummary::Add(const Fact& f) {
+  any = true;
+  last_time_us = std::max(last_time_us, f.time_us);
+  switch (f.metric) {
+    case Metric::kNps:
+      if (!has_nps || f.time_us > nps_time_us || (f.time_us == nps_time_us && f.feedback_id > nps_feedback_id)) {
+        has_nps = true;
+        nps_time_us = f.time_us;
+        nps_feedback_id = f.feedback_id;
+        nps_score = f.score;
+      }
+      break;
+    case Metric::kCsat:
+      ++csat_n;
+      csat_sum += f.score;
+      break;
+    case Metric::kCes:
+      ++ces_n;
+      ces_sum += f.score;
+      break;
+  }
+}
+
+void FeedbackSummary::Merge(const FeedbackSummary& o) {
+  if (!o.any) return;
+  any = true;
+  last_time_us = std::max(last_time_us, o.last_time_us);
+  if (o.has_nps && (!has_nps || o.nps_time_us > nps_time_us ||
+                    (o.nps_time_us == nps_time_us && o.nps_feedback_id > nps_feedback_id))) {
+    has_nps = true;
+    nps_time_us = o.nps_time_us;
+    nps_feedback_id = o.nps_feedback_id;
+    nps_score = o.nps_score;
+  }
+  csat_n += o.csat_n;
+  csat_sum += o.csat_sum;
+  ces_n += o.ces_n;
+  ces_sum += o.ces_sum;
+}
+
+TicketKind TicketKindOf(const std::string& type) {
+  if (type == "support_ticket_opened") return kTicketOpened;
+  if (type == "support_ticket_contact") return kTicketContact;
+  if (type == "support_ticket_resolved") return kTicketResolved;
+  if (type == "support_ticket_reopened") return kTicketReopened;
+  return kTicketOther;
+}
+
+int TenantJourneys::Root(int node) const {
+  // Merges form a forest (a merged customer cannot be a merge target), so
+  // this ends; the bound guards against a corrupt store.
+  for (int depth = 0; depth < 1000 && nodes[node].parent >= 0; ++depth) node = nodes[node].parent;
+  return node;
+}
+
+void TenantJourneys::Subtree(int node, std::vector<int>* out) const {
+  out->clear();
+  out->push_back(node);
+  for (size_t i = 0; i < out->size() && i < 100000; ++i) {
+    for (int child : nodes[(*out)[i]].children) out->push_back(child);
+  }
+}
+
+std::pair<const Ev*, const Ev*> TenantJourneys::Timeline(int root, std::vector<Ev>* scratch) const {
+  const IdentityNode& n = nodes[root];
+  if (n.children.empty()) return {n.events.data(), n.events.data() + n.events.size()};
+  std::vector<int> members;
+  Subtree(root, &members);
+  scratch->clear();
+  for (int m : members) scratch->insert(scratch->end(), nodes[m].events.begin(), nodes[m].events.end());
+  std::sort(scratch->begin(), scratch->end(), EventBefore);
+  return {scratch->data(), scratch->data() + scratch->size()};
+}
+
+std::vector<int> TenantJourneys::RootsOf(const std::vector<int>& members) const {
+  std::vector<int> roots;
+  roots.reserve(members.size());
+  for (int m : members) roots.push_back(Root(m));
+  std::sort(roots.begin(), roots.end());
+  roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+  return roots;
+}
+
+std::vector<int> TenantJourneys::Roots() const {
+  std::vector<int> roots;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].parent < 0) roots.push_back(static_cast<int>(i));
+  }
+  return roots;
+}
+
+TenantJourneys& JourneyIndex::Tenant(const std::string& tenant) {
+  auto& t = tenants_[tenant];
+  if (!t) t = std::make_unique<TenantJourneys>();
+  return *t;
+}
+
+int JourneyIndex::NodeOf(TenantJourneys& t, const std::string& key) {
+  auto [it, added] = t.by_key.emplace(key, static_cast<int>(t.nodes.size()));
+  if (added) {
+    IdentityNode n;
+    n.key = key;
+    n.anonymous = key.rfind(kAnonymousPrefix, 0) == 0;
+    t.nodes.push_back(std::move(n));
+  }
+  return it->second;
+}
+
+void JourneyIndex::AddEvents(const std::vector<JourneyEventRow>& events) {
+  std::unique_lock lock(mu_);
+  for (const JourneyEventRow& row : events) {
+    TenantJourneys& t = Tenant(row.tenant);
+    const int id = NodeOf(t, row.subject);
+    Ev e;
+    e.time_us = row.time_us;
+    e.sequence = row.sequence;
+    e.amount_minor = row.amount_minor;
+    e.type = t.types.Intern(row.type);
+    e.touchpoint = t.touchpoints.Intern(row.touchpoint);
+    e.ticket = row.ticket_id.empty() ? 0 : t.ticket_ids.Intern(row.ticket_id);
+    e.currency = static_cast<uint16_t>(t.currencies.Intern(row.currency));
+    e.channel = static_cast<uint8_t>(row.channel);
+    e.stage = static_cast<uint8_t>(row.stage & 7);
+    IdentityNode& n = t.nodes[id];
+    if (n.events.empty() || !EventBefore(e, n.events.back())) {
+      n.events.push_back(e);
+    } else {  // a late event
+      n.events.insert(std::upper_bound(n.events.begin(), n.events.end(), e, EventBefore), e);
+    }
+    auto type_at = std::lower_bound(n.types.begin(), n.types.end(), e.type);
+    if (type_at == n.types.end() || *type_at != e.type) {
+      n.types.insert(type_at, e.type);
+      if (t.by_type.size() <= e.type) t.by_type.resize(e.type + 1);
+      t.by_type[e.type].push_back(id);
+    }
+    if (!(n.stages & (1u << e.stage))) {
+      n.stages |= static_cast<uint8_t>(1u << e.stage);
+      t.by_stage[e.stage].push_back(id);
+    }
+    if (e.ticket != 0) {
+      t.tickets[e.ticket].push_back({e.time_us, e.sequence, TicketKindOf(row.type), e.channel, e.touchpoint, id});
+    }
+    ++events_;
+  }
+}
+
+void JourneyIndex::PutNode(const std::string& tenant, const CustomerNode& node) {
+  std::unique_lock lock(mu_);
+  TenantJourneys& t = Tenant(tenant);
+  const int id = NodeOf(t, node.customer_id);
+  const int parent = node.parent.empty() ? -1 : NodeOf(t, node.parent);
+  IdentityNode& n = t.nodes[id];
+  n.segment = node.segment;
+  if (n.parent != parent) {
+    if (n.parent >= 0) {
+      auto& siblings = t.nodes[n.parent].children;
+      siblings.erase(std::remove(siblings.begin(), siblings.end(), id), siblings.end());
+    }
+    n.parent = parent;
+    if (parent >= 0) t.nodes[parent].children.push_back(id);
+  }
+  if (node.health_version != 0 && node.health_version != n.version && !n.anonymous) {
+    t.by_version.erase({n.version, id});
+    n.version = node.health_version;
+    t.by_version.insert({n.version, id});
+  }
+}
+
+void JourneyIndex::AddFeedback(const Fact& fact) {
+  std::unique_lock lock(mu_);
+  TenantJourneys& t = Tenant(fact.tenant);
+  t.nodes[NodeOf(t, fact.customer_id)].feedback.Add(fact);
+}
+
+void JourneyIndex::SetVersions(const std::string& tenant,
+                               const std::vector<std::pair<std::string, int64_t>>& versions) {
+  std::unique_lock lock(mu_);
+  TenantJourneys& t = Tenant(tenant);
+  for (const auto& [key, version] : versions) {
+    const int id = NodeOf(t, key);
+    IdentityNode& n = t.nodes[id];
+    if (n.anonymous) continue;
+    t.by_version.erase({n.version, id});
+    n.version = version;
+    t.by_version.insert({version, id});
+  }
+}
+
+void JourneyIndex::Read(const std::string& tenant, const std::function<void(const TenantJourneys&)>& fn) const {
+  std::shared_lock lock(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) {
+    static const TenantJourneys kEmpty;
+    fn(kEmpty);
+    return;
+  }
+  fn(*it->second);
+}
+
+int64_t JourneyIndex::events() const {
+  std::shared_lock lock(mu_);
+  return events_;
+}
+
+}  // namespace cx::metrics

@@ -1,0 +1,145 @@
+// The in-memory state the journey metrics are answered from: per tenant,
+// every identity (customer or anonymous visitor) with its merge parent,
+// segment, sorted event timeline and feedback summary, plus posting lists
+// (which identities did an event type), support tickets and the health
+// versions. It is rebuilt from the repository at start and then changed
+// only after the feed applier's transaction commits, so it always equals
+// the stored state.
+#ifndef CX_METRICS_JOURNEY_INDEX_H_
+#define CX_METRICS_JOURNEY_INDEX_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "metrics-service/metrics_repository.h"
+
+namespace cx::metrics {
+
+// Interned strings; id 0 is "".
+class Dictionary {
+ public:
+  Dictionary() : names_{""} { ids_[""] = 0; }
+  uint32_t Intern(const std::string& name);
+  std::optional<uint32_t> Find(const std::string& name) const;
+  const std::string& Name(uint32_t id) const { return names_[id]; }
+  size_t size() const { return names_.size(); }
+
+ private:
+  std::unordered_map<std::string, uint32_t> ids_;
+  std::vector<std::string> names_;
+};
+
+// One event in memory (40 bytes).
+struct Ev {
+  int64_t time_us = 0;
+  int64_t sequence = 0;
+  int64_t amount_minor = 0;
+  uint32_t type = 0;
+  uint32_t touchpoint = 0;
+  uint32_t ticket = 0;  // Dictionary id of the ticket id; 0: none
+  uint16_t currency = 0;
+  uint8_t channel = 0;
+  uint8_t stage = 0;
+};
+
+inline bool EventBefore(const Ev& a, const Ev& b) {
+  return a.time_us != b.time_us ? a.time_us < b.time_us : a.sequence < b.sequence;
+}
+
+// What one identity's scored feedback adds up to.
+struct FeedbackSummary {
+  bool has_nps = false;
+  int64_t nps_time_us = 0;
+  std::string nps_feedback_id;  // ties of time: the greatest id is the latest
+  int nps_score = 0;
+  int64_t csat_n = 0, csat_sum = 0, ces_n = 0, ces_sum = 0;
+  int64_t last_time_us = 0;
+  bool any = false;
+  void Add(const Fact& f);
+  void Merge(const FeedbackSummary& o);
+};
+
+struct IdentityNode {
+  std::string key;  // customer id, or kAnonymousPrefix + anonymous id
+  bool anonymous = false;
+  int parent = -1;
+  std::vector<int> children;
+  std::string segment;
+  std::vector<Ev> events;       // sorted by EventBefore
+  std::vector<uint32_t> types;  // sorted distinct event types
+  uint8_t stages = 0;           // bit s: has an event of stage s
+  FeedbackSummary feedback;
+  int64_t version = 0;
+};
+
+// A support ticket's events, in the order they arrived.
+struct TicketEvent {
+  int64_t time_us = 0;
+  int64_t sequence = 0;
+  int kind = 0;  // TicketKind
+  uint8_t channel = 0;
+  uint32_t touchpoint = 0;
+  int node = -1;  // the identity it was recorded for
+};
+enum TicketKind { kTicketOther = 0, kTicketOpened, kTicketContact, kTicketResolved, kTicketReopened };
+TicketKind TicketKindOf(const std::string& type);
+
+struct TenantJourneys {
+  Dictionary types, touchpoints, currencies, ticket_ids;
+  std::vector<IdentityNode> nodes;
+  std::unordered_map<std::string, int> by_key;
+  std::vector<std::vector<int>> by_type;  // type id -> identities with such events
+  std::vector<int> by_stage[8];           // stage -> identities with such events
+  std::map<uint32_t, std::vector<TicketEvent>> tickets;  // ticket id -> events
+  std::set<std::pair<int64_t, int>> by_version;          // customers (not anonymous)
+
+  int Find(const std::string& key) const {
+    auto it = by_key.find(key);
+    return it == by_key.end() ? -1 : it->second;
+  }
+  int Root(int node) const;
+  // The node and every identity merged into it, directly or not.
+  void Subtree(int node, std::vector<int>* out) const;
+  // The events of a root and its subtree, sorted. Points into the node's
+  // own vector when nothing is merged into it, else into `scratch`.
+  std::pair<const Ev*, const Ev*> Timeline(int root, std::vector<Ev>* scratch) const;
+  // Roots of every identity in `nodes`, each once, ascending.
+  std::vector<int> RootsOf(const std::vector<int>& nodes) const;
+  std::vector<int> Roots() const;
+};
+
+class JourneyIndex {
+ public:
+  // Adds events (each id once: the applier skips stored ones).
+  void AddEvents(const std::vector<JourneyEventRow>& events);
+  // Sets an identity's segment and merge parent ("" for none).
+  void PutNode(const std::string& tenant, const CustomerNode& node);
+  void AddFeedback(const Fact& fact);
+  void SetVersions(const std::string& tenant, const std::vector<std::pair<std::string, int64_t>>& versions);
+
+  // Runs fn over the tenant's state under a shared lock (an empty state
+  // when the tenant is unknown).
+  void Read(const std::string& tenant, const std::function<void(const TenantJourneys&)>& fn) const;
+  int64_t events() const;
+
+ private:
+  TenantJourneys& Tenant(const std::string& tenant);
+  static int NodeOf(TenantJourneys& t, const std::string& key);
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::unique_ptr<TenantJourneys>> tenants_;
+  int64_t events_ = 0;
+};
+
+}  // namespace cx::metrics
+
+#endif  // CX_METRICS_JOURNEY_INDEX_H_
