@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <iostream>
 #include <random>
@@ -295,6 +296,91 @@ TEST_F(ThreeServicesTest, ASignificantDropIsStreamedByWatchAlertsOnce) {
   auto other = metrics_.Call(&v1::MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, t::kGlobexAdmin);
   ASSERT_TRUE(other.ok());
   EXPECT_EQ(other->alerts_size(), 0);
+}
+
+TEST_F(ThreeServicesTest, JourneyEventsReachFunnelsSupportAndAStreamOfCustomerHealth) {
+  Upsert("jo", "smb", 1);
+  Upsert("kim", "smb", 1);
+  // A CRM connector follows health from the start.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + t::kAcmeRead);
+  auto reader = metrics_.stub->WatchCustomerHealth(&ctx, v1::WatchCustomerHealthRequest{});
+  std::mutex mu;
+  std::vector<v1::CustomerHealth> streamed;
+  std::thread follower([&] {
+    v1::WatchCustomerHealthResponse r;
+    while (reader->Read(&r)) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& h : r.customers()) streamed.push_back(h);
+    }
+  });
+  const absl::Time t0 = absl::Now() - absl::Hours(5);
+  journey::v1::BatchRecordEventsRequest batch;
+  auto add = [&](const std::string& id, const std::string& who, const std::string& type, absl::Duration after) {
+    auto* e = batch.add_events();
+    e->set_event_id(id);
+    e->set_customer_id(who);
+    e->set_type(type);
+    e->set_channel(common::v1::CHANNEL_WEB);
+    *e->mutable_occurred_at() = shared::ToProtoTime(t0 + after);
+    return e;
+  };
+  add("j1", "jo", "page_view", absl::Minutes(0));
+  add("j2", "jo", "add_to_cart", absl::Minutes(10));
+  add("k1", "kim", "page_view", absl::Minutes(5));
+  (*add("k2", "kim", "support_ticket_opened", absl::Minutes(20))->mutable_properties())["ticket_id"] = "T-1";
+  (*add("k3", "kim", "support_ticket_resolved", absl::Minutes(80))->mutable_properties())["ticket_id"] = "T-1";
+  auto recorded = journey_.Call(&journey::v1::JourneyService::Stub::BatchRecordEvents, batch, t::kAcmeIngest);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  ASSERT_EQ(recorded->accepted_count(), 5);
+
+  v1::GetFunnelRequest funnel;
+  funnel.add_steps()->set_event_type("page_view");
+  funnel.add_steps()->set_event_type("add_to_cart");
+  funnel.mutable_conversion_window()->set_seconds(3600);
+  *funnel.mutable_range() = [&] {
+    common::v1::TimeRange r;
+    *r.mutable_start_time() = shared::ToProtoTime(t0 - absl::Hours(1));
+    *r.mutable_end_time() = shared::ToProtoTime(absl::Now());
+    return r;
+  }();
+  ASSERT_TRUE(WaitFor([&] {
+    auto f = metrics_.Call(&v1::MetricsService::Stub::GetFunnel, funnel, t::kAcmeRead);
+    return f.ok() && f->steps(0).customers() == 2 && f->steps(1).customers() == 1;
+  }));
+  v1::GetSupportMetricsRequest support;
+  *support.mutable_range() = funnel.range();
+  auto s = metrics_.Call(&v1::MetricsService::Stub::GetSupportMetrics, support, t::kAcmeRead);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->total().resolved(), 1);
+  EXPECT_EQ(s->total().median_time_to_resolution().seconds(), 3600);
+  // Another tenant sees nothing; a bad request names its field.
+  auto other = metrics_.Call(&v1::MetricsService::Stub::GetFunnel, funnel, t::kGlobexAdmin);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->steps(0).customers(), 0);
+  funnel.clear_steps();
+  EXPECT_THAT(metrics_.Call(&v1::MetricsService::Stub::GetFunnel, funnel, t::kAcmeRead),
+              t::StatusIsField(absl::StatusCode::kInvalidArgument, "steps"));
+
+  // The stream carried both customers, with versions rising, the latest
+  // health showing the events.
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    int jo = 0;
+    for (const auto& h : streamed) jo = h.customer_id() == "jo" ? static_cast<int>(h.events()) : jo;
+    return jo == 2;
+  }));
+  ctx.TryCancel();
+  follower.join();
+  for (size_t i = 1; i < streamed.size(); ++i) EXPECT_GT(streamed[i].version(), streamed[i - 1].version());
+  v1::GetCustomerHealthRequest health;
+  health.set_customer_id("kim");
+  auto kim = metrics_.Call(&v1::MetricsService::Stub::GetCustomerHealth, health, t::kAcmeRead);
+  ASSERT_TRUE(kim.ok()) << kim.status();
+  EXPECT_EQ(kim->health().events(), 3);
+  EXPECT_EQ(kim->health().open_tickets(), 0);
+  EXPECT_THAT(metrics_.Call(&v1::MetricsService::Stub::GetCustomerHealth, health, t::kGlobexAdmin),
+              t::StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(ThreeServicesTest, ARestartMidConsumptionResumesFromTheStoredCursorsWithNothingLostOrRepeated) {
