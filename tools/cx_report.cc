@@ -61,12 +61,28 @@ class Report {
     return n;
   }
 
+  // Journey events metrics-service holds (of the types the report uses).
+  int64_t JourneyEvents() {
+    int64_t n = 0;
+    for (const char* type : {"page_view", "app_login", "order_placed"}) {
+      v1::GetNextStepsRequest r;
+      r.set_event_type(type);
+      *r.mutable_range() = range_;
+      r.mutable_range()->mutable_start_time()->set_seconds(0);
+      v1::GetNextStepsResponse resp;
+      if (!Call(&MetricsService::Stub::GetNextSteps, r, &resp)) return -1;
+      n += resp.occurrences();
+    }
+    return n;
+  }
+
   // metrics-service follows the feeds; wait until its counts stop moving.
   void WaitUntilSettled() {
     int64_t last = -2;
     int stable = 0;
     for (int i = 0; i < 150 && stable < 5; ++i) {
-      const int64_t n = TotalAnswers();
+      const int64_t answers = TotalAnswers(), events = JourneyEvents();
+      const int64_t n = answers < 0 || events < 0 ? -1 : answers + events * 1000000;
       stable = (n == last && n >= 0) ? stable + 1 : 0;
       last = n;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -193,6 +209,143 @@ class Report {
   cx::common::v1::TimeRange range_;
 };
 
+// The journey part of the report.
+class JourneyReport {
+ public:
+  JourneyReport(Report& report, int days) : report_(report), days_(days) {}
+
+  cx::common::v1::TimeRange Range(int days) const {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    cx::common::v1::TimeRange r;
+    r.mutable_start_time()->set_seconds((now / 86400 - days) * 86400);
+    r.mutable_end_time()->set_seconds(now);
+    return r;
+  }
+
+  void Funnel() {
+    v1::GetFunnelRequest r;
+    for (const char* type : {"page_view", "product_view", "cart_add", "order_placed"}) r.add_steps()->set_event_type(type);
+    r.mutable_conversion_window()->set_seconds(14 * 86400);
+    *r.mutable_range() = Range(days_ + 5);
+    v1::GetFunnelResponse f;
+    if (!report_.Call(&MetricsService::Stub::GetFunnel, r, &f)) return;
+    std::cout << absl::StrFormat("  %-14s %9s %9s %9s %9s %14s\n", "step", "customers", "of first", "of prev",
+                                 "drop-off", "median time");
+    for (const auto& s : f.steps()) {
+      std::cout << absl::StrFormat("  %-14s %9d %8.1f%% %8.1f%% %9d %14s\n", s.label(), s.customers(),
+                                   100 * s.conversion_from_first(), 100 * s.conversion_from_previous(), s.drop_off(),
+                                   absl::FormatDuration(absl::Seconds(s.median_time_from_first().seconds())));
+    }
+  }
+
+  void Retention() {
+    v1::GetRetentionRequest r;
+    r.set_cohort_event_type("page_view");
+    r.set_return_event_type("app_login");
+    r.set_interval(v1::INTERVAL_WEEK);
+    r.set_periods(4);
+    r.set_mode(v1::RETENTION_MODE_ON_OR_AFTER);
+    *r.mutable_range() = Range(days_ + 5);
+    v1::GetRetentionResponse out;
+    if (!report_.Call(&MetricsService::Stub::GetRetention, r, &out)) return;
+    std::cout << absl::StrFormat("  %-12s %6s", "week of", "size");
+    for (int k = 1; k <= 4; ++k) std::cout << absl::StrFormat(" %7s", absl::StrCat("week ", k));
+    std::cout << "\n";
+    for (const auto& c : out.cohorts()) {
+      std::cout << absl::StrFormat("  %-12s %6d",
+                                   absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(c.start_time().seconds()),
+                                                    absl::UTCTimeZone()),
+                                   c.size());
+      for (const auto& cell : c.cells()) {
+        if (cell.period() == 0) continue;
+        std::cout << absl::StrFormat(" %6.0f%%%s", 100 * cell.rate(), cell.complete() ? "" : "*");
+      }
+      std::cout << "\n";
+    }
+    std::cout << "  (on or after: came back with app_login in that week or later; * the week is not over)\n";
+  }
+
+  void Churn() {
+    v1::GetChurnRequest r;
+    *r.mutable_range() = Range(days_);
+    r.set_definition(v1::ACTIVITY_DEFINITION_RECENT_ACTIVITY);
+    r.set_activity_days(14);
+    v1::GetChurnResponse out;
+    if (!report_.Call(&MetricsService::Stub::GetChurn, r, &out) || out.periods_size() == 0) return;
+    const auto& p = out.periods(0);
+    std::cout << absl::StrFormat("  active (an event in 14 days): %d at start, %d at end, %d new; "
+                                 "retention %.1f%%, churn %.1f%%\n",
+                                 p.active_at_start(), p.active_at_end(), p.new_active(), 100 * p.retention_rate(),
+                                 100 * p.churn_rate());
+  }
+
+  void LifetimeValue() {
+    v1::GetCustomerLifetimeValueRequest r;
+    r.set_currency_code("EUR");
+    *r.mutable_range() = Range(days_);
+    r.set_expected_lifespan_periods(12);
+    r.set_gross_margin(0.4);
+    v1::GetCustomerLifetimeValueResponse out;
+    if (!report_.Call(&MetricsService::Stub::GetCustomerLifetimeValue, r, &out)) return;
+    for (const auto& v : out.segments()) {
+      std::cout << absl::StrFormat("  %-20s %3d buyers, AOV %8.2f EUR x %.2f orders = %8.2f EUR per %d days; "
+                                   "CLV (12 periods, 40%% margin) %9.2f EUR\n",
+                                   v.scope(), v.purchasers(), v.average_order_value_minor() / 100,
+                                   v.purchase_frequency(), v.value_per_period_minor() / 100, days_,
+                                   v.lifetime_value_minor() / 100);
+    }
+  }
+
+  void Support() {
+    v1::GetSupportMetricsRequest r;
+    *r.mutable_range() = Range(days_ + 5);
+    v1::GetSupportMetricsResponse out;
+    if (!report_.Call(&MetricsService::Stub::GetSupportMetrics, r, &out)) return;
+    const auto& t = out.total();
+    std::cout << absl::StrFormat("  %d tickets, %d resolved; time to resolution median %s, p90 %s; "
+                                 "first-contact resolution %.0f%%, reopened %.0f%%\n",
+                                 t.opened(), t.resolved(),
+                                 absl::FormatDuration(absl::Seconds(t.median_time_to_resolution().seconds())),
+                                 absl::FormatDuration(absl::Seconds(t.p90_time_to_resolution().seconds())),
+                                 100 * t.first_contact_resolution_rate(), 100 * t.reopen_rate());
+  }
+
+  void AtRisk() {
+    std::vector<v1::CustomerHealth> all;
+    v1::ListCustomerHealthRequest r;
+    r.set_page_size(500);
+    for (int page = 0; page < 1000; ++page) {
+      v1::ListCustomerHealthResponse out;
+      if (!report_.Call(&MetricsService::Stub::ListCustomerHealth, r, &out)) return;
+      for (const auto& h : out.customers()) {
+        if (h.merged_into().empty()) all.push_back(h);
+      }
+      if (out.next_page_token().empty()) break;
+      r.set_page_token(out.next_page_token());
+    }
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+      return a.churn_risk().score() != b.churn_risk().score() ? a.churn_risk().score() > b.churn_risk().score()
+                                                              : a.customer_id() < b.customer_id();
+    });
+    std::cout << absl::StrFormat("  %-10s %4s %-6s %-12s %4s  %s\n", "customer", "risk", "level", "stage", "NPS",
+                                 "why");
+    for (size_t i = 0; i < all.size() && i < 5; ++i) {
+      const auto& h = all[i];
+      std::string why;
+      for (const auto& f : h.churn_risk().factors()) absl::StrAppend(&why, why.empty() ? "" : "; ", f.description());
+      std::cout << absl::StrFormat("  %-10s %4d %-6s %-12s %4s  %s\n", h.customer_id(), h.churn_risk().score(),
+                                   v1::RiskLevel_Name(h.churn_risk().level()).substr(11),
+                                   cx::common::v1::JourneyStage_Name(h.current_stage()).substr(14),
+                                   h.has_nps() ? std::to_string(h.latest_nps_score()) : "-", why);
+    }
+    std::cout << absl::StrFormat("  (%d customers synced through ListCustomerHealth)\n", all.size());
+  }
+
+ private:
+  Report& report_;
+  int days_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -220,5 +373,18 @@ int main(int argc, char** argv) {
   report.Compare();
   std::cout << "\nAlerts:\n";
   report.Alerts();
+  JourneyReport journeys(report, days);
+  std::cout << "\nFunnel (first page view in range, 14-day window, steps in order):\n";
+  journeys.Funnel();
+  std::cout << "\nWeekly retention of first page views (UTC weeks from Monday):\n";
+  journeys.Retention();
+  std::cout << "\nChurn over the report's days:\n";
+  journeys.Churn();
+  std::cout << "\nCustomer lifetime value by segment (orders in EUR over the report's days):\n";
+  journeys.LifetimeValue();
+  std::cout << "\nSupport:\n";
+  journeys.Support();
+  std::cout << "\nTop at-risk customers (churn-risk points and why):\n";
+  journeys.AtRisk();
   return 0;
 }

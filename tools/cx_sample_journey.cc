@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cx/journey/v1/journey_service.grpc.pb.h"
@@ -125,11 +126,39 @@ int main(int argc, char** argv) {
         e->mutable_revenue()->set_currency_code("EUR");
         e->mutable_revenue()->set_amount_minor(step.revenue_minor);
       }
+      if (absl::StartsWith(step.type, "support_ticket_")) {
+        (*e->mutable_properties())["ticket_id"] = absl::StrCat("T-", day, "-", i);
+      }
       *e->mutable_occurred_at() = TimeUtil::SecondsToTimestamp(at);
       at += 3600 + static_cast<int64_t>(rng() % (2 * 86400));
       ++sent;
       if (batch.events_size() == 100) flush();
     }
+    // Later visits (retention), and some cancel.
+    const int logins = static_cast<int>(rng() % 5);
+    for (int l = 0; l < logins && at < today; ++l) {
+      at += 3 * 86400 + static_cast<int64_t>(rng() % (6 * 86400));
+      if (at >= today) break;
+      Event* e = batch.add_events();
+      e->set_event_id(absl::StrCat("sample-", day, "-", i, "-login-", l));
+      e->set_customer_id(absl::StrCat("cust-", 1000 + i));
+      e->set_type("app_login");
+      e->set_channel(cx::common::v1::CHANNEL_IN_APP);
+      e->set_touchpoint_id("mobile-app");
+      *e->mutable_occurred_at() = TimeUtil::SecondsToTimestamp(at);
+      ++sent;
+    }
+    if (i % 7 == 3) {
+      Event* e = batch.add_events();
+      e->set_event_id(absl::StrCat("sample-", day, "-", i, "-cancel"));
+      e->set_customer_id(absl::StrCat("cust-", 1000 + i));
+      e->set_type("subscription_cancelled");
+      e->set_channel(cx::common::v1::CHANNEL_EMAIL);
+      e->set_touchpoint_id("billing");
+      *e->mutable_occurred_at() = TimeUtil::SecondsToTimestamp(today - 86400);
+      ++sent;
+    }
+    if (batch.events_size() >= 90) flush();
   }
   flush();
 
