@@ -7,6 +7,8 @@
 #   CX_BENCH_SECONDS          measured seconds per scenario (default 5)
 #   CX_METRICS_BENCH_RECORDS  records for metrics-bench (default 10000000:
 #                             about 15 minutes and 10 GB under /tmp)
+#   CX_JOURNEY_BENCH_CUSTOMERS, CX_JOURNEY_BENCH_EVENTS  journey-bench size
+#                             (default 1000000 customers, 20000000 events)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -19,6 +21,8 @@ end_to_end=$(./build/bench/cx-bench --seconds="$seconds" --mysql-url="$url")
 storage=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 : 1)) --mysql-url="$url")
 records=${CX_METRICS_BENCH_RECORDS:-10000000}
 metrics=$(./build/bench/metrics-bench --records="$records" 2>/dev/null | grep "^|")
+journeys=$(./build/bench/journey-bench --customers="${CX_JOURNEY_BENCH_CUSTOMERS:-1000000}" \
+  --events="${CX_JOURNEY_BENCH_EVENTS:-20000000}" 2>/dev/null)
 
 {
   echo "# Benchmarks"
@@ -57,5 +61,11 @@ metrics=$(./build/bench/metrics-bench --records="$records" 2>/dev/null | grep "^
   echo "| what | figure | note |"
   echo "|---|---|---|"
   echo "$metrics"
+  echo
+  echo "## metrics-service: journey metrics from the journey index against SQL over the raw rows"
+  echo
+  echo '```'
+  echo "$journeys"
+  echo '```'
 } > BENCHMARKS.md
 cat BENCHMARKS.md

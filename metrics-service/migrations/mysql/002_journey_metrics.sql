@@ -28,3 +28,9 @@ ALTER TABLE metrics_customers MODIFY customer_id VARCHAR(140) NOT NULL, MODIFY p
 
 -- When each scored feedback happened (the latest NPS answer of a customer).
 ALTER TABLE metrics_facts ADD COLUMN occurred_us BIGINT NOT NULL DEFAULT 0;
+
+-- Journey events consumed before this migration were not kept: read the
+-- journey feed again from the start. Its effects are idempotent (events
+-- are stored once by id; upserts, merges and unmerges replayed in order end
+-- in the same state), so the replay only adds what was missing.
+UPDATE metrics_cursors SET after_sequence = 0 WHERE feed = 'journey';
