@@ -207,8 +207,13 @@ TEST_F(ThreeServicesTest, FeedbackReachesGetScoreWithTheExactValueAndIntervalAnd
   EXPECT_EQ(s->score().top_count(), 200);
   EXPECT_EQ(s->score().bottom_count(), 80);
 
-  // Operators see the consumers on /metrics.
-  const std::string page = t::HttpGet(metrics_server_->metrics_port(), "/metrics");
+  // Operators see the consumers on /metrics (counted just after the batch
+  // is visible to queries).
+  std::string page;
+  ASSERT_TRUE(WaitFor([&] {
+    page = t::HttpGet(metrics_server_->metrics_port(), "/metrics");
+    return page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 400") != std::string::npos;
+  }));
   EXPECT_NE(page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 400"), std::string::npos) << page;
   EXPECT_NE(page.find("cx_feed_cursor{feed=\"feedback\"} 400"), std::string::npos);
   EXPECT_NE(page.find("cx_feed_last_applied_timestamp_seconds{feed=\"feedback\"}"), std::string::npos);
