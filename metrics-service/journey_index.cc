@@ -157,7 +157,13 @@ void JourneyIndex::AddEvents(const std::vector<JourneyEventRow>& events) {
       t.by_stage[e.stage].push_back(id);
     }
     if (e.ticket != 0) {
-      t.tickets[e.ticket].push_back({e.time_us, e.sequence, TicketKindOf(row.type), e.channel, e.touchpoint, id});
+      auto& ticket = t.tickets[e.ticket];
+      const TicketEvent te{e.time_us, e.sequence, TicketKindOf(row.type), e.channel, e.touchpoint, id};
+      ticket.insert(std::upper_bound(ticket.begin(), ticket.end(), te,
+                                     [](const TicketEvent& a, const TicketEvent& b) {
+                                       return a.time_us != b.time_us ? a.time_us < b.time_us : a.sequence < b.sequence;
+                                     }),
+                    te);
     }
     ++events_;
   }

@@ -81,7 +81,7 @@ struct IdentityNode {
   int64_t version = 0;
 };
 
-// A support ticket's events, in the order they arrived.
+// A support ticket's event, kept sorted by (time, sequence) per ticket.
 struct TicketEvent {
   int64_t time_us = 0;
   int64_t sequence = 0;
@@ -99,7 +99,7 @@ struct TenantJourneys {
   std::unordered_map<std::string, int> by_key;
   std::vector<std::vector<int>> by_type;  // type id -> identities with such events
   std::vector<int> by_stage[8];           // stage -> identities with such events
-  std::map<uint32_t, std::vector<TicketEvent>> tickets;  // ticket id -> events
+  std::map<uint32_t, std::vector<TicketEvent>> tickets;  // ticket id -> sorted events
   std::set<std::pair<int64_t, int>> by_version;          // customers (not anonymous)
 
   int Find(const std::string& key) const {

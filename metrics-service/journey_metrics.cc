@@ -200,27 +200,20 @@ bool IsCalendarInterval(v1::Interval i) {
   return i == v1::INTERVAL_DAY || i == v1::INTERVAL_WEEK || i == v1::INTERVAL_MONTH;
 }
 
-// A ticket's state from its events.
+// A ticket's state from its events (sorted by time, then sequence).
 struct TicketState {
-  bool known = false;  // its opened event has arrived
-  const TicketEvent* opened = nullptr;
+  const TicketEvent* opened = nullptr;  // null until the opened event arrives
   bool resolved = false, ever_resolved = false, reopened = false, contact = false;
   int64_t resolution_us = 0;  // opening to last resolution
 };
 
-TicketState StateOf(std::vector<TicketEvent> events) {
-  std::sort(events.begin(), events.end(), [](const TicketEvent& a, const TicketEvent& b) {
-    return a.time_us != b.time_us ? a.time_us < b.time_us : a.sequence < b.sequence;
-  });
+TicketState StateOf(const std::vector<TicketEvent>& events) {
   TicketState s;
-  int64_t opened_us = 0, last_resolved_us = 0;
+  int64_t last_resolved_us = 0;
   for (const TicketEvent& e : events) {
     switch (e.kind) {
       case kTicketOpened:
-        if (!s.known) {
-          s.known = true;
-          opened_us = e.time_us;
-        }
+        if (!s.opened) s.opened = &e;
         break;
       case kTicketContact: s.contact = true; break;
       case kTicketResolved:
@@ -234,20 +227,8 @@ TicketState StateOf(std::vector<TicketEvent> events) {
       default: break;
     }
   }
-  s.resolution_us = std::max<int64_t>(0, last_resolved_us - opened_us);
+  if (s.opened) s.resolution_us = std::max<int64_t>(0, last_resolved_us - s.opened->time_us);
   return s;
-}
-
-// The opening event (the state above keeps no pointer into a copy).
-const TicketEvent* OpeningOf(const std::vector<TicketEvent>& events) {
-  const TicketEvent* first = nullptr;
-  for (const TicketEvent& e : events) {
-    if (e.kind != kTicketOpened) continue;
-    if (!first || e.time_us < first->time_us || (e.time_us == first->time_us && e.sequence < first->sequence)) {
-      first = &e;
-    }
-  }
-  return first;
 }
 
 struct SupportAcc {
@@ -658,9 +639,7 @@ absl::StatusOr<v1::GetCustomerLifetimeValueResponse> JourneyMetrics::GetCustomer
     v.push_back({"customer_id", shared::kIdentifierRule});
   }
   if (!r.segment().empty() && !IsLabel(r.segment())) v.push_back({"segment", "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
-  if (CheckRate(r.gross_margin(), true, "gross_margin", &v) && r.gross_margin() == 0) {
-    // 0 means 1 (no margin given).
-  }
+  CheckRate(r.gross_margin(), true, "gross_margin", &v);  // 0 means 1 (no margin given)
   CheckRate(r.discount_rate(), true, "discount_rate", &v);
   CheckRate(r.retention_rate(), false, "retention_rate", &v);
   if (!std::isfinite(r.expected_lifespan_periods()) || r.expected_lifespan_periods() < 0 ||
@@ -729,13 +708,13 @@ absl::StatusOr<v1::GetSupportMetricsResponse> JourneyMetrics::GetSupportMetrics(
   index_->Read(p.tenant, [&](const TenantJourneys& t) {
     const EventFilter filter(r.filters(), t);
     for (const auto& [id, events] : t.tickets) {
-      const TicketEvent* opened = OpeningOf(events);
+      const TicketState state = StateOf(events);
+      const TicketEvent* opened = state.opened;
       if (!opened || !range.Holds(opened->time_us)) continue;
       Ev probe;
       probe.channel = opened->channel;
       probe.touchpoint = opened->touchpoint;
       if (!filter.Passes(probe) || !filter.Admits(t.nodes[t.Root(opened->node)])) continue;
-      const TicketState state = StateOf(events);
       total.Add(state);
       by_channel[opened->channel].Add(state);
       by_touchpoint[t.touchpoints.Name(opened->touchpoint)].Add(state);
@@ -852,9 +831,9 @@ v1::CustomerHealth JourneyMetrics::HealthOf(const std::string& tenant, const Ten
   for (uint32_t ticket : tickets) {
     auto it = t.tickets.find(ticket);
     if (it == t.tickets.end()) continue;
-    const TicketEvent* opened = OpeningOf(it->second);
-    if (!opened || t.Root(opened->node) != id) continue;
-    if (!StateOf(it->second).resolved) ++open;
+    const TicketState state = StateOf(it->second);
+    if (!state.opened || t.Root(state.opened->node) != id) continue;
+    if (!state.resolved) ++open;
   }
   h.set_open_tickets(open);
 

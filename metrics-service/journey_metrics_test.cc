@@ -454,7 +454,9 @@ TEST(JourneyMetricsExamples, HealthVersionsPageAndMoveOnEveryChange) {
   std::set<std::string> ids;
   for (const auto& h : changed->customers()) {
     ids.insert(h.customer_id());
-    if (h.customer_id() == "c1") EXPECT_EQ(h.merged_into(), "c4");
+    if (h.customer_id() == "c1") {
+      EXPECT_EQ(h.merged_into(), "c4");
+    }
   }
   EXPECT_EQ(ids, (std::set<std::string>{"c1", "c3", "c4"}));
   // A token of another tenant is refused.
@@ -1007,7 +1009,9 @@ TEST_P(JourneyRandomizedTest, EveryJourneyMetricEqualsBruteForceBeforeAndAfterAR
         EXPECT_EQ(got->health().events(), events) << id;
         EXPECT_EQ(got->health().csat_count(), csat_n) << id;
         EXPECT_EQ(got->health().has_nps(), nps >= 0) << id;
-        if (nps >= 0) EXPECT_EQ(got->health().latest_nps_time().seconds(), latest) << id;
+        if (nps >= 0) {
+          EXPECT_EQ(got->health().latest_nps_time().seconds(), latest) << id;
+        }
       }
     }
   }
