@@ -19,6 +19,14 @@ constexpr RpcSpec kGet{"GetFeedback", kRoleRead};
 constexpr RpcSpec kList{"ListFeedback", kRoleRead};
 constexpr RpcSpec kListChanges{"ListChanges", kRoleRead | kRoleService};
 constexpr RpcSpec kWatchChanges{"WatchChanges", kRoleRead | kRoleService};
+constexpr RpcSpec kSetTopicRules{"SetTopicRules", kRoleAdmin};
+constexpr RpcSpec kGetTopicRules{"GetTopicRules", kRoleRead};
+constexpr RpcSpec kSetFollowUpRules{"SetFollowUpRules", kRoleAdmin};
+constexpr RpcSpec kGetFollowUpRules{"GetFollowUpRules", kRoleRead};
+constexpr RpcSpec kGetFollowUp{"GetFollowUp", kRoleRead};
+constexpr RpcSpec kListFollowUps{"ListFollowUps", kRoleRead};
+constexpr RpcSpec kUpdateFollowUp{"UpdateFollowUp", kRoleIngest};
+constexpr RpcSpec kGetFollowUpStats{"GetFollowUpStats", kRoleRead};
 
 }  // namespace
 
@@ -81,5 +89,16 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackGrpcService::WatchChanges(gr
       env_.get(), kWatchChanges, ctx, req, hub_.get(),
       [this](const Principal& p, const v1::WatchChangesRequest& r) { return manager_->WatchScope(p, r); });
 }
+
+#define CX_FOLLOW_UP_UNARY(Method, Call) CX_SERVE_UNARY(FeedbackGrpcService, follow_ups_, Method, Call)
+CX_FOLLOW_UP_UNARY(SetTopicRules, SetTopicRules)
+CX_FOLLOW_UP_UNARY(GetTopicRules, GetTopicRules)
+CX_FOLLOW_UP_UNARY(SetFollowUpRules, SetFollowUpRules)
+CX_FOLLOW_UP_UNARY(GetFollowUpRules, GetFollowUpRules)
+CX_FOLLOW_UP_UNARY(GetFollowUp, Get)
+CX_FOLLOW_UP_UNARY(ListFollowUps, List)
+CX_FOLLOW_UP_UNARY(UpdateFollowUp, Update)
+CX_FOLLOW_UP_UNARY(GetFollowUpStats, Stats)
+#undef CX_FOLLOW_UP_UNARY
 
 }  // namespace cx::feedback

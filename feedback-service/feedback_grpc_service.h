@@ -8,6 +8,7 @@
 
 #include "cx/feedback/v1/feedback_service.grpc.pb.h"
 #include "feedback-service/feedback_manager.h"
+#include "feedback-service/follow_up_manager.h"
 #include "shared/feed_hub.h"
 #include "shared/rpc.h"
 
@@ -17,18 +18,26 @@ using FeedbackFeedHub = shared::FeedHub<v1::FeedbackChange, v1::WatchChangesResp
 
 using RawFeedbackService = v1::FeedbackService::WithRawCallbackMethod_SubmitFeedback<
     v1::FeedbackService::WithRawCallbackMethod_BatchSubmitFeedback<
-        v1::FeedbackService::WithRawCallbackMethod_ImportFeedback<
-            v1::FeedbackService::WithRawCallbackMethod_GetFeedback<
-                v1::FeedbackService::WithRawCallbackMethod_ListFeedback<
-                    v1::FeedbackService::WithRawCallbackMethod_ListChanges<
-                        v1::FeedbackService::WithRawCallbackMethod_WatchChanges<
-                            v1::FeedbackService::Service>>>>>>>;
+    v1::FeedbackService::WithRawCallbackMethod_ImportFeedback<
+    v1::FeedbackService::WithRawCallbackMethod_GetFeedback<
+    v1::FeedbackService::WithRawCallbackMethod_ListFeedback<
+    v1::FeedbackService::WithRawCallbackMethod_ListChanges<
+    v1::FeedbackService::WithRawCallbackMethod_WatchChanges<
+    v1::FeedbackService::WithRawCallbackMethod_SetTopicRules<
+    v1::FeedbackService::WithRawCallbackMethod_GetTopicRules<
+    v1::FeedbackService::WithRawCallbackMethod_SetFollowUpRules<
+    v1::FeedbackService::WithRawCallbackMethod_GetFollowUpRules<
+    v1::FeedbackService::WithRawCallbackMethod_GetFollowUp<
+    v1::FeedbackService::WithRawCallbackMethod_ListFollowUps<
+    v1::FeedbackService::WithRawCallbackMethod_UpdateFollowUp<
+    v1::FeedbackService::WithRawCallbackMethod_GetFollowUpStats<
+    v1::FeedbackService::Service>>>>>>>>>>>>>>>;
 
 class FeedbackGrpcService final : public RawFeedbackService {
  public:
-  FeedbackGrpcService(std::shared_ptr<FeedbackManager> manager, std::shared_ptr<FeedbackFeedHub> hub,
-                      std::shared_ptr<const shared::RpcEnv> env)
-      : manager_(std::move(manager)), hub_(std::move(hub)), env_(std::move(env)) {}
+  FeedbackGrpcService(std::shared_ptr<FeedbackManager> manager, std::shared_ptr<FollowUpManager> follow_ups,
+                      std::shared_ptr<FeedbackFeedHub> hub, std::shared_ptr<const shared::RpcEnv> env)
+      : manager_(std::move(manager)), follow_ups_(std::move(follow_ups)), hub_(std::move(hub)), env_(std::move(env)) {}
 
   grpc::ServerUnaryReactor* SubmitFeedback(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                                            grpc::ByteBuffer* resp) override;
@@ -45,8 +54,20 @@ class FeedbackGrpcService final : public RawFeedbackService {
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchChanges(grpc::CallbackServerContext* ctx,
                                                            const grpc::ByteBuffer* req) override;
 
+  using Ctx = grpc::CallbackServerContext;
+  using Buf = grpc::ByteBuffer;
+  grpc::ServerUnaryReactor* SetTopicRules(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* GetTopicRules(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* SetFollowUpRules(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* GetFollowUpRules(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* GetFollowUp(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* ListFollowUps(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* UpdateFollowUp(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* GetFollowUpStats(Ctx* ctx, const Buf* req, Buf* resp) override;
+
  private:
   std::shared_ptr<FeedbackManager> manager_;
+  std::shared_ptr<FollowUpManager> follow_ups_;
   std::shared_ptr<FeedbackFeedHub> hub_;
   std::shared_ptr<const shared::RpcEnv> env_;
 };

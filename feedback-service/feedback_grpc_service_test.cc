@@ -73,6 +73,18 @@ class FeedbackGrpcTest : public ::testing::Test {
     return resp;
   }
 
+  // Any unary call with `token`.
+  template <class Req, class Resp>
+  absl::StatusOr<Resp> Call(grpc::Status (v1::FeedbackService::Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                            const Req& request, const std::string& token) {
+    grpc::ClientContext ctx;
+    Auth(&ctx, token);
+    Resp resp;
+    grpc::Status s = (stub_.get()->*method)(&ctx, request, &resp);
+    if (!s.ok()) return shared::FromGrpcStatus(s);
+    return resp;
+  }
+
   // Everything stored, as the service identity sees it.
   int StoredCount() {
     grpc::ClientContext ctx;
@@ -235,6 +247,46 @@ std::map<std::string, grpc::Status> CallEveryRpc(v1::FeedbackService::Stub* stub
     // An authorised watch simply runs until its deadline.
     out["WatchChanges"] = s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ? grpc::Status::OK : s;
   }
+  {
+    grpc::ClientContext c; ctx(&c); v1::SetTopicRulesRequest req; v1::SetTopicRulesResponse r;
+    auto* rule = req.mutable_rules()->add_rules();
+    rule->set_topic("delivery");
+    rule->add_keywords("deliver*");
+    out["SetTopicRules"] = stub->SetTopicRules(&c, req, &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::GetTopicRulesResponse r;
+    out["GetTopicRules"] = stub->GetTopicRules(&c, v1::GetTopicRulesRequest(), &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::SetFollowUpRulesRequest req; v1::SetFollowUpRulesResponse r;
+    auto* rule = req.mutable_rules()->add_rules();
+    rule->set_name("nps_detractor");
+    rule->set_kind(v1::FEEDBACK_KIND_NPS);
+    rule->set_max_score(6);
+    out["SetFollowUpRules"] = stub->SetFollowUpRules(&c, req, &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::GetFollowUpRulesResponse r;
+    out["GetFollowUpRules"] = stub->GetFollowUpRules(&c, v1::GetFollowUpRulesRequest(), &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::GetFollowUpRequest g; g.set_name("followups/2"); v1::GetFollowUpResponse r;
+    out["GetFollowUp"] = stub->GetFollowUp(&c, g, &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::ListFollowUpsResponse r;
+    out["ListFollowUps"] = stub->ListFollowUps(&c, v1::ListFollowUpsRequest(), &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::UpdateFollowUpRequest u; u.set_name("followups/2"); u.set_note("checked");
+    v1::UpdateFollowUpResponse r;
+    out["UpdateFollowUp"] = stub->UpdateFollowUp(&c, u, &r);
+  }
+  {
+    grpc::ClientContext c; ctx(&c); v1::GetFollowUpStatsResponse r;
+    out["GetFollowUpStats"] = stub->GetFollowUpStats(&c, v1::GetFollowUpStatsRequest(), &r);
+  }
   return out;
 }
 
@@ -248,14 +300,22 @@ TEST_F(FeedbackGrpcTest, EveryRpcRefusesMissingAndUnknownTokens) {
 }
 
 TEST_F(FeedbackGrpcTest, EveryRpcChecksItsRole) {
-  ASSERT_TRUE(Submit(ValidRequest("seed")).ok());
-  const std::set<std::string> writes{"SubmitFeedback", "BatchSubmitFeedback", "ImportFeedback"};
+  auto seed = Submit(ValidRequest("seed", 3));  // feedback/1 opens followups/2
+  ASSERT_TRUE(seed.ok());
+  ASSERT_EQ(seed->feedback().follow_up(), "followups/2");
+  const std::set<std::string> writes{"SubmitFeedback", "BatchSubmitFeedback", "ImportFeedback", "UpdateFollowUp"};
+  const std::set<std::string> admin_only{"SetTopicRules", "SetFollowUpRules"};
   const std::set<std::string> feeds{"ListChanges", "WatchChanges"};
   for (const auto& [rpc, status] : CallEveryRpc(stub_.get(), t::kAcmeRead)) {
-    EXPECT_EQ(status.error_code(), writes.count(rpc) ? grpc::StatusCode::PERMISSION_DENIED : grpc::StatusCode::OK) << rpc;
+    EXPECT_EQ(status.error_code(), writes.count(rpc) || admin_only.count(rpc) ? grpc::StatusCode::PERMISSION_DENIED
+                                                                              : grpc::StatusCode::OK)
+        << rpc;
   }
   for (const auto& [rpc, status] : CallEveryRpc(stub_.get(), t::kAcmeIngest)) {
     EXPECT_EQ(status.error_code(), writes.count(rpc) ? grpc::StatusCode::OK : grpc::StatusCode::PERMISSION_DENIED) << rpc;
+  }
+  for (const auto& [rpc, status] : CallEveryRpc(stub_.get(), t::kAcmeAdmin)) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::OK) << rpc;
   }
   for (const auto& [rpc, status] : CallEveryRpc(stub_.get(), t::kServiceToken)) {
     EXPECT_EQ(status.error_code(), feeds.count(rpc) ? grpc::StatusCode::OK : grpc::StatusCode::PERMISSION_DENIED) << rpc;
@@ -302,6 +362,192 @@ TEST_F(FeedbackGrpcTest, BadInputGetsInvalidArgumentWithTheFieldAndStoresNothing
   EXPECT_THAT(shared::FromGrpcStatus(stub_->ListFeedback(&forged_ctx, forged, &listed)),
               StatusIsField(absl::StatusCode::kInvalidArgument, "page_token"));
   EXPECT_EQ(StoredCount(), 0);
+}
+
+TEST_F(FeedbackGrpcTest, CommentsGetSentimentAndTheTenantsTopics) {
+  auto req = ValidRequest("s1", 8);
+  req.mutable_feedback()->set_comment("The courier was late but the support agent was very helpful");
+  auto stored = Submit(req);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->feedback().sentiment().label(), v1::SENTIMENT_LABEL_POSITIVE);
+  EXPECT_THAT(stored->feedback().topics(), ::testing::ElementsAre("delivery", "support"));
+  // Client-set output fields are ignored and do not change the payload hash.
+  auto spoofed = req;
+  spoofed.mutable_feedback()->add_topics("fake");
+  spoofed.mutable_feedback()->mutable_sentiment()->set_score(-1);
+  spoofed.mutable_feedback()->set_follow_up("followups/1");
+  auto again = Submit(spoofed);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->feedback().sequence(), stored->feedback().sequence());
+  EXPECT_EQ(again->feedback().topics_size(), 2);
+
+  // The tenant's own topics apply from the next submission; defaults are reported until then.
+  auto defaults = Call(&v1::FeedbackService::Stub::GetTopicRules, v1::GetTopicRulesRequest(), t::kAcmeRead);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->rules().defaults());
+  v1::SetTopicRulesRequest set;
+  auto* rule = set.mutable_rules()->add_rules();
+  rule->set_topic("couriers");
+  rule->add_keywords("courier*");
+  auto saved = Call(&v1::FeedbackService::Stub::SetTopicRules, set, t::kAcmeAdmin);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_FALSE(saved->rules().defaults());
+  EXPECT_TRUE(saved->rules().has_update_time());
+  auto read = Call(&v1::FeedbackService::Stub::GetTopicRules, v1::GetTopicRulesRequest(), t::kAcmeRead);
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(read->rules(), saved->rules()));
+  auto next = ValidRequest("s2", 8);
+  next.mutable_feedback()->set_comment("Two couriers, both late");
+  auto tagged = Submit(next);
+  ASSERT_TRUE(tagged.ok());
+  EXPECT_THAT(tagged->feedback().topics(), ::testing::ElementsAre("couriers"));
+  // Another tenant still has the defaults.
+  auto globex = Call(&v1::FeedbackService::Stub::GetTopicRules, v1::GetTopicRulesRequest(), t::kGlobexAdmin);
+  ASSERT_TRUE(globex.ok());
+  EXPECT_TRUE(globex->rules().defaults());
+  // Bad rules are refused with the field named and change nothing.
+  v1::SetTopicRulesRequest bad;
+  auto* b = bad.mutable_rules()->add_rules();
+  b->set_topic("ok");
+  b->add_keywords("Capital");
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::SetTopicRules, bad, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "rules.rules[0].keywords[0]"));
+  read = Call(&v1::FeedbackService::Stub::GetTopicRules, v1::GetTopicRulesRequest(), t::kAcmeRead);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->rules().rules(0).topic(), "couriers");
+}
+
+TEST_F(FeedbackGrpcTest, UnhappyFeedbackOpensOneCaseThatMovesToResolvedInTheFeed) {
+  using Stub = v1::FeedbackService::Stub;
+  // A detractor opens a case; its retry and a promoter do not.
+  auto detractor = ValidRequest("d1", 2);
+  detractor.mutable_feedback()->set_comment("Terrible, the parcel never arrived");
+  detractor.mutable_feedback()->mutable_crm_reference()->set_system("salesforce");
+  detractor.mutable_feedback()->mutable_crm_reference()->set_id("003A1");
+  auto first = Submit(detractor);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string name = first->feedback().follow_up();
+  ASSERT_FALSE(name.empty());
+  auto retry = Submit(detractor);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->feedback().follow_up(), name);
+  v1::BatchSubmitFeedbackRequest batch;
+  *batch.add_requests() = detractor;  // a duplicate inside a batch
+  *batch.add_requests() = ValidRequest("p1", 10);
+  ASSERT_TRUE(Call(&Stub::BatchSubmitFeedback, batch, t::kAcmeIngest).ok());
+  auto open = Call(&Stub::ListFollowUps, v1::ListFollowUpsRequest(), t::kAcmeRead);
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->follow_ups_size(), 1);
+  const v1::FollowUp& c = open->follow_ups(0);
+  EXPECT_EQ(c.name(), name);
+  EXPECT_EQ(c.feedback(), first->feedback().name());
+  EXPECT_EQ(c.crm_reference().id(), "003A1");
+  EXPECT_THAT(c.reasons(), ::testing::ElementsAre("nps_detractor", "negative_comment"));
+  EXPECT_EQ(c.priority(), v1::FOLLOW_UP_PRIORITY_HIGH);
+  EXPECT_EQ(c.status(), v1::FOLLOW_UP_STATUS_OPEN);
+  EXPECT_EQ(c.score(), 2);
+
+  // Illegal moves are refused; legal ones move the case and bump its version.
+  v1::UpdateFollowUpRequest resolve;
+  resolve.set_name(name);
+  resolve.set_status(v1::FOLLOW_UP_STATUS_RESOLVED);
+  resolve.set_outcome(v1::FOLLOW_UP_OUTCOME_RESOLVED);
+  EXPECT_THAT(Call(&Stub::UpdateFollowUp, resolve, t::kAcmeIngest),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  v1::UpdateFollowUpRequest start;
+  start.set_name(name);
+  start.set_status(v1::FOLLOW_UP_STATUS_IN_PROGRESS);
+  start.set_assignee("agent-9");
+  start.set_note("Called, left a voicemail");
+  start.set_version(1);
+  auto started = Call(&Stub::UpdateFollowUp, start, t::kAcmeIngest);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->follow_up().version(), 2);
+  EXPECT_EQ(started->follow_up().notes(0).author().substr(0, 6), "token:");
+  EXPECT_THAT(Call(&Stub::UpdateFollowUp, start, t::kAcmeIngest), StatusIs(absl::StatusCode::kAborted));  // stale
+  auto done = Call(&Stub::UpdateFollowUp, resolve, t::kAcmeIngest);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->follow_up().status(), v1::FOLLOW_UP_STATUS_RESOLVED);
+  EXPECT_TRUE(done->follow_up().has_time_to_close());
+  start.clear_version();  // a resolved case is final
+  EXPECT_THAT(Call(&Stub::UpdateFollowUp, start, t::kAcmeIngest), StatusIs(absl::StatusCode::kFailedPrecondition));
+  v1::GetFollowUpRequest get;
+  get.set_name(name);
+  auto got = Call(&Stub::GetFollowUp, get, t::kAcmeRead);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(got->follow_up(), done->follow_up()));
+  auto stats = Call(&Stub::GetFollowUpStats, v1::GetFollowUpStatsRequest(), t::kAcmeRead);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->resolved_count(), 1);
+  EXPECT_EQ(stats->open_count(), 0);
+  ASSERT_EQ(stats->resolved_by_outcome_size(), 1);
+  EXPECT_EQ(stats->resolved_by_outcome(0).count(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals(stats->time_to_close_median(), done->follow_up().time_to_close()));
+
+  // The feed carries the case after its feedback, then each update, in order.
+  v1::ListChangesRequest changes_req;
+  auto changes = Call(&Stub::ListChanges, changes_req, t::kServiceToken);
+  ASSERT_TRUE(changes.ok());
+  std::vector<std::string> kinds;
+  int64_t previous = 0;
+  for (const auto& ch : changes->changes()) {
+    EXPECT_EQ(ch.sequence(), previous + 1);
+    previous = ch.sequence();
+    kinds.push_back(ch.has_feedback_created() ? "feedback"
+                                              : v1::FollowUpStatus_Name(ch.follow_up_changed().status()));
+  }
+  EXPECT_THAT(kinds, ::testing::ElementsAre("feedback", "FOLLOW_UP_STATUS_OPEN", "feedback",
+                                            "FOLLOW_UP_STATUS_IN_PROGRESS", "FOLLOW_UP_STATUS_RESOLVED"));
+
+  // Another tenant reads the case as missing, and cannot change it.
+  EXPECT_THAT(Call(&Stub::GetFollowUp, get, t::kGlobexAdmin), StatusIs(absl::StatusCode::kNotFound));
+  get.set_name("followups/999999");
+  EXPECT_THAT(Call(&Stub::GetFollowUp, get, t::kGlobexAdmin), StatusIs(absl::StatusCode::kNotFound));
+  v1::UpdateFollowUpRequest steal;
+  steal.set_name(name);
+  steal.set_note("mine now");
+  EXPECT_THAT(Call(&Stub::UpdateFollowUp, steal, t::kGlobexAdmin), StatusIs(absl::StatusCode::kNotFound));
+  auto globex_list = Call(&Stub::ListFollowUps, v1::ListFollowUpsRequest(), t::kGlobexAdmin);
+  ASSERT_TRUE(globex_list.ok());
+  EXPECT_EQ(globex_list->follow_ups_size(), 0);
+}
+
+TEST_F(FeedbackGrpcTest, FollowUpRulesAreTheTenantsOwnAndCheckedField) {
+  using Stub = v1::FeedbackService::Stub;
+  v1::SetFollowUpRulesRequest set;
+  auto* rule = set.mutable_rules()->add_rules();
+  rule->set_name("csat_very_low");
+  rule->set_kind(v1::FEEDBACK_KIND_CSAT);
+  rule->set_max_score(1);
+  ASSERT_TRUE(Call(&Stub::SetFollowUpRules, set, t::kAcmeAdmin).ok());
+  auto nps = ValidRequest("n1", 0);  // no longer a rule of acme's
+  auto stored = Submit(nps);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->feedback().follow_up().empty());
+  auto csat = ValidRequest("c1", 1);
+  csat.mutable_feedback()->set_kind(v1::FEEDBACK_KIND_CSAT);
+  auto opened = Submit(csat);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_FALSE(opened->feedback().follow_up().empty());
+  // Bad rules: the field is named.
+  v1::SetFollowUpRulesRequest bad;
+  auto* b = bad.mutable_rules()->add_rules();
+  b->set_name("x");
+  b->set_kind(v1::FEEDBACK_KIND_CES);
+  b->set_max_score(8);
+  EXPECT_THAT(Call(&Stub::SetFollowUpRules, bad, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "rules.rules[0].max_score"));
+  v1::ListFollowUpsRequest list;
+  list.set_page_size(5000);
+  EXPECT_THAT(Call(&Stub::ListFollowUps, list, t::kAcmeRead),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_size"));
+  v1::GetFollowUpRequest get;
+  get.set_name("feedback/1");
+  EXPECT_THAT(Call(&Stub::GetFollowUp, get, t::kAcmeRead), StatusIsField(absl::StatusCode::kInvalidArgument, "name"));
+  v1::UpdateFollowUpRequest empty;
+  empty.set_name(opened->feedback().follow_up());
+  EXPECT_THAT(Call(&Stub::UpdateFollowUp, empty, t::kAcmeIngest),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "status"));
 }
 
 TEST_F(FeedbackGrpcTest, InvalidUtf8OnTheWireNamesTheField) {

@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "feedback-service/follow_ups.h"
+#include "feedback-service/text_analytics.h"
 #include "shared/change_feed.h"
 #include "shared/item_results.h"
 #include "shared/proto_util.h"
@@ -21,14 +23,6 @@ using google::protobuf::util::TimeUtil;
 using shared::FieldViolation;
 using shared::InvalidField;
 using shared::Principal;
-
-bool IsTag(const std::string& tag) {
-  if (tag.empty() || tag.size() > limits::kMaxTagLength) return false;
-  for (unsigned char c : tag) {
-    if (!(absl::ascii_isalnum(c) || c == '_' || c == '.' || c == ':' || c == '/' || c == '-')) return false;
-  }
-  return true;
-}
 
 bool IsLocale(const std::string& locale) {
   if (locale.size() > limits::kMaxLocaleLength) return false;
@@ -116,7 +110,7 @@ absl::Status ValidateFeedback(const v1::Feedback& f, absl::Time now) {
     v.push_back({"tags", absl::StrCat("holds ", f.tags_size(), " tags; the most is ", limits::kMaxTags)});
   } else {
     for (int i = 0; i < f.tags_size(); ++i) {
-      if (!IsTag(f.tags(i))) {
+      if (!shared::IsLabel(f.tags(i))) {
         v.push_back({absl::StrCat("tags[", i, "]"), "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
       }
     }
@@ -127,9 +121,10 @@ absl::Status ValidateFeedback(const v1::Feedback& f, absl::Time now) {
   return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
 }
 
-FeedbackManager::FeedbackManager(std::shared_ptr<FeedbackRepository> repository,
+FeedbackManager::FeedbackManager(std::shared_ptr<FeedbackRepository> repository, std::shared_ptr<TenantRules> rules,
                                  FeedbackManagerOptions options)
     : repository_(std::move(repository)),
+      rules_(std::move(rules)),
       options_(std::move(options)),
       page_tokens_(options_.page_token_key) {
   writer_ = std::make_unique<shared::RecordWriter<NewFeedback, WriteResult>>(
@@ -143,7 +138,7 @@ void FeedbackManager::Stop() { writer_->Stop(); }
 
 absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
                                                      const v1::SubmitFeedbackRequest& request,
-                                                     absl::Time now) const {
+                                                     const RuleSet& rules, absl::Time now) const {
   std::vector<FieldViolation> violations;
   if (request.request_id().empty()) {
     violations.push_back({"request_id", "is required (an idempotency key such as a UUID)"});
@@ -170,6 +165,9 @@ absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
   f.clear_sequence();
   f.clear_source_category();
   f.clear_nps_category();
+  f.clear_sentiment();
+  f.clear_topics();
+  f.clear_follow_up();
   record.payload_hash = shared::PayloadHash(f);
   *f.mutable_received_at() = shared::ToProtoTime(now);
   if (!f.has_occurred_at()) *f.mutable_occurred_at() = f.received_at();
@@ -179,12 +177,22 @@ absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
                        : f.score() >= 7 ? v1::NPS_CATEGORY_PASSIVE
                                         : v1::NPS_CATEGORY_DETRACTOR);
   }
+  if (!f.comment().empty()) {
+    *f.mutable_sentiment() = AnalyzeSentiment(f.comment());
+    for (auto& topic : MatchTopics(f.comment(), rules.topics)) f.add_topics(std::move(topic));
+  }
+  record.follow_up = FollowUpFor(f, rules.follow_ups, now);
   return record;
 }
 
 void FeedbackManager::Submit(const Principal& principal, const v1::SubmitFeedbackRequest& request,
                              Done<v1::SubmitFeedbackResponse> done) {
-  auto record = Prepare(principal.tenant, request, options_.clock());
+  auto rules = rules_->For(principal.tenant);
+  if (!rules.ok()) {
+    done(rules.status());
+    return;
+  }
+  auto record = Prepare(principal.tenant, request, **rules, options_.clock());
   if (!record.ok()) {
     done(record.status());
     return;
@@ -211,6 +219,11 @@ void FeedbackManager::WriteItems(
     const std::string& tenant, const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>& items,
     std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)> done) {
   const absl::Time now = options_.clock();
+  auto rules = rules_->For(tenant);
+  if (!rules.ok()) {
+    done(rules.status());
+    return;
+  }
   auto results = std::make_shared<std::vector<v1::FeedbackItemResult>>(items.size());
   std::vector<int> positions;
   std::vector<NewFeedback> records;
@@ -218,7 +231,7 @@ void FeedbackManager::WriteItems(
     v1::FeedbackItemResult& result = (*results)[i];
     result.set_index(i);
     result.set_request_id(items[i].request_id());
-    auto record = Prepare(tenant, items[i], now);
+    auto record = Prepare(tenant, items[i], **rules, now);
     if (!record.ok()) {
       result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
       *result.mutable_error() = shared::ToItemError(record.status());
@@ -328,14 +341,8 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
   if (!request.touchpoint_id().empty() && !shared::IsIdentifier(request.touchpoint_id(), limits::kMaxIdLength)) {
     v.push_back({"touchpoint_id", "must be 1 to 128 printable ASCII characters without spaces"});
   }
-  if (!request.tag().empty() && !IsTag(request.tag())) v.push_back({"tag", "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
-  const auto& range = request.occurred();
-  if (range.has_start_time() && !shared::IsValidTimestamp(range.start_time())) v.push_back({"occurred.start_time", "is not a valid timestamp"});
-  if (range.has_end_time() && !shared::IsValidTimestamp(range.end_time())) v.push_back({"occurred.end_time", "is not a valid timestamp"});
-  if (range.has_start_time() && range.has_end_time() &&
-      TimeUtil::TimestampToMicroseconds(range.start_time()) >= TimeUtil::TimestampToMicroseconds(range.end_time())) {
-    v.push_back({"occurred", "start_time must be before end_time"});
-  }
+  if (!request.tag().empty() && !shared::IsLabel(request.tag())) v.push_back({"tag", "must be 1 to 64 characters of [A-Za-z0-9_.:/-]"});
+  const shared::OptionalRange occurred = shared::CheckOptionalRange(request.occurred(), "occurred", &v);
   if (request.has_min_score() && (request.min_score() < 0 || request.min_score() > 10)) v.push_back({"min_score", "must be between 0 and 10"});
   if (request.has_max_score() && (request.max_score() < 0 || request.max_score() > 10)) v.push_back({"max_score", "must be between 0 and 10"});
   if (request.has_min_score() && request.has_max_score() && request.min_score() > request.max_score()) {
@@ -365,8 +372,8 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
   filter.touchpoint_id = request.touchpoint_id();
   filter.journey_stage = request.journey_stage();
   filter.tag = request.tag();
-  if (range.has_start_time()) filter.occurred_from_us = TimeUtil::TimestampToMicroseconds(range.start_time());
-  if (range.has_end_time()) filter.occurred_to_us = TimeUtil::TimestampToMicroseconds(range.end_time());
+  filter.occurred_from_us = occurred.from_us;
+  filter.occurred_to_us = occurred.to_us;
   if (request.has_min_score()) filter.min_score = request.min_score();
   if (request.has_max_score()) filter.max_score = request.max_score();
 

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "cx/feedback/v1/feedback_service.pb.h"
 #include "feedback-service/feedback_repository.h"
+#include "feedback-service/tenant_rules.h"
 #include "shared/auth.h"
 #include "shared/group_commit.h"
 #include "shared/import_session.h"
@@ -53,7 +54,9 @@ struct FeedbackManagerOptions {
 
 class FeedbackManager {
  public:
-  FeedbackManager(std::shared_ptr<FeedbackRepository> repository, FeedbackManagerOptions options);
+  // `rules` gives each tenant's topic and follow-up rules.
+  FeedbackManager(std::shared_ptr<FeedbackRepository> repository, std::shared_ptr<TenantRules> rules,
+                  FeedbackManagerOptions options);
   ~FeedbackManager();
 
   template <class T>
@@ -85,15 +88,17 @@ class FeedbackManager {
   void Stop();
 
  private:
-  // Validates and converts one submit request; field paths get `prefix`.
+  // Validates and converts one submit request: derived fields, sentiment
+  // and topics of the comment, and the follow-up case `rules` open.
   absl::StatusOr<NewFeedback> Prepare(const std::string& tenant, const v1::SubmitFeedbackRequest& request,
-                                      absl::Time now) const;
+                                      const RuleSet& rules, absl::Time now) const;
   // Validates every item, writes the valid ones, fills one result per item.
   void WriteItems(const std::string& tenant,
                   const google::protobuf::RepeatedPtrField<v1::SubmitFeedbackRequest>& items,
                   std::function<void(absl::StatusOr<std::vector<v1::FeedbackItemResult>>)> done);
 
   std::shared_ptr<FeedbackRepository> repository_;
+  std::shared_ptr<TenantRules> rules_;
   FeedbackManagerOptions options_;
   shared::PageTokenCodec page_tokens_;
   std::unique_ptr<shared::RecordWriter<NewFeedback, WriteResult>> writer_;

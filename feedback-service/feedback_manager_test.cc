@@ -45,6 +45,14 @@ class FakeRepository final : public FeedbackRepository {
       f.set_id(absl::StrCat(next_));
       f.set_name(absl::StrCat("feedback/", next_));
       f.set_request_id(n.request_id);
+      if (n.follow_up) {
+        v1::FollowUp fu = *n.follow_up;
+        fu.set_id(absl::StrCat(++next_));
+        fu.set_name(absl::StrCat("followups/", next_));
+        fu.set_feedback(f.name());
+        f.set_follow_up(fu.name());
+        follow_ups_[{n.tenant, next_}] = fu;
+      }
       keys_[key] = rows_.size();
       rows_.push_back({n.tenant, n.payload_hash, f});
       out.push_back({WriteOutcome::kCreated, f});
@@ -86,6 +94,45 @@ class FakeRepository final : public FeedbackRepository {
     }
     return out;
   }
+  absl::StatusOr<std::optional<v1::FollowUp>> GetFollowUp(const std::string& tenant, int64_t id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = follow_ups_.find({tenant, id});
+    if (it == follow_ups_.end()) return std::optional<v1::FollowUp>();
+    return std::optional<v1::FollowUp>(it->second);
+  }
+  absl::StatusOr<std::vector<v1::FollowUp>> ListFollowUps(const FollowUpQuery& q) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<v1::FollowUp> out;
+    for (auto it = follow_ups_.rbegin(); it != follow_ups_.rend(); ++it) {
+      if (it->first.first == q.filter.tenant) out.push_back(it->second);
+    }
+    return out;
+  }
+  absl::StatusOr<v1::FollowUp> UpdateFollowUp(const std::string& tenant, int64_t id,
+                                              const std::function<absl::Status(v1::FollowUp*)>& update) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = follow_ups_.find({tenant, id});
+    if (it == follow_ups_.end()) return absl::NotFoundError("no such case");
+    v1::FollowUp copy = it->second;
+    if (auto s = update(&copy); !s.ok()) return s;
+    it->second = copy;
+    return copy;
+  }
+  absl::StatusOr<FollowUpCounts> CountFollowUps(const std::string&, std::optional<int64_t>,
+                                                std::optional<int64_t>) override {
+    return FollowUpCounts{};
+  }
+  absl::StatusOr<std::optional<StoredRules>> GetRules(const std::string& tenant, RulesKind kind) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = rules_.find({tenant, kind});
+    if (it == rules_.end()) return std::optional<StoredRules>();
+    return std::optional<StoredRules>(it->second);
+  }
+  absl::Status PutRules(const std::string& tenant, RulesKind kind, const StoredRules& rules) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    rules_[{tenant, kind}] = rules;
+    return absl::OkStatus();
+  }
   absl::Status Ping() override { return absl::OkStatus(); }
 
   size_t size() {
@@ -111,6 +158,8 @@ class FakeRepository final : public FeedbackRepository {
   std::mutex mu_;
   std::vector<Row> rows_;
   std::map<std::pair<std::string, std::string>, size_t> keys_;
+  std::map<std::pair<std::string, int64_t>, v1::FollowUp> follow_ups_;
+  std::map<std::pair<std::string, RulesKind>, StoredRules> rules_;
   int64_t next_ = 0;
   int commits_ = 0;
   bool fail_writes_ = false;
@@ -141,7 +190,7 @@ class FeedbackManagerTest : public ::testing::Test {
     FeedbackManagerOptions options;
     options.clock = [] { return kNow; };
     options.page_token_key = "test-key";
-    manager_ = std::make_unique<FeedbackManager>(repo_, options);
+    manager_ = std::make_unique<FeedbackManager>(repo_, std::make_shared<TenantRules>(repo_, options.clock), options);
     acme_.tenant = "acme";
     acme_.roles = shared::kRoleAdmin;
   }
@@ -322,7 +371,7 @@ TEST(FeedbackManagerQueueTest, AFullWriteQueueAnswersResourceExhaustedAndStoresN
   repo->set_gate(gate.get_future().share(), std::move(entered));
   FeedbackManagerOptions options;
   options.commit.capacity_rows = 1;
-  FeedbackManager manager(repo, options);
+  FeedbackManager manager(repo, std::make_shared<TenantRules>(repo, options.clock), options);
   shared::Principal acme{"acme", shared::kRoleIngest};
   std::vector<std::promise<absl::StatusOr<v1::SubmitFeedbackResponse>>> results(3);
   // The first is taken by the writer (held at the gate), the second fills

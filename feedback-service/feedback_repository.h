@@ -5,6 +5,8 @@
 #define CX_FEEDBACK_FEEDBACK_REPOSITORY_H_
 
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +27,9 @@ struct NewFeedback {
   std::string request_id;
   std::string payload_hash;  // of the request as submitted
   Feedback feedback;
+  // The case a follow-up rule opens with this feedback: stored in the same
+  // transaction, only when the feedback is new (never for a duplicate).
+  std::optional<v1::FollowUp> follow_up;
 };
 
 enum class WriteOutcome { kCreated, kDuplicate, kConflict };
@@ -62,6 +67,39 @@ struct FeedbackQuery {
   int limit = 50;
 };
 
+struct FollowUpFilter {
+  std::string tenant;
+  int status = 0;
+  std::string customer_id;
+  std::string assignee;
+  std::optional<int64_t> created_from_us;  // inclusive
+  std::optional<int64_t> created_to_us;    // exclusive
+};
+
+// Cases come newest first by (create_time, id).
+struct FollowUpQuery {
+  FollowUpFilter filter;
+  std::optional<std::pair<int64_t, int64_t>> after;  // (created_us, id) of the previous page's last row
+  int limit = 50;
+};
+
+struct FollowUpCounts {
+  int64_t open = 0, in_progress = 0, resolved = 0;  // of cases created in the range
+  struct Closed {
+    int outcome;
+    int64_t time_to_close_us;
+  };
+  std::vector<Closed> closed;  // cases resolved in the range
+};
+
+// Per-tenant settings stored as serialized messages.
+enum class RulesKind { kTopics, kFollowUps };
+
+struct StoredRules {
+  std::string body;
+  int64_t updated_us = 0;
+};
+
 class FeedbackRepository {
  public:
   virtual ~FeedbackRepository() = default;
@@ -70,17 +108,36 @@ class FeedbackRepository {
   // is unique: an existing key yields kDuplicate when its payload_hash is
   // equal, kConflict otherwise; a key repeated inside the batch behaves as if
   // the items came one after another. New rows get contiguous feed sequence
-  // numbers in commit order. Results are in input order.
+  // numbers in commit order; a new item's follow-up case takes the number
+  // right after its feedback, as a change of its own, and the feedback's
+  // `follow_up` names it. Results are in input order.
   virtual absl::StatusOr<std::vector<WriteResult>> Write(absl::Span<const NewFeedback> batch) = 0;
 
   virtual absl::StatusOr<std::optional<Feedback>> Get(const std::string& tenant, int64_t sequence) = 0;
 
   virtual absl::StatusOr<std::vector<Feedback>> List(const FeedbackQuery& query) = 0;
 
-  // Changes with sequence > after in sequence order; every tenant when
-  // `tenant` is empty.
+  // Changes with sequence > after in sequence order (stored feedback and
+  // follow-up changes); every tenant when `tenant` is empty.
   virtual absl::StatusOr<std::vector<FeedbackChange>> ListChanges(
       const std::optional<std::string>& tenant, int64_t after, int limit) = 0;
+
+  virtual absl::StatusOr<std::optional<v1::FollowUp>> GetFollowUp(const std::string& tenant, int64_t id) = 0;
+
+  virtual absl::StatusOr<std::vector<v1::FollowUp>> ListFollowUps(const FollowUpQuery& query) = 0;
+
+  // Reads the case, lets `update` change it, and stores the result with a
+  // new change in the feed, all in one transaction that holds the feed
+  // sequence. NOT_FOUND when the tenant has no such case; an error from
+  // `update` stores nothing and is returned as is.
+  virtual absl::StatusOr<v1::FollowUp> UpdateFollowUp(const std::string& tenant, int64_t id,
+                                                      const std::function<absl::Status(v1::FollowUp*)>& update) = 0;
+
+  virtual absl::StatusOr<FollowUpCounts> CountFollowUps(const std::string& tenant, std::optional<int64_t> from_us,
+                                                        std::optional<int64_t> to_us) = 0;
+
+  virtual absl::StatusOr<std::optional<StoredRules>> GetRules(const std::string& tenant, RulesKind kind) = 0;
+  virtual absl::Status PutRules(const std::string& tenant, RulesKind kind, const StoredRules& rules) = 0;
 
   virtual absl::Status Ping() = 0;
 };

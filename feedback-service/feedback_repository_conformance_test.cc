@@ -293,6 +293,168 @@ TEST_P(FeedbackRepositoryConformance, ReplicasRacingOnTheSameKeysStoreEachOnce) 
   EXPECT_EQ(changes->size(), static_cast<size_t>(kRounds * 20));
 }
 
+// A feedback with the case a rule opened for it.
+NewFeedback WithCase(NewFeedback n, int64_t created_us = 1'700'000'100'000'000) {
+  v1::FollowUp fu;
+  fu.set_customer_id(n.feedback.customer_id());
+  fu.add_reasons("nps_detractor");
+  fu.set_status(v1::FOLLOW_UP_STATUS_OPEN);
+  fu.set_priority(v1::FOLLOW_UP_PRIORITY_NORMAL);
+  fu.set_version(1);
+  *fu.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(created_us);
+  *fu.mutable_update_time() = fu.create_time();
+  n.follow_up = fu;
+  return n;
+}
+
+TEST_P(FeedbackRepositoryConformance, ACaseOpensWithItsFeedbackOnceAndTakesTheNextSequence) {
+  auto first = WriteOk({Make("acme", "a", 9), WithCase(Make("acme", "b", 2)), Make("acme", "c", 8)});
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].feedback.sequence(), 1);
+  EXPECT_EQ(first[1].feedback.sequence(), 2);
+  EXPECT_EQ(first[1].feedback.follow_up(), "followups/3");
+  EXPECT_EQ(first[2].feedback.sequence(), 4);
+  EXPECT_TRUE(first[0].feedback.follow_up().empty());
+  // A retry of the same key is a duplicate and opens nothing more.
+  auto retry = WriteOk({WithCase(Make("acme", "b", 2))});
+  EXPECT_EQ(retry[0].outcome, WriteOutcome::kDuplicate);
+  EXPECT_EQ(retry[0].feedback.follow_up(), "followups/3");
+  auto stored = repo_->GetFollowUp("acme", 3);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->name(), "followups/3");
+  EXPECT_EQ((*stored)->feedback(), "feedback/2");
+  EXPECT_EQ((*stored)->status(), v1::FOLLOW_UP_STATUS_OPEN);
+  // The feed holds four changes without a gap: the case between its feedback and the next.
+  auto changes = repo_->ListChanges(std::nullopt, 0, 100);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ((*changes)[i].sequence(), i + 1);
+  EXPECT_EQ((*changes)[2].change_case(), v1::FeedbackChange::kFollowUpChanged);
+  EXPECT_EQ((*changes)[2].follow_up_changed().name(), "followups/3");
+  EXPECT_EQ((*changes)[2].tenant(), "acme");
+  EXPECT_TRUE((*changes)[2].has_commit_time());
+  // Paging through the merged feed with small limits sees the same order.
+  std::vector<int64_t> seen;
+  for (int64_t after = 0;;) {
+    auto page = repo_->ListChanges("acme", after, 1);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    seen.push_back(page->front().sequence());
+    after = page->front().sequence();
+  }
+  EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4}));
+  // Another tenant sees neither the case nor its change.
+  auto other = repo_->GetFollowUp("globex", 3);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+  auto globex = repo_->ListChanges("globex", 0, 100);
+  ASSERT_TRUE(globex.ok());
+  EXPECT_TRUE(globex->empty());
+}
+
+TEST_P(FeedbackRepositoryConformance, UpdatesAreAtomicAndEachIsAChange) {
+  WriteOk({WithCase(Make("acme", "a", 1))});  // feedback 1, case 2
+  auto updated = repo_->UpdateFollowUp("acme", 2, [](v1::FollowUp* f) {
+    f->set_status(v1::FOLLOW_UP_STATUS_IN_PROGRESS);
+    f->set_assignee("agent-7");
+    f->set_version(f->version() + 1);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->version(), 2);
+  // An update that fails stores nothing and adds no change.
+  auto refused = repo_->UpdateFollowUp("acme", 2, [](v1::FollowUp* f) {
+    f->set_assignee("someone-else");
+    return absl::FailedPreconditionError("no");
+  });
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto missing = repo_->UpdateFollowUp("globex", 2, [](v1::FollowUp*) { return absl::OkStatus(); });
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  auto resolved = repo_->UpdateFollowUp("acme", 2, [](v1::FollowUp* f) {
+    f->set_status(v1::FOLLOW_UP_STATUS_RESOLVED);
+    f->set_outcome(v1::FOLLOW_UP_OUTCOME_RESOLVED);
+    *f->mutable_resolve_time() = TimeUtil::MicrosecondsToTimestamp(1'700'000'160'000'000);  // 60 s after creation
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(resolved.ok());
+  auto stored = repo_->GetFollowUp("acme", 2);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->assignee(), "agent-7");
+  EXPECT_EQ((*stored)->status(), v1::FOLLOW_UP_STATUS_RESOLVED);
+  auto changes = repo_->ListChanges(std::nullopt, 0, 100);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 4u);  // feedback, opened, in progress, resolved
+  EXPECT_EQ((*changes)[2].sequence(), 3);
+  EXPECT_EQ((*changes)[2].follow_up_changed().status(), v1::FOLLOW_UP_STATUS_IN_PROGRESS);
+  EXPECT_EQ((*changes)[3].sequence(), 4);
+  EXPECT_EQ((*changes)[3].follow_up_changed().status(), v1::FOLLOW_UP_STATUS_RESOLVED);
+  // Feedback written afterwards continues the sequence.
+  auto next = WriteOk({Make("acme", "later", 9)});
+  EXPECT_EQ(next[0].feedback.sequence(), 5);
+  // Counts: by status over creation time, time to close over resolution time.
+  auto counts = repo_->CountFollowUps("acme", std::nullopt, std::nullopt);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->resolved, 1);
+  EXPECT_EQ(counts->open, 0);
+  ASSERT_EQ(counts->closed.size(), 1u);
+  EXPECT_EQ(counts->closed[0].outcome, v1::FOLLOW_UP_OUTCOME_RESOLVED);
+  EXPECT_EQ(counts->closed[0].time_to_close_us, 60'000'000);
+  auto none = repo_->CountFollowUps("acme", 1'700'000'200'000'000, std::nullopt);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->resolved, 0);
+  EXPECT_TRUE(none->closed.empty());
+}
+
+TEST_P(FeedbackRepositoryConformance, CasesListNewestFirstWithFiltersAndPages) {
+  std::vector<NewFeedback> batch;
+  for (int i = 0; i < 7; ++i) {
+    batch.push_back(WithCase(Make("acme", absl::StrCat("k", i), 1, 1'700'000'000'000'000, i % 2 ? "odd" : "even"),
+                             1'700'000'000'000'000 + i * 1'000'000));
+  }
+  batch.push_back(WithCase(Make("globex", "g", 1)));
+  WriteOk(batch);
+  FollowUpQuery q;
+  q.filter.tenant = "acme";
+  q.limit = 3;
+  std::vector<std::string> customers;
+  for (;;) {
+    auto page = repo_->ListFollowUps(q);
+    ASSERT_TRUE(page.ok());
+    for (const auto& f : *page) customers.push_back(f.customer_id());
+    if (static_cast<int>(page->size()) < q.limit) break;
+    q.after = std::make_pair(TimeUtil::TimestampToMicroseconds(page->back().create_time()), std::stoll(page->back().id()));
+  }
+  EXPECT_EQ(customers, (std::vector<std::string>{"even", "odd", "even", "odd", "even", "odd", "even"}));
+  FollowUpQuery odd;
+  odd.filter.tenant = "acme";
+  odd.filter.customer_id = "odd";
+  odd.filter.status = v1::FOLLOW_UP_STATUS_OPEN;
+  odd.filter.created_from_us = 1'700'000'002'000'000;
+  auto rows = repo_->ListFollowUps(odd);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);  // cases 5 and 3 (created at +5 s and +3 s)
+  EXPECT_GT(rows->front().create_time().seconds(), rows->back().create_time().seconds());
+}
+
+TEST_P(FeedbackRepositoryConformance, RulesAreStoredPerTenantAndReplaced) {
+  auto none = repo_->GetRules("acme", RulesKind::kTopics);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(repo_->PutRules("acme", RulesKind::kTopics, {"first", 1}).ok());
+  ASSERT_TRUE(repo_->PutRules("acme", RulesKind::kTopics, {std::string("second\0bytes", 13), 2}).ok());
+  ASSERT_TRUE(repo_->PutRules("acme", RulesKind::kFollowUps, {"cases", 3}).ok());
+  auto topics = repo_->GetRules("acme", RulesKind::kTopics);
+  ASSERT_TRUE(topics.ok() && topics->has_value());
+  EXPECT_EQ((*topics)->body, std::string("second\0bytes", 13));
+  EXPECT_EQ((*topics)->updated_us, 2);
+  auto cases = repo_->GetRules("acme", RulesKind::kFollowUps);
+  ASSERT_TRUE(cases.ok() && cases->has_value());
+  EXPECT_EQ((*cases)->body, "cases");
+  auto other = repo_->GetRules("globex", RulesKind::kTopics);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FeedbackRepositoryConformance, ::testing::Values("sqlite", "mysql"),
                          [](const auto& info) { return info.param == "mysql" ? "MariaDB" : "SQLite"; });
 

@@ -24,8 +24,13 @@ absl::StatusOr<std::unique_ptr<FeedbackServer>> FeedbackServer::Start(shared::Se
   manager_options.page_token_key = options.page_token_key;
   manager_options.on_commit = s->host_.OnCommit();
   manager_options.observe_batch = s->host_.ObserveBatch();
-  s->manager_ = std::make_shared<FeedbackManager>(s->repository_, std::move(manager_options));
-  s->service_ = std::make_unique<FeedbackGrpcService>(s->manager_, s->host_.hub(), s->host_.env());
+  auto rules = std::make_shared<TenantRules>(s->repository_, manager_options.clock);
+  FollowUpManagerOptions follow_up_options;
+  follow_up_options.page_token_key = options.page_token_key;
+  follow_up_options.on_commit = manager_options.on_commit;
+  s->manager_ = std::make_shared<FeedbackManager>(s->repository_, rules, std::move(manager_options));
+  auto follow_ups = std::make_shared<FollowUpManager>(s->repository_, rules, std::move(follow_up_options));
+  s->service_ = std::make_unique<FeedbackGrpcService>(s->manager_, follow_ups, s->host_.hub(), s->host_.env());
   if (auto st = s->host_.Serve(s->service_.get(), v1::FeedbackService::service_full_name(), [repo] { return repo->Ping(); });
       !st.ok()) {
     return st;

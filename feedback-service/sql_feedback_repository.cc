@@ -120,27 +120,178 @@ class SqlFeedbackRepository final : public FeedbackRepository {
                                                           int64_t after, int limit) override {
     auto conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
-    absl::StatusOr<SqlRows> rows =
-        tenant ? (*conn)->Query("SELECT tenant, sequence, committed_at_us, body FROM feedback "
-                                "WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?",
-                                {*tenant, after, int64_t{limit}})
-               : (*conn)->Query("SELECT tenant, sequence, committed_at_us, body FROM feedback "
-                                "WHERE sequence > ? ORDER BY sequence LIMIT ?",
-                                {after, int64_t{limit}});
+    // Feedback rows and other changes share one sequence: read the first
+    // `limit` of each and keep the first `limit` of both.
+    const std::string where = tenant ? "WHERE tenant = ? AND sequence > ?" : "WHERE sequence > ?";
+    SqlParams params;
+    if (tenant) params.push_back(*tenant);
+    params.push_back(after);
+    params.push_back(int64_t{limit});
+    auto rows = (*conn)->Query(
+        absl::StrCat("SELECT tenant, sequence, committed_at_us, body FROM feedback ", where, " ORDER BY sequence LIMIT ?"),
+        params);
     if (!rows.ok()) return rows.status();
+    auto others = (*conn)->Query(
+        absl::StrCat("SELECT sequence, body FROM feed_changes ", where, " ORDER BY sequence LIMIT ?"), params);
+    if (!others.ok()) return others.status();
     std::vector<FeedbackChange> out;
-    out.reserve(rows->size());
-    for (const auto& row : *rows) {
+    out.reserve(std::min<size_t>(limit, rows->size() + others->size()));
+    size_t a = 0, b = 0;
+    while (out.size() < static_cast<size_t>(limit) && (a < rows->size() || b < others->size())) {
+      const bool take_feedback = b == others->size() || (a < rows->size() && (*rows)[a].Int(1) < (*others)[b].Int(0));
       FeedbackChange change;
-      change.set_tenant(row.Text(0));
-      change.set_sequence(row.Int(1));
-      *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(row.Int(2));
-      if (!change.mutable_feedback_created()->ParseFromString(row.Text(3))) {
-        return absl::DataLossError("a stored feedback does not parse");
+      if (take_feedback) {
+        const auto& row = (*rows)[a++];
+        change.set_tenant(row.Text(0));
+        change.set_sequence(row.Int(1));
+        *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(row.Int(2));
+        if (!change.mutable_feedback_created()->ParseFromString(row.Text(3))) {
+          return absl::DataLossError("a stored feedback does not parse");
+        }
+      } else if (!change.ParseFromString((*others)[b++].Text(1))) {
+        return absl::DataLossError("a stored change does not parse");
       }
       out.push_back(std::move(change));
     }
     return out;
+  }
+
+  absl::StatusOr<std::optional<v1::FollowUp>> GetFollowUp(const std::string& tenant, int64_t id) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto rows = (*conn)->Query("SELECT body FROM follow_ups WHERE tenant = ? AND id = ?", {tenant, id});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return std::optional<v1::FollowUp>();
+    v1::FollowUp f;
+    if (!f.ParseFromString(rows->front().Text(0))) return absl::DataLossError("a stored follow-up does not parse");
+    return std::optional<v1::FollowUp>(std::move(f));
+  }
+
+  absl::StatusOr<std::vector<v1::FollowUp>> ListFollowUps(const FollowUpQuery& query) override {
+    const FollowUpFilter& f = query.filter;
+    std::string sql = "SELECT body FROM follow_ups WHERE tenant = ?";
+    SqlParams params{f.tenant};
+    auto add = [&](const char* clause, shared::db::SqlValue value) {
+      absl::StrAppend(&sql, " AND ", clause);
+      params.push_back(std::move(value));
+    };
+    if (f.status != 0) add("status = ?", int64_t{f.status});
+    if (!f.customer_id.empty()) add("customer_id = ?", f.customer_id);
+    if (!f.assignee.empty()) add("assignee = ?", f.assignee);
+    if (f.created_from_us) add("created_us >= ?", *f.created_from_us);
+    if (f.created_to_us) add("created_us < ?", *f.created_to_us);
+    if (query.after) {
+      absl::StrAppend(&sql, " AND (created_us < ? OR (created_us = ? AND id < ?))");
+      params.push_back(query.after->first);
+      params.push_back(query.after->first);
+      params.push_back(query.after->second);
+    }
+    absl::StrAppend(&sql, " ORDER BY created_us DESC, id DESC LIMIT ?");
+    params.push_back(int64_t{query.limit});
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto rows = (*conn)->Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    std::vector<v1::FollowUp> out(rows->size());
+    for (size_t i = 0; i < rows->size(); ++i) {
+      if (!out[i].ParseFromString((*rows)[i].Text(0))) return absl::DataLossError("a stored follow-up does not parse");
+    }
+    return out;
+  }
+
+  absl::StatusOr<v1::FollowUp> UpdateFollowUp(const std::string& tenant, int64_t id,
+                                              const std::function<absl::Status(v1::FollowUp*)>& update) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    SqlConnection& c = **conn;
+    v1::FollowUp result;
+    absl::Status s = shared::db::InWriteTransaction(c, [&]() -> absl::Status {
+      // The sequence row first (the order every writer takes), then the case.
+      auto first = LockSequence(c);
+      if (!first.ok()) return first.status();
+      auto rows = c.Query(c.backend() == Backend::kMysql
+                              ? "SELECT body FROM follow_ups WHERE tenant = ? AND id = ? FOR UPDATE"
+                              : "SELECT body FROM follow_ups WHERE tenant = ? AND id = ?",
+                          {tenant, id});
+      if (!rows.ok()) return rows.status();
+      if (rows->empty()) return absl::NotFoundError(absl::StrCat("followups/", id, " not found"));
+      if (!result.ParseFromString(rows->front().Text(0))) return absl::DataLossError("a stored follow-up does not parse");
+      if (absl::Status u = update(&result); !u.ok()) return u;
+      const int64_t committed_us = absl::ToUnixMicros(absl::Now());
+      auto changed = c.Execute(
+          "UPDATE follow_ups SET status = ?, assignee = ?, outcome = ?, resolved_us = ?, body = ? "
+          "WHERE tenant = ? AND id = ?",
+          {int64_t{result.status()}, result.assignee(), int64_t{result.outcome()}, ResolvedColumn(result),
+           result.SerializeAsString(), tenant, id});
+      if (!changed.ok()) return changed.status();
+      if (absl::Status st = InsertChange(c, tenant, *first, committed_us, result); !st.ok()) return st;
+      return AdvanceSequence(c, *first, 1);
+    });
+    if (!s.ok()) return s;
+    return result;
+  }
+
+  absl::StatusOr<FollowUpCounts> CountFollowUps(const std::string& tenant, std::optional<int64_t> from_us,
+                                                std::optional<int64_t> to_us) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto range = [&](const char* column, SqlParams* params) {
+      std::string sql;
+      if (from_us) {
+        absl::StrAppend(&sql, " AND ", column, " >= ?");
+        params->push_back(*from_us);
+      }
+      if (to_us) {
+        absl::StrAppend(&sql, " AND ", column, " < ?");
+        params->push_back(*to_us);
+      }
+      return sql;
+    };
+    FollowUpCounts out;
+    SqlParams params{tenant};
+    auto counts = (*conn)->Query(
+        absl::StrCat("SELECT status, COUNT(*) FROM follow_ups WHERE tenant = ?", range("created_us", &params),
+                     " GROUP BY status"),
+        params);
+    if (!counts.ok()) return counts.status();
+    for (const auto& row : *counts) {
+      switch (row.Int(0)) {
+        case v1::FOLLOW_UP_STATUS_OPEN: out.open = row.Int(1); break;
+        case v1::FOLLOW_UP_STATUS_IN_PROGRESS: out.in_progress = row.Int(1); break;
+        case v1::FOLLOW_UP_STATUS_RESOLVED: out.resolved = row.Int(1); break;
+        default: break;
+      }
+    }
+    SqlParams closed_params{tenant};
+    auto closed = (*conn)->Query(
+        absl::StrCat("SELECT outcome, resolved_us - created_us FROM follow_ups WHERE tenant = ? AND resolved_us IS NOT NULL",
+                     range("resolved_us", &closed_params)),
+        closed_params);
+    if (!closed.ok()) return closed.status();
+    out.closed.reserve(closed->size());
+    for (const auto& row : *closed) out.closed.push_back({static_cast<int>(row.Int(0)), row.Int(1)});
+    return out;
+  }
+
+  absl::StatusOr<std::optional<StoredRules>> GetRules(const std::string& tenant, RulesKind kind) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto rows = (*conn)->Query("SELECT body, updated_us FROM tenant_rules WHERE tenant = ? AND kind = ?",
+                               {tenant, std::string(KindName(kind))});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return std::optional<StoredRules>();
+    return std::optional<StoredRules>(StoredRules{rows->front().Text(0), rows->front().Int(1)});
+  }
+
+  absl::Status PutRules(const std::string& tenant, RulesKind kind, const StoredRules& rules) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    const char* sql = (*conn)->backend() == Backend::kMysql
+                          ? "INSERT INTO tenant_rules (tenant, kind, body, updated_us) VALUES (?, ?, ?, ?) "
+                            "ON DUPLICATE KEY UPDATE body = VALUES(body), updated_us = VALUES(updated_us)"
+                          : "INSERT INTO tenant_rules (tenant, kind, body, updated_us) VALUES (?, ?, ?, ?) "
+                            "ON CONFLICT (tenant, kind) DO UPDATE SET body = excluded.body, updated_us = excluded.updated_us";
+    return (*conn)->Execute(sql, {tenant, std::string(KindName(kind)), rules.body, rules.updated_us}).status();
   }
 
   absl::Status Ping() override { return pool_->Ping(); }
@@ -189,19 +340,33 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     // Taken as late as possible and held to COMMIT: the sequence row lock
     // serialises writers (also across replicas), so sequence order is commit
     // order and no reader can skip a late commit.
-    auto seq_rows = c.Query(c.backend() == Backend::kMysql
-                                ? "SELECT next_sequence FROM feed_sequence WHERE shard = 0 FOR UPDATE"
-                                : "SELECT next_sequence FROM feed_sequence WHERE shard = 0");
-    if (!seq_rows.ok()) return seq_rows.status();
-    if (seq_rows->empty()) return absl::InternalError("feed_sequence row missing");
-    const int64_t first = seq_rows->front().Int(0);
+    auto locked = LockSequence(c);
+    if (!locked.ok()) return locked.status();
+    const int64_t first = *locked;
+    int64_t next = first;
+    struct NewCase {
+      const std::string* tenant;
+      int64_t id;
+      int64_t feedback_sequence;
+      v1::FollowUp follow_up;
+    };
+    std::vector<NewCase> cases;
     for (size_t i = 0; i < rows.size(); ++i) {
       Feedback& f = results[rows[i].result].feedback;
-      const int64_t sequence = first + static_cast<int64_t>(i);
+      const int64_t sequence = next++;
       f.set_sequence(sequence);
       f.set_id(absl::StrCat(sequence));
       f.set_name(absl::StrCat("feedback/", sequence));
       f.set_request_id(rows[i].item->request_id);
+      if (rows[i].item->follow_up) {
+        v1::FollowUp fu = *rows[i].item->follow_up;
+        const int64_t id = next++;
+        fu.set_id(absl::StrCat(id));
+        fu.set_name(absl::StrCat("followups/", id));
+        fu.set_feedback(f.name());
+        f.set_follow_up(fu.name());
+        cases.push_back({&rows[i].item->tenant, id, sequence, std::move(fu)});
+      }
       rows[i].body = f.SerializeAsString();
     }
     for (auto [repeat, source] : repeats) results[repeat].feedback = results[source].feedback;
@@ -237,12 +402,58 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
     });
     if (!s.ok()) return s;
-    const int64_t next = first + static_cast<int64_t>(rows.size());
+    for (const NewCase& n : cases) {
+      if (absl::Status st = InsertFollowUp(c, *n.tenant, n.id, n.feedback_sequence, n.follow_up); !st.ok()) return st;
+      if (absl::Status st = InsertChange(c, *n.tenant, n.id, committed_us, n.follow_up); !st.ok()) return st;
+    }
+    return AdvanceSequence(c, first, next - first);
+  }
+
+  static const char* KindName(RulesKind kind) { return kind == RulesKind::kTopics ? "topics" : "follow_ups"; }
+
+  static shared::db::SqlValue ResolvedColumn(const v1::FollowUp& f) {
+    if (!f.has_resolve_time()) return std::monostate{};
+    return TimeUtil::TimestampToMicroseconds(f.resolve_time());
+  }
+
+  // Takes the feed sequence row (held to COMMIT) and returns the next number.
+  static absl::StatusOr<int64_t> LockSequence(SqlConnection& c) {
+    auto rows = c.Query(c.backend() == Backend::kMysql
+                            ? "SELECT next_sequence FROM feed_sequence WHERE shard = 0 FOR UPDATE"
+                            : "SELECT next_sequence FROM feed_sequence WHERE shard = 0");
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return absl::InternalError("feed_sequence row missing");
+    return rows->front().Int(0);
+  }
+
+  static absl::Status AdvanceSequence(SqlConnection& c, int64_t first, int64_t count) {
     auto updated = c.Execute("UPDATE feed_sequence SET next_sequence = ? WHERE shard = 0 AND next_sequence = ?",
-                             {next, first});
+                             {first + count, first});
     if (!updated.ok()) return updated.status();
     if (*updated != 1) return absl::AbortedError("feed sequence moved during the batch");
     return absl::OkStatus();
+  }
+
+  static absl::Status InsertChange(SqlConnection& c, const std::string& tenant, int64_t sequence, int64_t committed_us,
+                                   const v1::FollowUp& follow_up) {
+    FeedbackChange change;
+    change.set_sequence(sequence);
+    change.set_tenant(tenant);
+    *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(committed_us);
+    *change.mutable_follow_up_changed() = follow_up;
+    return c.Execute("INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES (?, ?, ?, ?)",
+                     {sequence, tenant, committed_us, change.SerializeAsString()})
+        .status();
+  }
+
+  static absl::Status InsertFollowUp(SqlConnection& c, const std::string& tenant, int64_t id,
+                                     int64_t feedback_sequence, const v1::FollowUp& f) {
+    return c.Execute("INSERT INTO follow_ups (tenant, id, feedback_sequence, customer_id, status, assignee, outcome, "
+                     "created_us, resolved_us, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     {tenant, id, feedback_sequence, f.customer_id(),
+                      int64_t{f.status()}, f.assignee(), int64_t{f.outcome()},
+                      TimeUtil::TimestampToMicroseconds(f.create_time()), ResolvedColumn(f), f.SerializeAsString()})
+        .status();
   }
 
   struct Known {

@@ -206,6 +206,12 @@ absl::Status FeedApplier::Load() {
   if (!loaded.ok()) return loaded;
   journeys_->AddEvents(events);
   if (auto s = repository_->ForEachFact([&](Fact&& f) { journeys_->AddFeedback(f); }); !s.ok()) return s;
+  if (auto s = repository_->ForEachFollowUp([&](FollowUpRow&& r) {
+        if (r.open) journeys_->AddOpenFollowUps(r.tenant, r.customer_id, 1);
+      });
+      !s.ok()) {
+    return s;
+  }
   std::vector<CellDelta> cells;
   auto s = repository_->ForEachCell([&](CellDelta&& d) {
     cells.push_back(std::move(d));
@@ -235,6 +241,7 @@ absl::Status FeedApplier::Commit(const std::string& feed, int64_t after, int64_t
   for (const auto& [tenant, node] : effects.nodes) journeys_->PutNode(tenant, node);
   journeys_->AddEvents(effects.events);
   for (const Fact& f : effects.facts) journeys_->AddFeedback(f);
+  for (const auto& [tenant, customer, delta] : effects.open_follow_ups) journeys_->AddOpenFollowUps(tenant, customer, delta);
   for (const auto& [tenant, versions] : effects.versions) journeys_->SetVersions(tenant, versions);
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
@@ -245,12 +252,22 @@ absl::Status FeedApplier::Commit(const std::string& feed, int64_t after, int64_t
 absl::Status FeedApplier::ApplyFeedback(int64_t after, const std::vector<feedback::v1::FeedbackChange>& changes) {
   if (changes.empty()) return absl::OkStatus();
   std::map<std::string, std::vector<Fact>> by_tenant;
-  for (const auto& change : changes) {
-    if (change.change_case() != feedback::v1::FeedbackChange::kFeedbackCreated) continue;
-    if (auto fact = FactOf(change.tenant(), change.feedback_created())) by_tenant[change.tenant()].push_back(*fact);
-  }
+  std::map<std::string, std::vector<const feedback::v1::FollowUp*>> cases;  // by tenant, in feed order
   std::vector<std::string> tenants;
-  for (const auto& [tenant, facts] : by_tenant) tenants.push_back(tenant);
+  for (const auto& change : changes) {
+    if (change.change_case() == feedback::v1::FeedbackChange::kFollowUpChanged) {
+      cases[change.tenant()].push_back(&change.follow_up_changed());
+      tenants.push_back(change.tenant());
+      continue;
+    }
+    if (change.change_case() != feedback::v1::FeedbackChange::kFeedbackCreated) continue;
+    if (auto fact = FactOf(change.tenant(), change.feedback_created())) {
+      by_tenant[change.tenant()].push_back(*fact);
+      tenants.push_back(change.tenant());
+    }
+  }
+  std::sort(tenants.begin(), tenants.end());
+  tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
   return Commit(
       kFeedbackFeed, after, changes.back().sequence(),
       [&](RollupTx& tx, BatchEffects* effects) -> absl::Status {
@@ -269,9 +286,41 @@ absl::Status FeedApplier::ApplyFeedback(int64_t after, const std::vector<feedbac
           }
           if (auto s = tx.InsertFacts(facts); !s.ok()) return s;
         }
+        for (const auto& [tenant, list] : cases) {
+          if (auto s = ApplyFollowUps(tx, tenant, list, effects); !s.ok()) return s;
+        }
         return absl::OkStatus();
       },
       tenants);
+}
+
+absl::Status FeedApplier::ApplyFollowUps(RollupTx& tx, const std::string& tenant,
+                                         const std::vector<const feedback::v1::FollowUp*>& list,
+                                         BatchEffects* effects) {
+  std::vector<std::string> names;
+  for (const auto* f : list) names.push_back(f->name());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  auto stored = tx.FollowUpsOf(tenant, names);
+  if (!stored.ok()) return stored.status();
+  std::map<std::string, FollowUpRow> latest = *std::move(stored);
+  std::map<std::string, int> delta;  // by customer
+  for (const auto* f : list) {
+    FollowUpRow row{tenant, f->name(), f->customer_id(), f->status() != feedback::v1::FOLLOW_UP_STATUS_RESOLVED};
+    auto it = latest.find(row.follow_up);
+    if (it != latest.end() && it->second.open) --delta[it->second.customer_id];
+    if (row.open) ++delta[row.customer_id];
+    latest[row.follow_up] = row;
+  }
+  std::vector<FollowUpRow> rows;
+  for (const auto& name : names) rows.push_back(latest[name]);
+  if (auto s = tx.PutFollowUps(rows); !s.ok()) return s;
+  for (const auto& [customer, d] : delta) {
+    if (d == 0) continue;
+    effects->open_follow_ups.emplace_back(tenant, customer, d);
+    effects->touched[tenant].insert(customer);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FeedApplier::ApplyJourney(int64_t after, const std::vector<journey::v1::JourneyChange>& changes) {

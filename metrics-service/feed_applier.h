@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +46,8 @@ struct BatchEffects {
   std::vector<std::pair<std::string, CustomerNode>> nodes;  // in order
   std::vector<JourneyEventRow> events;
   std::vector<Fact> facts;
+  // (tenant, customer, change of its open follow-up cases).
+  std::vector<std::tuple<std::string, std::string, int>> open_follow_ups;
   std::map<std::string, std::vector<std::pair<std::string, int64_t>>> versions;  // by tenant
   // Identities whose health inputs changed, by tenant.
   std::map<std::string, std::set<std::string>> touched;
@@ -71,6 +74,9 @@ class FeedApplier {
   absl::Status ApplyJourney(int64_t after, const std::vector<journey::v1::JourneyChange>& changes);
 
  private:
+  // Stores the latest state of each case and counts the open ones per customer.
+  absl::Status ApplyFollowUps(RollupTx& tx, const std::string& tenant,
+                              const std::vector<const feedback::v1::FollowUp*>& list, BatchEffects* effects);
   absl::Status Commit(const std::string& feed, int64_t after, int64_t next,
                       const std::function<absl::Status(RollupTx&, BatchEffects*)>& body,
                       std::vector<std::string> tenants);

@@ -197,6 +197,12 @@ void JourneyIndex::AddFeedback(const Fact& fact) {
   t.nodes[NodeOf(t, fact.customer_id)].feedback.Add(fact);
 }
 
+void JourneyIndex::AddOpenFollowUps(const std::string& tenant, const std::string& customer_id, int delta) {
+  std::unique_lock lock(mu_);
+  TenantJourneys& t = Tenant(tenant);
+  t.nodes[NodeOf(t, customer_id)].open_follow_ups += delta;
+}
+
 void JourneyIndex::SetVersions(const std::string& tenant,
                                const std::vector<std::pair<std::string, int64_t>>& versions) {
   std::unique_lock lock(mu_);

@@ -78,6 +78,7 @@ struct IdentityNode {
   std::vector<uint32_t> types;  // sorted distinct event types
   uint8_t stages = 0;           // bit s: has an event of stage s
   FeedbackSummary feedback;
+  int open_follow_ups = 0;  // follow-up cases of this identity not yet resolved
   int64_t version = 0;
 };
 
@@ -124,6 +125,7 @@ class JourneyIndex {
   // Sets an identity's segment and merge parent ("" for none).
   void PutNode(const std::string& tenant, const CustomerNode& node);
   void AddFeedback(const Fact& fact);
+  void AddOpenFollowUps(const std::string& tenant, const std::string& customer_id, int delta);
   void SetVersions(const std::string& tenant, const std::vector<std::pair<std::string, int64_t>>& versions);
 
   // Runs fn over the tenant's state under a shared lock (an empty state

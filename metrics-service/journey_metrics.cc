@@ -776,7 +776,12 @@ v1::CustomerHealth JourneyMetrics::HealthOf(const std::string& tenant, const Ten
   std::vector<int> members;
   t.Subtree(id, &members);
   FeedbackSummary feedback;
-  for (int m : members) feedback.Merge(t.nodes[m].feedback);
+  int64_t open_follow_ups = 0;
+  for (int m : members) {
+    feedback.Merge(t.nodes[m].feedback);
+    open_follow_ups += t.nodes[m].open_follow_ups;
+  }
+  h.set_open_follow_ups(open_follow_ups);
   std::vector<Ev> scratch;
   const auto [begin, end] = t.Timeline(id, &scratch);
   h.set_events(end - begin);

@@ -208,14 +208,15 @@ TEST_F(ThreeServicesTest, FeedbackReachesGetScoreWithTheExactValueAndIntervalAnd
   EXPECT_EQ(s->score().bottom_count(), 80);
 
   // Operators see the consumers on /metrics (counted just after the batch
-  // is visible to queries).
+  // is visible to queries): 400 feedback and the 80 follow-up cases the
+  // detractors opened.
   std::string page;
   ASSERT_TRUE(WaitFor([&] {
     page = t::HttpGet(metrics_server_->metrics_port(), "/metrics");
-    return page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 400") != std::string::npos;
+    return page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 480") != std::string::npos;
   }));
-  EXPECT_NE(page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 400"), std::string::npos) << page;
-  EXPECT_NE(page.find("cx_feed_cursor{feed=\"feedback\"} 400"), std::string::npos);
+  EXPECT_NE(page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 480"), std::string::npos) << page;
+  EXPECT_NE(page.find("cx_feed_cursor{feed=\"feedback\"} 480"), std::string::npos);
   EXPECT_NE(page.find("cx_feed_last_applied_timestamp_seconds{feed=\"feedback\"}"), std::string::npos);
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"OK\",method=\"GetScore\",service=\"metrics\"}"),
             std::string::npos);
@@ -386,6 +387,45 @@ TEST_F(ThreeServicesTest, JourneyEventsReachFunnelsSupportAndAStreamOfCustomerHe
   EXPECT_EQ(kim->health().open_tickets(), 0);
   EXPECT_THAT(metrics_.Call(&v1::MetricsService::Stub::GetCustomerHealth, health, t::kGlobexAdmin),
               t::StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ThreeServicesTest, FollowUpCasesOpenedAndResolvedReachCustomerHealth) {
+  using FeedbackStub = feedback::v1::FeedbackService::Stub;
+  SubmitNps("fu", {2, 10}, absl::Hours(1), 2);  // c0 answers 2 (opens a case), c1 answers 10
+  v1::GetCustomerHealthRequest health;
+  health.set_customer_id("c0");
+  auto open_cases = [&](const std::string& customer) -> int64_t {
+    health.set_customer_id(customer);
+    auto h = metrics_.Call(&v1::MetricsService::Stub::GetCustomerHealth, health, t::kAcmeRead);
+    return h.ok() ? h->health().open_follow_ups() : -1;
+  };
+  ASSERT_TRUE(WaitFor([&] { return open_cases("c0") == 1; })) << open_cases("c0");
+  EXPECT_EQ(open_cases("c1"), 0);
+  health.set_customer_id("c0");
+  auto before = metrics_.Call(&v1::MetricsService::Stub::GetCustomerHealth, health, t::kAcmeRead);
+  ASSERT_TRUE(before.ok());
+
+  auto cases = feedback_.Call(&FeedbackStub::ListFollowUps, feedback::v1::ListFollowUpsRequest(), t::kAcmeRead);
+  ASSERT_TRUE(cases.ok());
+  ASSERT_EQ(cases->follow_ups_size(), 1);
+  feedback::v1::UpdateFollowUpRequest update;
+  update.set_name(cases->follow_ups(0).name());
+  update.set_status(feedback::v1::FOLLOW_UP_STATUS_IN_PROGRESS);
+  ASSERT_TRUE(feedback_.Call(&FeedbackStub::UpdateFollowUp, update, t::kAcmeIngest).ok());
+  update.set_status(feedback::v1::FOLLOW_UP_STATUS_RESOLVED);
+  update.set_outcome(feedback::v1::FOLLOW_UP_OUTCOME_RESOLVED);
+  ASSERT_TRUE(feedback_.Call(&FeedbackStub::UpdateFollowUp, update, t::kAcmeIngest).ok());
+  ASSERT_TRUE(WaitFor([&] { return open_cases("c0") == 0; })) << open_cases("c0");
+  health.set_customer_id("c0");
+  auto after = metrics_.Call(&v1::MetricsService::Stub::GetCustomerHealth, health, t::kAcmeRead);
+  ASSERT_TRUE(after.ok());
+  EXPECT_GT(after->health().version(), before->health().version());  // a CRM sync sees the change
+
+  // The counts survive a restart (rebuilt from the stored cases).
+  metrics_server_.reset();
+  SubmitNps("fu2", {0}, absl::Hours(1), 1);  // another case for c0 while metrics-service is down
+  StartMetrics();
+  ASSERT_TRUE(WaitFor([&] { return open_cases("c0") == 1; })) << open_cases("c0");
 }
 
 TEST_F(ThreeServicesTest, ARestartMidConsumptionResumesFromTheStoredCursorsWithNothingLostOrRepeated) {

@@ -32,18 +32,10 @@ constexpr RpcSpec kGetNextSteps{"GetNextSteps", kRoleRead};
 
 }  // namespace
 
-// Each unary RPC: the method of the same name of `owner` (the rollup
-// manager or the journey metrics), answered at once.
-#define CX_METRICS_UNARY_OF(owner, Method)                                                    \
-  grpc::ServerUnaryReactor* MetricsGrpcService::Method(Ctx* ctx, const Buf* req, Buf* resp) {            \
-    return shared::ServeUnary<v1::Method##Request, v1::Method##Response>(                                \
-        env_.get(), k##Method, ctx, req, resp,                                                           \
-        [this](const Principal& p, v1::Method##Request& r, Reply<v1::Method##Response> reply) {          \
-          reply(owner->Method(p, r));                                                                    \
-        });                                                                                              \
-  }
-#define CX_METRICS_UNARY(Method) CX_METRICS_UNARY_OF(manager_, Method)
-#define CX_JOURNEY_UNARY(Method) CX_METRICS_UNARY_OF(journeys_, Method)
+// Each unary RPC: the method of the same name of the rollup manager or
+// the journey metrics.
+#define CX_METRICS_UNARY(Method) CX_SERVE_UNARY(MetricsGrpcService, manager_, Method, Method)
+#define CX_JOURNEY_UNARY(Method) CX_SERVE_UNARY(MetricsGrpcService, journeys_, Method, Method)
 
 CX_METRICS_UNARY(GetScore)
 CX_METRICS_UNARY(GetTrend)
@@ -65,7 +57,6 @@ CX_JOURNEY_UNARY(GetNextSteps)
 
 #undef CX_METRICS_UNARY
 #undef CX_JOURNEY_UNARY
-#undef CX_METRICS_UNARY_OF
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MetricsGrpcService::WatchAlerts(Ctx* ctx, const Buf* req) {
   return shared::ServeWatch<v1::WatchAlertsRequest>(env_.get(), kWatchAlerts, ctx, req, hub_.get(),

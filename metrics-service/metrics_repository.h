@@ -69,6 +69,14 @@ struct JourneyEventRow {
 };
 
 // The operations of one consumer transaction.
+// A follow-up case of the feedback feed, as customer health counts it.
+struct FollowUpRow {
+  std::string tenant;
+  std::string follow_up;  // "followups/{id}"
+  std::string customer_id;
+  bool open = false;
+};
+
 class RollupTx {
  public:
   virtual ~RollupTx() = default;
@@ -90,6 +98,10 @@ class RollupTx {
   virtual absl::StatusOr<std::set<std::string>> ExistingEvents(const std::string& tenant,
                                                                const std::vector<std::string>& event_ids) = 0;
   virtual absl::Status InsertEvents(const std::vector<JourneyEventRow>& events) = 0;
+  // Stored cases among `follow_ups` (names), by name; inserts or replaces.
+  virtual absl::StatusOr<std::map<std::string, FollowUpRow>> FollowUpsOf(const std::string& tenant,
+                                                                         const std::vector<std::string>& follow_ups) = 0;
+  virtual absl::Status PutFollowUps(const std::vector<FollowUpRow>& rows) = 0;
   // Reserves `count` health versions and returns the first one (versions
   // are unique across the service).
   virtual absl::StatusOr<int64_t> ReserveHealthVersions(int64_t count) = 0;
@@ -117,6 +129,7 @@ class MetricsRepository {
   virtual absl::Status ForEachEvent(const std::function<void(JourneyEventRow&&)>& fn) = 0;
   virtual absl::Status ForEachCustomer(const std::function<void(const std::string& tenant, CustomerNode&&)>& fn) = 0;
   virtual absl::Status ForEachFact(const std::function<void(Fact&&)>& fn) = 0;
+  virtual absl::Status ForEachFollowUp(const std::function<void(FollowUpRow&&)>& fn) = 0;
   // The same aggregate as the rollups, straight from the facts: the SQL
   // baseline of the benchmark and a cross-check of the tests.
   virtual absl::StatusOr<Counts> ScanFacts(const std::string& tenant, Metric metric, int64_t from_hour,

@@ -184,6 +184,32 @@ class SqlRollupTx final : public RollupTx {
     return out;
   }
 
+  absl::StatusOr<std::map<std::string, FollowUpRow>> FollowUpsOf(const std::string& tenant,
+                                                                 const std::vector<std::string>& follow_ups) override {
+    std::map<std::string, FollowUpRow> out;
+    auto s = QueryIn(c_, "SELECT follow_up, customer_id, open FROM metrics_follow_ups WHERE tenant = ? AND follow_up IN ",
+                     {tenant}, follow_ups, "", [&](const SqlRow& r) {
+                       out[r.Text(0)] = FollowUpRow{tenant, r.Text(0), r.Text(1), r.Int(2) != 0};
+                       return absl::OkStatus();
+                     });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::Status PutFollowUps(const std::vector<FollowUpRow>& rows) override {
+    const std::string sql =
+        c_.backend() == Backend::kMysql
+            ? "INSERT INTO metrics_follow_ups (tenant, follow_up, customer_id, open) VALUES (?,?,?,?) "
+              "ON DUPLICATE KEY UPDATE customer_id = VALUES(customer_id), open = VALUES(open)"
+            : "INSERT INTO metrics_follow_ups (tenant, follow_up, customer_id, open) VALUES (?,?,?,?) "
+              "ON CONFLICT (tenant, follow_up) DO UPDATE SET customer_id = excluded.customer_id, open = excluded.open";
+    for (const FollowUpRow& r : rows) {
+      auto done = c_.Execute(sql, {r.tenant, r.follow_up, r.customer_id, int64_t{r.open ? 1 : 0}});
+      if (!done.ok()) return done.status();
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status InsertEvents(const std::vector<JourneyEventRow>& events) override {
     return ForEachChunk(events.size(), kMaxRowsPerStatement, [&](size_t offset, size_t count) {
       SqlParams p;
@@ -308,6 +334,12 @@ class SqlMetricsRepository final : public MetricsRepository {
   absl::Status ForEachCustomer(const std::function<void(const std::string&, CustomerNode&&)>& fn) override {
     return Paged("metrics_customers", "tenant, customer_id, segment, parent, health_version", "customer_id",
                  [&](const SqlRow& r) { fn(r.Text(0), CustomerNode{r.Text(1), r.Text(2), r.Text(3), r.Int(4)}); });
+  }
+
+  absl::Status ForEachFollowUp(const std::function<void(FollowUpRow&&)>& fn) override {
+    return Paged("metrics_follow_ups", "tenant, follow_up, customer_id, open", "follow_up", [&](const SqlRow& r) {
+      fn(FollowUpRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0});
+    });
   }
 
   absl::Status ForEachFact(const std::function<void(Fact&&)>& fn) override {

@@ -26,6 +26,23 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
+OptionalRange CheckOptionalRange(const cx::common::v1::TimeRange& range, const std::string& field,
+                                 std::vector<FieldViolation>* violations) {
+  OptionalRange out;
+  if (range.has_start_time()) {
+    if (IsValidTimestamp(range.start_time())) out.from_us = absl::ToUnixMicros(ToTime(range.start_time()));
+    else violations->push_back({field + ".start_time", "is not a valid timestamp"});
+  }
+  if (range.has_end_time()) {
+    if (IsValidTimestamp(range.end_time())) out.to_us = absl::ToUnixMicros(ToTime(range.end_time()));
+    else violations->push_back({field + ".end_time", "is not a valid timestamp"});
+  }
+  if (out.from_us && out.to_us && *out.from_us >= *out.to_us) {
+    violations->push_back({field, "start_time must be before end_time"});
+  }
+  return out;
+}
+
 void CheckEventTime(const google::protobuf::Timestamp& t, absl::Time now, absl::Duration future_skew,
                     const std::string& field, std::vector<FieldViolation>* violations) {
   static const absl::Time kEarliest =

@@ -4,6 +4,8 @@
 #ifndef CX_SHARED_PROTO_UTIL_H_
 #define CX_SHARED_PROTO_UTIL_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,16 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t);  // microsecond precision
 // after `now`. Appends a violation of `field` otherwise.
 void CheckEventTime(const google::protobuf::Timestamp& t, absl::Time now, absl::Duration future_skew,
                     const std::string& field, std::vector<FieldViolation>* violations);
+
+// A filter range whose bounds are both optional: checks each bound set and
+// their order (violations named `field` + ".start_time" / ".end_time" /
+// `field`), and returns them in microseconds.
+struct OptionalRange {
+  std::optional<int64_t> from_us;  // inclusive
+  std::optional<int64_t> to_us;    // exclusive
+};
+OptionalRange CheckOptionalRange(const cx::common::v1::TimeRange& range, const std::string& field,
+                                 std::vector<FieldViolation>* violations);
 
 // Serialization with map entries in key order, so equal messages hash equally.
 std::string DeterministicBytes(const google::protobuf::Message& message);

@@ -174,4 +174,17 @@ class ImportReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
 }  // namespace cx::shared
 
+// Defines `Class::Method` as a unary adapter: the RpcSpec `k##Method`
+// authorizes, and `owner->Call(principal, request)` answers at once. The
+// class holds `env_`; `v1` names the service's proto namespace.
+#define CX_SERVE_UNARY(Class, owner, Method, Call)                                                       \
+  grpc::ServerUnaryReactor* Class::Method(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,  \
+                                          grpc::ByteBuffer* resp) {                                       \
+    return ::cx::shared::ServeUnary<v1::Method##Request, v1::Method##Response>(                          \
+        env_.get(), k##Method, ctx, req, resp,                                                           \
+        [this](const ::cx::shared::Principal& p, v1::Method##Request& r,                                 \
+               ::cx::shared::Reply<v1::Method##Response> reply) { reply(owner->Call(p, r)); });          \
+  }
+
+
 #endif  // CX_SHARED_RPC_H_

@@ -44,6 +44,7 @@ TEST(MetricsCrashTest, KillNineMidConsumptionThenRestartEqualsARecomputation) {
   // The raw records, and what a recomputation says of them.
   std::mt19937 rng(42);
   Counts expected;
+  int64_t cases = 0;  // follow-up cases the default rules open (NPS <= 6), each a change of its own
   const absl::Time now = absl::Now();
   for (int i = 0; i < kRecords; i += 500) {
     feedback::v1::BatchSubmitFeedbackRequest batch;
@@ -58,6 +59,7 @@ TEST(MetricsCrashTest, KillNineMidConsumptionThenRestartEqualsARecomputation) {
       f->set_channel(cx::common::v1::CHANNEL_WEB);
       *f->mutable_occurred_at() = shared::ToProtoTime(now - absl::Minutes(j % 600));
       expected += CountsOf(Metric::kNps, f->score());
+      if (f->score() <= 6) ++cases;
     }
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", std::string("Bearer ") + t::kAcmeIngest);
@@ -131,7 +133,14 @@ TEST(MetricsCrashTest, KillNineMidConsumptionThenRestartEqualsARecomputation) {
   EXPECT_EQ(*facts, expected);
   auto cursor = (*repo)->Cursor("feedback");
   ASSERT_TRUE(cursor.ok());
-  EXPECT_EQ(*cursor, kRecords);
+  EXPECT_EQ(*cursor, kRecords + cases);
+  int64_t open_cases = 0, rows = 0;
+  ASSERT_TRUE((*repo)->ForEachFollowUp([&](FollowUpRow&& r) {
+    ++rows;
+    open_cases += r.open ? 1 : 0;
+  }).ok());
+  EXPECT_EQ(rows, cases);
+  EXPECT_EQ(open_cases, cases);
   std::filesystem::remove_all(dir);
 }
 
