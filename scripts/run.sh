@@ -52,8 +52,12 @@ echo
 echo "== journeys"
 ./build/tools/cx-sample-journey --target=127.0.0.1:50052 --token="$token"
 echo
-echo "== CX report from metrics-service (fed by both change feeds)"
-./build/tools/cx-report --target=127.0.0.1:50053 --token="$token"
+export CX_TOKEN="$token"
+echo "== CX report (cxctl report: metrics-service, fed by both change feeds, and feedback-service's follow-ups)"
+./build/tools/cxctl report
+echo
+echo "== the newest open follow-up cases (cxctl followups list --status=open --limit=5)"
+./build/tools/cxctl followups list --status=open --limit=5
 echo
 echo "== requests served, from the Prometheus endpoints:"
 for metrics in 9464 9465 9466; do

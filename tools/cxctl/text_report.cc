@@ -1,10 +1,9 @@
-// cx-report: the CX numbers of a tenant from a running metrics-service, as
-// aligned tables: NPS / CSAT / CES with their 95% margin of error, the NPS
-// trend by week, NPS by channel and by segment, the drivers of NPS by
-// touchpoint, the last 7 days against the 7 before, and the alert rules and
-// alerts. Used by the main job (scripts/run.sh) after the samples.
-//
-//   cx-report --target=127.0.0.1:50053 --token=<read token; admin to add the sample alert rule>
+// cxctl report: the CX numbers of a tenant as aligned tables: NPS / CSAT /
+// CES with their 95% margin of error, the NPS trend by week, NPS by channel
+// and by segment, the drivers of NPS by touchpoint, the last 7 days against
+// the 7 before, alert rules and alerts, the funnel, retention, churn, CLV,
+// support, the top at-risk customers, and the follow-up cases. Used by the
+// main job (scripts/run.sh) after the samples.
 #include <chrono>
 #include <iostream>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "cx/metrics/v1/metrics_service.grpc.pb.h"
+#include "tools/cxctl/commands.h"
 #include "shared/config.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
@@ -348,16 +348,14 @@ class JourneyReport {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::vector<cx::shared::OptionSpec> specs = {
-      {"target", "CX_METRICS_TARGET", "127.0.0.1:50053", "metrics-service address"},
-      {"token", "CX_TOKEN", "", "bearer token with the read role (admin adds the sample alert rule)"},
-      {"days", "CX_REPORT_DAYS", "30", "days the report covers"},
-  };
-  auto config = cx::shared::Config::ParseOrExit("cx-report", specs, argc, argv);
-  auto channel = grpc::CreateChannel(config.Get("target"), grpc::InsecureChannelCredentials());
-  const int days = static_cast<int>(config.GetInt("days").value_or(30));
-  Report report(MetricsService::NewStub(channel), config.Get("token"), days);
+namespace cx::cxctl {
+
+int ReportCommand(Clients& c, const Args& a) {
+  if (auto s = a.OnlyKnown({"days"}); !s.ok()) return Fail(s);
+  auto days_flag = a.Int("days", 30);
+  if (!days_flag.ok()) return Fail(days_flag.status());
+  const int days = static_cast<int>(std::clamp<int64_t>(*days_flag, 1, 3660));
+  Report report(MetricsService::NewStub(Channel(c.settings().metrics)), c.settings().token, days);
   report.WaitUntilSettled();
   std::cout << absl::StrFormat("Scores since midnight UTC %d days ago (95%% margin of error):\n", days);
   report.Scores();
@@ -386,5 +384,22 @@ int main(int argc, char** argv) {
   journeys.Support();
   std::cout << "\nTop at-risk customers (churn-risk points and why):\n";
   journeys.AtRisk();
+  std::cout << "\nFollow-up cases (feedback-service):\n";
+  cx::feedback::v1::GetFollowUpStatsRequest stats_request;
+  auto stats = c.Call(c.feedback(), &cx::feedback::v1::FeedbackService::Stub::GetFollowUpStats, stats_request);
+  if (stats.ok()) {
+    std::cout << absl::StrFormat("  %d open, %d in progress, %d resolved", stats->open_count(), stats->in_progress_count(),
+                                 stats->resolved_count());
+    if (stats->resolved_count() > 0) {
+      std::cout << absl::StrFormat("; time to close median %.1f h, p90 %.1f h",
+                                   stats->time_to_close_median().seconds() / 3600.0,
+                                   stats->time_to_close_p90().seconds() / 3600.0);
+    }
+    std::cout << "\n";
+  } else {
+    std::cerr << "  (" << stats.status() << ")\n";
+  }
   return 0;
 }
+
+}  // namespace cx::cxctl
