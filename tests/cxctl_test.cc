@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -321,6 +322,104 @@ TEST_F(CxctlTest, QueriesPrintTablesAndJsonAndTailFollowsTheFeed) {
   auto [typo, yout] = Run({"score", "--dayz=3"}, t::kAcmeRead);
   EXPECT_EQ(typo, 1);
   EXPECT_TRUE(absl::StrContains(yout, "dayz")) << yout;
+}
+
+std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
+  std::ifstream in(path);
+  shared::CsvReader reader(in);
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> row;
+  while (*reader.Next(&row)) rows.push_back(row);
+  return rows;
+}
+
+TEST_F(CxctlTest, SalesforceAndHubspotExportsRoundTripThroughHealthAndFollowUps) {
+  const std::string contacts = Write("sf-contacts.csv",
+                                     "Id,FirstName,LastName,Email,Phone,MailingCountryCode,CreatedDate,LastModifiedDate\n"
+                                     "003A1,Ada,Lovelace,ada@example.com,+44 20 7946 0018,GB,2026-01-05T09:00:00.000+0000,"
+                                     "2026-10-01T12:00:00.000+0000\n"
+                                     "003A2,Alan,Turing,alan@example.com,,GB,2026-02-01T09:00:00.000+0000,"
+                                     "2026-10-01T12:00:00.000+0000\n"
+                                     ",No,Id,none@example.com,,US,2026-02-01,2026-02-01\n");
+  auto [code, out] = Run({"crm", "import", "salesforce", "contacts", contacts}, t::kAcmeIngest);
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_TRUE(absl::StrContains(out, "3 rows: 2 customers created")) << out;
+  const std::string cases = Write("sf-cases.csv",
+                                  "Id,CaseNumber,ContactId,Status,Origin,Subject,CreatedDate,ClosedDate\n"
+                                  "500X1,00001001,003A1,Closed,Phone,Invoice wrong,2026-11-20T10:00:00.000+0000,"
+                                  "2026-11-20T14:00:00.000+0000\n"
+                                  "500X2,00001002,003A2,New,Web,Login fails,2026-11-21T10:00:00.000+0000,\n"
+                                  "500X3,00001003,003ZZ,New,Web,Unknown contact,2026-11-21T10:00:00.000+0000,\n");
+  // A connector's token needs read (to look contacts up) and ingest.
+  auto [ccode, cout_] = Run({"crm", "import", "salesforce", "cases", cases}, t::kAcmeAdmin);
+  EXPECT_EQ(ccode, 3) << cout_;
+  EXPECT_TRUE(absl::StrContains(cout_, "3 events recorded")) << cout_;
+  // Importing the same export again changes nothing.
+  auto [again, aout] = Run({"crm", "import", "salesforce", "cases", cases}, t::kAcmeAdmin);
+  EXPECT_TRUE(absl::StrContains(aout, "0 events recorded, 3 unchanged or duplicate")) << aout;
+
+  // Ada answers NPS 2: a case opens, and health changes.
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + t::kAcmeRead);
+  jr::LookupCustomerRequest lookup;
+  lookup.mutable_crm_reference()->set_system("salesforce");
+  lookup.mutable_crm_reference()->set_id("003A1");
+  jr::LookupCustomerResponse ada;
+  ASSERT_TRUE(jstub_->LookupCustomer(&ctx, lookup, &ada).ok());
+  auto [sub, sout] = Run({"submit", "--customer=" + ada.customer().customer_id(), "--kind=nps", "--score=2",
+                          "--channel=email", "--comment=Terrible service, the invoice was wrong twice"},
+                         t::kAcmeIngest);
+  ASSERT_EQ(sub, 0) << sout;
+  const std::string state = (dir_ / "sf-health.cursor").string(), health_csv = (dir_ / "sf-health.csv").string();
+  std::vector<std::vector<std::string>> rows;
+  ASSERT_TRUE(WaitFor([&] {
+    std::filesystem::remove(state);
+    auto [e, eout] = Run({"crm", "export", "salesforce", "health", "--out=" + health_csv, "--state=" + state},
+                         t::kAcmeRead);
+    if (e != 0) return false;
+    rows = ReadCsv(health_csv);
+    for (const auto& r : rows) {
+      if (r[0] == "003A1" && r[3] == "2" && r[7] == "1") return true;
+    }
+    return false;
+  }));
+  ASSERT_EQ(rows[0][0], "Id");
+  EXPECT_EQ(rows[0][7], "CX_Open_Follow_Ups__c");
+  std::set<std::string> ids;
+  for (size_t i = 1; i < rows.size(); ++i) ids.insert(rows[i][0]);
+  EXPECT_EQ(ids, (std::set<std::string>{"003A1", "003A2"}));  // the ids imported, nothing else
+  // Nothing changed since: the next export is the header alone.
+  auto [e2, e2out] = Run({"crm", "export", "salesforce", "health", "--out=" + health_csv, "--state=" + state},
+                         t::kAcmeRead);
+  ASSERT_EQ(e2, 0) << e2out;
+  EXPECT_EQ(ReadCsv(health_csv).size(), 1u) << e2out;
+
+  // Follow-ups as HubSpot-style and Salesforce tasks, then only what changed.
+  const std::string tasks = (dir_ / "sf-tasks.csv").string(), tstate = (dir_ / "sf-tasks.cursor").string();
+  auto [t1, t1out] = Run({"crm", "export", "salesforce", "followups", "--out=" + tasks, "--state=" + tstate},
+                         t::kAcmeAdmin);
+  ASSERT_EQ(t1, 0) << t1out;
+  auto task_rows = ReadCsv(tasks);
+  ASSERT_EQ(task_rows.size(), 2u) << t1out;
+  EXPECT_EQ(task_rows[1][1], "003A1");
+  EXPECT_EQ(task_rows[1][4], "Not Started");
+  EXPECT_EQ(task_rows[1][5], "High");  // NPS 2 with a negative comment
+  auto [u, uout] = Run({"followups", "update", task_rows[1][0], "--status=in-progress"}, t::kAcmeIngest);
+  ASSERT_EQ(u, 0) << uout;
+  auto [t2, t2out] = Run({"crm", "export", "salesforce", "followups", "--out=" + tasks, "--state=" + tstate},
+                         t::kAcmeAdmin);
+  ASSERT_EQ(t2, 0) << t2out;
+  task_rows = ReadCsv(tasks);
+  ASSERT_EQ(task_rows.size(), 2u);
+  EXPECT_EQ(task_rows[1][4], "In Progress");
+  // An edited mapping renames the columns; a wrong target is refused.
+  const std::string mapping = Write("map.conf", "# mine\nchurn_risk = Churn_Score__c\n");
+  auto [m1, m1out] = Run({"crm", "mapping", "salesforce", "health", "--mapping=" + mapping}, t::kAcmeRead);
+  EXPECT_TRUE(absl::StrContains(m1out, "churn_risk = Churn_Score__c")) << m1out;
+  auto [m2, m2out] = Run({"crm", "mapping", "salesforce", "health", "--mapping=" + Write("bad.conf", "colour = X\n")},
+                         t::kAcmeRead);
+  EXPECT_EQ(m2, 1);
+  EXPECT_TRUE(absl::StrContains(m2out, "unknown target 'colour'")) << m2out;
 }
 
 TEST(CxctlRowsTest, MappingNamesTheColumnOfABadValue) {

@@ -3,6 +3,7 @@
 
 #include "tools/cxctl/cli.h"
 #include "tools/cxctl/commands.h"
+#include "tools/cxctl/crm.h"
 
 namespace {
 
@@ -34,6 +35,9 @@ Commands:
   followups stats [--days 30]
   tail feedback|journey [--after SEQUENCE] [--max N] [--timeout 30s]
   report [--days 30]
+  crm import salesforce|hubspot contacts|cases FILE.csv [--mapping F] [--errors F]
+  crm export salesforce|hubspot health|followups --out FILE.csv [--mapping F] [--state F]
+  crm mapping salesforce|hubspot contacts|cases|health|followups   (prints the default mapping file)
 )";
 
 }  // namespace
@@ -60,6 +64,7 @@ int main(int argc, char** argv) {
   if (cmd == "followups") return FollowUpsCommand(clients, args);
   if (cmd == "tail") return TailCommand(clients, args);
   if (cmd == "report") return ReportCommand(clients, args);
+  if (cmd == "crm") return CrmCommand(clients, args);
   std::cerr << "cxctl: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }
