@@ -10,6 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev curl tzdata
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -59,6 +59,9 @@ echo
 echo "== the newest open follow-up cases (cxctl followups list --status=open --limit=5)"
 ./build/tools/cxctl followups list --status=open --limit=5
 echo
+./build/tools/cxctl report --out=data/report.html
+echo "   (one self-contained page with SVG charts: open it in any browser)"
+echo
 echo "== requests served, from the Prometheus endpoints:"
 for metrics in 9464 9465 9466; do
   curl -s "http://127.0.0.1:$metrics/metrics" | grep '^cx_grpc_requests_total' | sed 's/^/   /' || true

@@ -422,6 +422,109 @@ TEST_F(CxctlTest, SalesforceAndHubspotExportsRoundTripThroughHealthAndFollowUps)
   EXPECT_TRUE(absl::StrContains(m2out, "unknown target 'colour'")) << m2out;
 }
 
+int Count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// The SVG element `id` of a page (from its opening tag to "</svg>").
+std::string Chart(const std::string& page, const std::string& id) {
+  const size_t start = page.find(absl::StrCat("id=\"", id, "\""));
+  if (start == std::string::npos) return "";
+  return page.substr(start, page.find("</svg>", start) - start);
+}
+
+TEST_F(CxctlTest, TheHtmlReportDrawsItsChartsInHeadlessChromium) {
+  // A small tenant: customers, journeys over four weeks, feedback by channel and touchpoint.
+  const absl::Time now = absl::Now();
+  auto at = [&](int days_ago, int hour) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now - absl::Hours(24 * days_ago) + absl::Hours(hour) - absl::Hours(30),
+                            absl::UTCTimeZone());
+  };
+  std::string customers = "customer_id,segment\n", events = "customer_id,type,channel,occurred_at\n",
+              feedback = "customer_id,kind,score,comment,channel,source,touchpoint_id,occurred_at\n";
+  const char* channels[] = {"web", "email", "in-app", "phone"};
+  const char* touchpoints[] = {"checkout", "delivery", "support-call", "billing"};
+  for (int i = 0; i < 60; ++i) {
+    const std::string c = absl::StrCat("c", i);
+    absl::StrAppend(&customers, c, ",", i % 2 ? "smb" : "enterprise", "\n");
+    const int start = 27 - (i % 4) * 7;
+    absl::StrAppend(&events, c, ",page_view,web,", at(start, 0), "\n");
+    if (i % 5 != 0) absl::StrAppend(&events, c, ",product_view,web,", at(start, 1), "\n");
+    if (i % 3 != 0) absl::StrAppend(&events, c, ",cart_add,web,", at(start, 2), "\n");
+    if (i % 4 != 0) absl::StrAppend(&events, c, ",order_placed,web,", at(start, 3), "\n");
+    for (int w = 1; w <= 3 && start - 7 * w >= 1; ++w) {
+      if ((i + w) % 3 != 0) absl::StrAppend(&events, c, ",app_login,in-app,", at(start - 7 * w, 1), "\n");
+    }
+    const int nps = i % 7 == 0 ? 3 : i % 3 == 0 ? 8 : 10;
+    absl::StrAppend(&feedback, c, ",nps,", nps, ",", nps <= 6 ? "\"Slow delivery, very disappointed\"" : "Great service",
+                    ",", channels[i % 4], ",survey,", touchpoints[i % 4], ",", at(start, 4), "\n");
+    absl::StrAppend(&feedback, c, ",csat,", 1 + i % 5, ",,", channels[(i + 1) % 4], ",support,,", at(start, 5), "\n");
+    absl::StrAppend(&feedback, c, ",ces,", 1 + i % 7, ",,", channels[(i + 2) % 4], ",survey,,", at(start, 6), "\n");
+  }
+  for (const auto& [kind, text] : {std::pair{"customers", customers}, {"events", events}, {"feedback", feedback}}) {
+    auto [code, out] = Run({"import", kind, Write(absl::StrCat(kind, ".csv"), text)}, t::kAcmeIngest);
+    ASSERT_EQ(code, 0) << kind << ": " << out;
+  }
+  const std::string html = (dir_ / "report.html").string();
+  auto [code, out] = Run({"report", "--days=35", "--out=" + html}, t::kAcmeAdmin);
+  ASSERT_EQ(code, 0) << out;
+  std::string page;
+  {
+    std::ifstream in(html);
+    page.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_EQ(Count(page, "http://"), 0) << "the page must not load anything";
+  EXPECT_EQ(Count(page, "https://"), 0);
+  EXPECT_EQ(Count(page, "<script"), 0);
+
+  // Chromium renders it: the DOM it built and a screenshot.
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "scripts/deps.sh installs Debian's chromium";
+  const std::string flags = absl::StrCat(
+      "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+      "--disable-component-update --disable-sync --user-data-dir=", (dir_ / "chromium").string());
+  const std::string dom_file = (dir_ / "dom.html").string(), png = (dir_ / "report.png").string();
+  ASSERT_EQ(std::system(absl::StrCat("timeout 90 /usr/bin/chromium ", flags, " --dump-dom file://", html, " > ", dom_file,
+                                     " 2>/dev/null").c_str()),
+            0);
+  ASSERT_EQ(std::system(absl::StrCat("timeout 90 /usr/bin/chromium ", flags, " --window-size=1400,2000 --screenshot=", png,
+                                     " file://", html, " > /dev/null 2>&1").c_str()),
+            0);
+  std::string dom;
+  {
+    std::ifstream in(dom_file);
+    dom.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  EXPECT_EQ(Count(dom, "<svg class=\"chart\""), 6) << dom.substr(0, 2000);
+  const std::string trend = Chart(dom, "nps-trend");
+  EXPECT_EQ(Count(trend, "class=\"band\""), 1) << trend;
+  EXPECT_EQ(Count(trend, "class=\"line\""), 1);
+  EXPECT_GE(Count(trend, "<circle"), 4);  // one per week with answers
+  EXPECT_EQ(Count(Chart(dom, "funnel"), "<rect class=\"bar"), 4);
+  EXPECT_EQ(Count(Chart(dom, "csat-by-channel"), "<rect class=\"bar"), 4);
+  EXPECT_EQ(Count(Chart(dom, "ces-by-channel"), "<rect class=\"bar"), 4);
+  EXPECT_GE(Count(Chart(dom, "drivers"), "<rect class=\"bar"), 4);
+  EXPECT_GE(Count(Chart(dom, "retention"), "<rect class=\"cell"), 4);
+  EXPECT_NE(dom.find("id=\"follow-ups\""), std::string::npos);  // detractors opened cases
+  // The screenshot: a PNG of the window's size, and far from blank (a blank
+  // page of this size compresses to a few kilobytes).
+  std::ifstream in(png, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 24u);
+  EXPECT_EQ(bytes.substr(1, 3), "PNG");
+  auto be32 = [&](size_t at) {
+    return (static_cast<uint32_t>(static_cast<unsigned char>(bytes[at])) << 24) |
+           (static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 1])) << 16) |
+           (static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 2])) << 8) |
+           static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + 3]));
+  };
+  EXPECT_EQ(be32(16), 1400u);
+  EXPECT_EQ(be32(20), 2000u);
+  EXPECT_GT(bytes.size(), 60'000u);
+  std::cout << "report.html " << page.size() << " bytes; screenshot " << bytes.size() << " bytes\n";
+}
+
 TEST(CxctlRowsTest, MappingNamesTheColumnOfABadValue) {
   auto h = Header::Of({"customer_id", "kind", "score", "occurred_at", "channel"}, FeedbackColumns());
   ASSERT_TRUE(h.ok());

@@ -34,7 +34,7 @@ Commands:
                                 no-action-needed] [--assignee A | --unassign] [--note TEXT] [--version V]
   followups stats [--days 30]
   tail feedback|journey [--after SEQUENCE] [--max N] [--timeout 30s]
-  report [--days 30]
+  report [--days 30] [--out report.html]   (tables, or one self-contained HTML page with SVG charts)
   crm import salesforce|hubspot contacts|cases FILE.csv [--mapping F] [--errors F]
   crm export salesforce|hubspot health|followups --out FILE.csv [--mapping F] [--state F]
   crm mapping salesforce|hubspot contacts|cases|health|followups   (prints the default mapping file)

@@ -5,6 +5,7 @@
 // support, the top at-risk customers, and the follow-up cases. Used by the
 // main job (scripts/run.sh) after the samples.
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "cx/metrics/v1/metrics_service.grpc.pb.h"
 #include "tools/cxctl/commands.h"
+#include "tools/cxctl/html_report.h"
 #include "shared/config.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
@@ -351,12 +353,22 @@ class JourneyReport {
 namespace cx::cxctl {
 
 int ReportCommand(Clients& c, const Args& a) {
-  if (auto s = a.OnlyKnown({"days"}); !s.ok()) return Fail(s);
+  if (auto s = a.OnlyKnown({"days", "out"}); !s.ok()) return Fail(s);
   auto days_flag = a.Int("days", 30);
   if (!days_flag.ok()) return Fail(days_flag.status());
   const int days = static_cast<int>(std::clamp<int64_t>(*days_flag, 1, 3660));
   Report report(MetricsService::NewStub(Channel(c.settings().metrics)), c.settings().token, days);
   report.WaitUntilSettled();
+  if (a.Has("out")) {
+    auto data = FetchReport(c, days);
+    if (!data.ok()) return Fail(data.status());
+    std::ofstream out(a.Get("out"), std::ios::trunc | std::ios::binary);
+    out << RenderHtml(*data);
+    out.flush();
+    if (!out) return Fail(absl::InternalError("cannot write " + a.Get("out")));
+    std::cout << "wrote " << a.Get("out") << "\n";
+    return 0;
+  }
   std::cout << absl::StrFormat("Scores since midnight UTC %d days ago (95%% margin of error):\n", days);
   report.Scores();
   std::cout << "\nNPS by week (UTC):\n";
