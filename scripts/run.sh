@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The main job: installs dependencies, builds, starts the three services on
-# the embedded SQLite store (./data/*.db), submits sample feedback and a
-# sample journey for the same customers, prints what the services then hold
-# and the CX report metrics-service computes from their change feeds, and
-# stops them with SIGTERM. Safe to run again: sample ids are fixed per day, so
-# a second run stores nothing twice (and metrics-service resumes its cursors).
+# the embedded SQLite store (./data/*.db), writes a sample tenant as CSV
+# (customers with CRM ids, journeys, support tickets, feedback) and loads it
+# through cxctl, prints the CX report metrics-service computes from the
+# change feeds and writes it as data/report.html, and stops the services
+# with SIGTERM. Safe to run again: the sample's rows are the same on one day
+# and cxctl derives ids from them, so a second run stores nothing twice (and
+# metrics-service resumes its cursors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,13 +48,14 @@ start metrics-service 50053 9466 --feedback-endpoint=127.0.0.1:50051 --journey-e
   --feed-token-file="$feed_token_file"
 
 echo
-echo "== feedback"
-./build/tools/cx-sample --target=127.0.0.1:50051 --token="$token"
-echo
-echo "== journeys"
-./build/tools/cx-sample-journey --target=127.0.0.1:50052 --token="$token"
-echo
 export CX_TOKEN="$token"
+echo "== a sample tenant as CSV (cx-sample), loaded through cxctl import"
+./build/tools/cx-sample --out=data/sample
+for kind in customers events feedback; do
+  echo "-- cxctl import $kind data/sample/$kind.csv"
+  ./build/tools/cxctl import "$kind" "data/sample/$kind.csv" --restart || [[ $? -eq 3 ]]  # 3: rows rejected (listed)
+done
+echo
 echo "== CX report (cxctl report: metrics-service, fed by both change feeds, and feedback-service's follow-ups)"
 ./build/tools/cxctl report
 echo
