@@ -350,10 +350,7 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
   }
   if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
 
-  v1::ListFeedbackRequest fingerprint_source = request;
-  fingerprint_source.clear_page_token();
-  fingerprint_source.clear_page_size();
-  const std::string fingerprint = shared::Sha256Hex(shared::DeterministicBytes(fingerprint_source));
+  const std::string fingerprint = shared::FilterFingerprint(request);
 
   FeedbackQuery query;
   query.limit = (request.page_size() == 0 ? limits::kDefaultPageSize : request.page_size());

@@ -117,10 +117,7 @@ absl::StatusOr<v1::ListFollowUpsResponse> FollowUpManager::List(const Principal&
   const shared::OptionalRange created = shared::CheckOptionalRange(request.created(), "created", &v);
   if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
 
-  v1::ListFollowUpsRequest fingerprint_source = request;
-  fingerprint_source.clear_page_token();
-  fingerprint_source.clear_page_size();
-  const std::string fingerprint = shared::Sha256Hex(shared::DeterministicBytes(fingerprint_source));
+  const std::string fingerprint = shared::FilterFingerprint(request);
   FollowUpQuery query;
   const int page_size = request.page_size() == 0 ? kDefaultPageSize : request.page_size();
   query.limit = page_size + 1;  // one more tells whether another page exists

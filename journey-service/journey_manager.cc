@@ -423,10 +423,7 @@ absl::StatusOr<v1::ListCustomersResponse> JourneyManager::ListCustomers(const Pr
     v.push_back({"updated_since", "is not a valid timestamp"});
   }
   if (absl::Status s = Invalid(v); !s.ok()) return s;
-  v1::ListCustomersRequest fingerprint_source = request;
-  fingerprint_source.clear_page_token();
-  fingerprint_source.clear_page_size();
-  const std::string fingerprint = shared::Sha256Hex(shared::DeterministicBytes(fingerprint_source));
+  const std::string fingerprint = shared::FilterFingerprint(request);
 
   CustomerQuery query;
   query.tenant = principal.tenant;

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "shared/auth.h"
+#include "shared/proto_util.h"
 
 namespace cx::shared {
 
@@ -45,6 +47,15 @@ class PageTokenCodec {
   std::string Mac(absl::string_view tenant, absl::string_view fingerprint, absl::string_view body) const;
   std::string secret_;
 };
+
+// The fingerprint of a list request's filters: the request without its
+// page_token and page_size, hashed.
+template <class ListRequest>
+std::string FilterFingerprint(ListRequest request) {
+  request.clear_page_token();
+  request.clear_page_size();
+  return Sha256Hex(DeterministicBytes(request));
+}
 
 }  // namespace cx::shared
 

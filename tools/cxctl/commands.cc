@@ -461,54 +461,38 @@ int TailCommand(Clients& c, const Args& a) {
   auto ctx = c.Context(*timeout);
   int64_t seen = 0;
   auto done = [&] { return *max > 0 && seen >= *max; };
+  // Streams changes after `after`, printing each with `line`, until --max.
+  auto follow = [&](auto reader, auto batch, auto line) {
+    while (!done() && reader->Read(&batch)) {
+      for (const auto& ch : batch.changes()) {
+        if (done()) break;
+        ++seen;
+        std::cout << (a.Has("json") ? Json(ch) : absl::StrCat(ch.sequence(), " ", line(ch))) << "\n";
+      }
+      std::cout.flush();
+    }
+    ctx->TryCancel();
+    return reader->Finish();
+  };
   grpc::Status status;
   if (a.words[1] == "feedback") {
     fb::WatchChangesRequest r;
     r.set_after_sequence(*after);
-    auto reader = c.feedback().WatchChanges(ctx.get(), r);
-    fb::WatchChangesResponse batch;
-    while (!done() && reader->Read(&batch)) {
-      for (const auto& ch : batch.changes()) {
-        if (done()) break;
-        ++seen;
-        if (a.Has("json")) {
-          std::cout << Json(ch) << "\n";
-        } else if (ch.has_feedback_created()) {
-          const auto& f = ch.feedback_created();
-          std::cout << ch.sequence() << " " << f.name() << " " << f.customer_id() << " "
-                    << EnumLabel(fb::FeedbackKind_descriptor(), "FEEDBACK_KIND_", f.kind())
-                    << (f.has_score() ? absl::StrCat(" ", f.score()) : "") << "\n";
-        } else {
-          std::cout << ch.sequence() << " " << FollowUpLine(ch.follow_up_changed()) << "\n";
-        }
-      }
-      std::cout.flush();
-    }
-    ctx->TryCancel();
-    status = reader->Finish();
+    status = follow(c.feedback().WatchChanges(ctx.get(), r), fb::WatchChangesResponse(), [](const fb::FeedbackChange& ch) {
+      if (!ch.has_feedback_created()) return FollowUpLine(ch.follow_up_changed());
+      const auto& f = ch.feedback_created();
+      return absl::StrCat(f.name(), " ", f.customer_id(), " ",
+                          EnumLabel(fb::FeedbackKind_descriptor(), "FEEDBACK_KIND_", f.kind()),
+                          f.has_score() ? absl::StrCat(" ", f.score()) : "");
+    });
   } else {
     jr::WatchChangesRequest r;
     r.set_after_sequence(*after);
-    auto reader = c.journey().WatchChanges(ctx.get(), r);
-    jr::WatchChangesResponse batch;
-    while (!done() && reader->Read(&batch)) {
-      for (const auto& ch : batch.changes()) {
-        if (done()) break;
-        ++seen;
-        if (a.Has("json")) {
-          std::cout << Json(ch) << "\n";
-        } else if (ch.has_event_recorded()) {
-          const auto& e = ch.event_recorded();
-          std::cout << ch.sequence() << " event " << e.type() << " "
-                    << (e.customer_id().empty() ? "anon:" + e.anonymous_id() : e.customer_id()) << "\n";
-        } else {
-          std::cout << ch.sequence() << " " << ch.GetDescriptor()->FindFieldByNumber(ch.change_case())->name() << "\n";
-        }
-      }
-      std::cout.flush();
-    }
-    ctx->TryCancel();
-    status = reader->Finish();
+    status = follow(c.journey().WatchChanges(ctx.get(), r), jr::WatchChangesResponse(), [](const jr::JourneyChange& ch) {
+      if (!ch.has_event_recorded()) return std::string(ch.GetDescriptor()->FindFieldByNumber(ch.change_case())->name());
+      const auto& e = ch.event_recorded();
+      return absl::StrCat("event ", e.type(), " ", e.customer_id().empty() ? "anon:" + e.anonymous_id() : e.customer_id());
+    });
   }
   if (done() || status.error_code() == grpc::StatusCode::CANCELLED ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {

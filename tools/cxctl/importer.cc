@@ -372,6 +372,34 @@ absl::Status ItemStatus(const cx::common::v1::ItemError& e) {
   return absl::Status(static_cast<absl::StatusCode>(e.code() == 0 ? 3 : e.code()), e.message());
 }
 
+// Maps each row (`map`), adds the valid ones to `batch` (`add` gives the
+// new item), sends it (`send`, retried while unavailable) and counts each
+// item's outcome; rejected rows go to the error report.
+template <class Batch, class Map, class Add, class Send>
+absl::Status SendBatch(const std::vector<std::vector<std::string>>& rows, const std::vector<int64_t>& lines,
+                       Batch* batch, ImportSummary* summary, ErrorReport* errors, Map map, Add add, Send send) {
+  std::vector<size_t> sent;  // row index of each batch item
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto item = map(rows[i]);
+    if (!item.ok()) {
+      ++summary->rejected;
+      errors->Add(lines[i], rows[i], item.status());
+      continue;
+    }
+    *add(batch) = *std::move(item);
+    sent.push_back(i);
+  }
+  if (sent.empty()) return absl::OkStatus();
+  auto resp = WithRetries(send);
+  if (!resp.ok()) return resp.status();
+  for (const auto& res : resp->results()) {
+    Count(res.outcome(), summary);
+    const size_t i = sent[res.index()];
+    if (res.outcome() == cx::common::v1::ITEM_OUTCOME_REJECTED) errors->Add(lines[i], rows[i], ItemStatus(res.error()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ImportSummary> RunImport(Clients& clients, ImportKind kind, const ImportOptions& options,
@@ -427,52 +455,20 @@ absl::StatusOr<ImportSummary> RunImport(Clients& clients, ImportKind kind, const
 
     if (kind == ImportKind::kFeedback) {
       fb::BatchSubmitFeedbackRequest batch;
-      std::vector<size_t> sent;  // row index of each batch item
-      for (size_t i = 0; i < rows.size(); ++i) {
-        auto r = FeedbackFromRow(*header, rows[i], DerivedId(kind, rows[i]));
-        if (!r.ok()) {
-          ++summary.rejected;
-          errors.Add(lines[i], rows[i], r.status());
-          continue;
-        }
-        *batch.add_requests() = *std::move(r);
-        sent.push_back(i);
-      }
-      if (!sent.empty()) {
-        auto resp = WithRetries([&] {
-          return clients.Call(clients.feedback(), &fb::FeedbackService::Stub::BatchSubmitFeedback, batch);
-        });
-        if (!resp.ok()) return resp.status();
-        for (const auto& res : resp->results()) {
-          Count(res.outcome(), &summary);
-          const size_t i = sent[res.index()];
-          if (res.outcome() == cx::common::v1::ITEM_OUTCOME_REJECTED) errors.Add(lines[i], rows[i], ItemStatus(res.error()));
-        }
-      }
+      auto st = SendBatch(
+          rows, lines, &batch, &summary, &errors,
+          [&](const std::vector<std::string>& row) { return FeedbackFromRow(*header, row, DerivedId(kind, row)); },
+          [](fb::BatchSubmitFeedbackRequest* b) { return b->add_requests(); },
+          [&] { return clients.Call(clients.feedback(), &fb::FeedbackService::Stub::BatchSubmitFeedback, batch); });
+      if (!st.ok()) return st;
     } else if (kind == ImportKind::kEvents) {
       jr::BatchRecordEventsRequest batch;
-      std::vector<size_t> sent;
-      for (size_t i = 0; i < rows.size(); ++i) {
-        auto e = EventFromRow(*header, rows[i], DerivedId(kind, rows[i]));
-        if (!e.ok()) {
-          ++summary.rejected;
-          errors.Add(lines[i], rows[i], e.status());
-          continue;
-        }
-        *batch.add_events() = *std::move(e);
-        sent.push_back(i);
-      }
-      if (!sent.empty()) {
-        auto resp = WithRetries([&] {
-          return clients.Call(clients.journey(), &jr::JourneyService::Stub::BatchRecordEvents, batch);
-        });
-        if (!resp.ok()) return resp.status();
-        for (const auto& res : resp->results()) {
-          Count(res.outcome(), &summary);
-          const size_t i = sent[res.index()];
-          if (res.outcome() == cx::common::v1::ITEM_OUTCOME_REJECTED) errors.Add(lines[i], rows[i], ItemStatus(res.error()));
-        }
-      }
+      auto st = SendBatch(
+          rows, lines, &batch, &summary, &errors,
+          [&](const std::vector<std::string>& row) { return EventFromRow(*header, row, DerivedId(kind, row)); },
+          [](jr::BatchRecordEventsRequest* b) { return b->add_events(); },
+          [&] { return clients.Call(clients.journey(), &jr::JourneyService::Stub::BatchRecordEvents, batch); });
+      if (!st.ok()) return st;
     } else {
       // Customers: one upsert each (idempotent by the source's updated-at),
       // `parallel` at a time.
