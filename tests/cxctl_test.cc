@@ -412,6 +412,30 @@ TEST_F(CxctlTest, SalesforceAndHubspotExportsRoundTripThroughHealthAndFollowUps)
   task_rows = ReadCsv(tasks);
   ASSERT_EQ(task_rows.size(), 2u);
   EXPECT_EQ(task_rows[1][4], "In Progress");
+  // HubSpot: its export columns in, its import columns out, only its own ids.
+  const std::string hs_contacts = Write("hs-contacts.csv",
+                                        "Record ID,First Name,Last Name,Email,Phone Number,Country Code,Lifecycle Stage,"
+                                        "Create Date,Last Modified Date\n"
+                                        "501,Grace,Hopper,grace@example.com,,US,customer,2026-03-01 09:00,2026-10-02 10:00\n");
+  auto [h1, h1out] = Run({"crm", "import", "hubspot", "contacts", hs_contacts}, t::kAcmeAdmin);
+  ASSERT_EQ(h1, 0) << h1out;
+  const std::string hs_tickets = Write("hs-tickets.csv",
+                                       "Ticket ID,Ticket name,Associated Contact IDs,Source,Create date,Close date\n"
+                                       "9001,Refund question,501,Chat,2026-11-22 08:00,2026-11-22 09:30\n");
+  auto [h2, h2out] = Run({"crm", "import", "hubspot", "tickets", hs_tickets}, t::kAcmeAdmin);
+  ASSERT_EQ(h2, 0) << h2out;
+  EXPECT_TRUE(absl::StrContains(h2out, "2 events recorded")) << h2out;
+  const std::string hs_health = (dir_ / "hs-health.csv").string();
+  ASSERT_TRUE(WaitFor([&] {
+    auto [e, eout] = Run({"crm", "export", "hubspot", "health", "--out=" + hs_health,
+                          "--state=" + (dir_ / "hs-health.cursor").string()},
+                         t::kAcmeRead);
+    std::filesystem::remove(dir_ / "hs-health.cursor");
+    if (e != 0) return false;
+    auto hs = ReadCsv(hs_health);
+    return hs.size() == 2 && hs[0][0] == "Record ID" && hs[1][0] == "501";  // Grace alone: the others are Salesforce's
+  }));
+
   // An edited mapping renames the columns; a wrong target is refused.
   const std::string mapping = Write("map.conf", "# mine\nchurn_risk = Churn_Score__c\n");
   auto [m1, m1out] = Run({"crm", "mapping", "salesforce", "health", "--mapping=" + mapping}, t::kAcmeRead);
