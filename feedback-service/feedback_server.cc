@@ -8,6 +8,10 @@ std::vector<shared::OptionSpec> FeedbackServiceOptionSpecs() {
   return shared::CommonOptions("0.0.0.0:50051", "sqlite:///data/feedback.db", "0.0.0.0:9464");
 }
 
+absl::Status FeedbackServer::Migrate(const shared::ServiceOptions& options) {
+  return shared::MigrateOnly(options, OpenFeedbackRepository);
+}
+
 absl::StatusOr<std::unique_ptr<FeedbackServer>> FeedbackServer::Start(shared::ServiceOptions options) {
   std::unique_ptr<FeedbackServer> s(new FeedbackServer);
   if (auto st = s->host_.Open("feedback", options); !st.ok()) return st;

@@ -24,9 +24,12 @@ std::vector<shared::OptionSpec> FeedbackServiceOptionSpecs();
 class FeedbackServer {
  public:
   static absl::StatusOr<std::unique_ptr<FeedbackServer>> Start(shared::ServiceOptions options);
+  // --migrate-only: applies the schema migrations and returns.
+  static absl::Status Migrate(const shared::ServiceOptions& options);
   ~FeedbackServer();
 
   int port() const { return host_.port(); }
+  int health_port() const { return host_.health_port(); }
   int metrics_port() const { return host_.metrics()->port(); }
   shared::ServiceMetrics& metrics() { return *host_.metrics(); }
   FeedbackManager& manager() { return *manager_; }

@@ -8,6 +8,10 @@ std::vector<shared::OptionSpec> JourneyServiceOptionSpecs() {
   return shared::CommonOptions("0.0.0.0:50052", "sqlite:///data/journey.db", "0.0.0.0:9465");
 }
 
+absl::Status JourneyServer::Migrate(const shared::ServiceOptions& options) {
+  return shared::MigrateOnly(options, OpenJourneyRepository);
+}
+
 absl::StatusOr<std::unique_ptr<JourneyServer>> JourneyServer::Start(shared::ServiceOptions options) {
   std::unique_ptr<JourneyServer> s(new JourneyServer);
   if (auto st = s->host_.Open("journey", options); !st.ok()) return st;

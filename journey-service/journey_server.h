@@ -22,6 +22,8 @@ std::vector<shared::OptionSpec> JourneyServiceOptionSpecs();
 class JourneyServer {
  public:
   static absl::StatusOr<std::unique_ptr<JourneyServer>> Start(shared::ServiceOptions options);
+  // --migrate-only: applies the schema migrations and returns.
+  static absl::Status Migrate(const shared::ServiceOptions& options);
   ~JourneyServer();
 
   int port() const { return host_.port(); }

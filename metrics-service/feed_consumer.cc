@@ -69,7 +69,8 @@ template <class Stub, class Request, class Response, class Apply>
 void FeedConsumer::Follow(const std::string& feed, const std::string& endpoint, Apply apply,
                           std::atomic<int64_t>* applied) {
   std::mt19937_64 random(std::random_device{}());
-  auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(
+      endpoint, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
   auto stub = std::make_unique<Stub>(channel);
   absl::Duration backoff = options_.min_backoff;
   while (true) {

@@ -26,6 +26,7 @@ struct FeedConsumerOptions {
   std::string feedback_endpoint;  // host:port; empty: do not follow
   std::string journey_endpoint;
   std::string token;  // a token with the `service` role
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // TLS to the feeds; null: plaintext
   absl::Duration min_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
   // Optional observers (for /metrics): a batch of `changes` was applied and

@@ -9,6 +9,7 @@
 #include "prometheus/gauge.h"
 #include "metrics-service/sql_metrics_repository.h"
 #include "shared/log.h"
+#include "shared/tls.h"
 
 namespace cx::metrics {
 
@@ -20,9 +21,17 @@ std::vector<shared::OptionSpec> MetricsServiceOptionSpecs() {
                    "journey-service host:port whose change feed to follow (empty: none)"});
   specs.push_back({"feed-token-file", "CX_FEED_TOKEN_FILE", "",
                    "file holding a token with the service role for the feeds (or the CX_FEED_TOKEN variable)"});
+  specs.push_back({"feed-tls-ca", "CX_FEED_TLS_CA", "",
+                   "PEM roots to verify the feeds' TLS servers (empty: plaintext feeds)"});
+  specs.push_back({"feed-tls-cert", "CX_FEED_TLS_CERT", "", "PEM client certificate presented to the feeds (mTLS)"});
+  specs.push_back({"feed-tls-key", "CX_FEED_TLS_KEY", "", "PEM private key of --feed-tls-cert"});
   specs.push_back({"alert-interval-ms", "CX_ALERT_INTERVAL_MS", "30000",
                    "how often alert rules are evaluated besides after each batch of feedback"});
   return specs;
+}
+
+absl::Status MetricsServer::Migrate(const shared::ServiceOptions& options) {
+  return shared::MigrateOnly(options, OpenMetricsRepository);
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(shared::ServiceOptions service) {
@@ -43,6 +52,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(shared::Serv
       (!options.feeds.feedback_endpoint.empty() || !options.feeds.journey_endpoint.empty())) {
     return absl::InvalidArgumentError("following a feed needs a service token: CX_FEED_TOKEN or --feed-token-file");
   }
+  auto credentials = shared::MakeChannelCredentials(
+      {config.Get("feed-tls-ca"), config.Get("feed-tls-cert"), config.Get("feed-tls-key")});
+  if (!credentials.ok()) return credentials.status();
+  options.feeds.credentials = *credentials;
   auto interval = config.GetInt("alert-interval-ms");
   if (!interval.ok()) return interval.status();
   options.alert_interval = absl::Milliseconds(std::max<int64_t>(100, *interval));

@@ -41,6 +41,8 @@ class MetricsServer {
  public:
   // From the parsed options (main).
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(shared::ServiceOptions options);
+  // --migrate-only: applies the schema migrations and returns.
+  static absl::Status Migrate(const shared::ServiceOptions& options);
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(MetricsServerOptions options);
   ~MetricsServer();
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what CX Suite needs on Debian 12 (run as root): the toolchain and
-# libraries from apt, and buf from npm into ./node_modules. Installs only
+# libraries from apt (kubectl, which renders the manifests, comes from the
+# machine image or Debian's kubernetes-client), and buf, kubernetes-models
+# and yaml from npm into ./node_modules. Installs only
 # what is missing, so it is quick and safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +11,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev curl tzdata
+  libgtest-dev libgmock-dev curl tzdata openssl
   chromium fonts-dejavu-core
 )
 missing=()
@@ -27,7 +29,9 @@ if ((${#missing[@]})); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if [[ ! -x node_modules/.bin/buf ]] || ! node_modules/.bin/buf --version >/dev/null 2>&1; then
-  echo "== installing buf (npm)"
+# npm: buf, and kubernetes-models + yaml for the offline manifest validation.
+if [[ ! -x node_modules/.bin/buf ]] || ! node_modules/.bin/buf --version >/dev/null 2>&1 ||
+  [[ ! -f node_modules/kubernetes-models/package.json || ! -f node_modules/yaml/package.json ]]; then
+  echo "== installing buf, kubernetes-models and yaml (npm)"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -53,6 +53,17 @@ echo "   buf curl: stored through reflection; a call without a token was refused
 echo "== ctest (SQLite and MariaDB conformance, in-process gRPC, processes)"
 (cd build && ctest --output-on-failure -j2 --timeout 600)
 
+echo "== Kubernetes: render and validate every base and overlay (schema, unknown fields, removed APIs, policies)"
+node k8s/tools/validate.mjs k8s/base/common k8s/base/feedback-service k8s/base/journey-service \
+  k8s/base/metrics-service k8s/overlays/dev k8s/overlays/prod
+echo "== Kubernetes: the validation catches planted mistakes"
+node --test k8s/tools/validate.test.mjs
+echo "== images: the Dockerfiles against the built binaries"
+bash k8s/tools/check-images.sh build
+echo "== deployment rehearsal of the dev overlay against the local MariaDB"
+node k8s/tools/rehearse.mjs k8s/overlays/dev --build=build \
+  --mysql-socket="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.sock" --mysql-port="${CX_MARIADB_PORT:-33306}"
+
 echo "== the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
 CX_BUILD_DIR=build-asan CX_SANITIZE=ON bash scripts/build.sh >/dev/null
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

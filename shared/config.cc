@@ -126,6 +126,13 @@ std::vector<OptionSpec> CommonOptions(const std::string& default_listen,
        "rows the group-commit queue holds before answering RESOURCE_EXHAUSTED"},
       {"write-batch-rows", "CX_WRITE_BATCH_ROWS", "1000", "rows per group-commit transaction"},
       {"log-level", "CX_LOG_LEVEL", "info", "debug, info, warning or error"},
+      {"tls-cert", "CX_TLS_CERT", "", "PEM certificate chain: serve TLS (empty: plaintext)"},
+      {"tls-key", "CX_TLS_KEY", "", "PEM private key of --tls-cert"},
+      {"tls-client-ca", "CX_TLS_CLIENT_CA", "",
+       "PEM CA bundle: require client certificates signed by it (mTLS)"},
+      {"health-listen", "CX_HEALTH_LISTEN", "",
+       "extra plaintext host:port serving only grpc.health.v1, for probes of a TLS server (empty: none)"},
+      {"migrate-only", "CX_MIGRATE_ONLY", "false", "apply the database migrations and exit (a Job or init container)"},
   };
 }
 

@@ -4,6 +4,7 @@
 #include <csignal>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,10 @@ absl::StatusOr<ServerOptions> ServerOptions::FromConfig(const Config& config) {
   auto max_bytes = config.GetInt("max-message-bytes");
   if (!max_bytes.ok()) return max_bytes.status();
   options.max_message_bytes = static_cast<int>(*max_bytes);
+  options.tls.cert = config.Get("tls-cert");
+  options.tls.key = config.Get("tls-key");
+  options.tls.client_ca = config.Get("tls-client-ca");
+  options.health_listen = config.Get("health-listen");
   return options;
 }
 
@@ -67,15 +72,31 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
   }
 };
 
+// Answers every method but the health service with UNIMPLEMENTED (a server
+// needs one service of its own to start).
+class OnlyHealth final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Refuse final : public grpc::ServerGenericBidiReactor {
+     public:
+      Refuse() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this port serves grpc.health.v1 only")); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse;
+  }
+};
+
 }  // namespace
 
 absl::Status ServerRunner::Start() {
   InitProcessDefaults();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   if (!options_.reflection) builder.SetOption(std::make_unique<WithoutReflection>());
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   for (auto& [service, name] : services_) builder.RegisterService(service);
@@ -83,20 +104,39 @@ absl::Status ServerRunner::Start() {
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.listen));
   }
+  if (!options_.health_listen.empty()) {
+    // Nothing registered but the default health service.
+    grpc::ServerBuilder health_builder;
+    health_builder.SetOption(std::make_unique<WithoutReflection>());
+    health_builder.AddListeningPort(options_.health_listen, grpc::InsecureServerCredentials(), &health_port_);
+    health_only_ = std::make_unique<OnlyHealth>();
+    health_builder.RegisterCallbackGenericService(health_only_.get());
+    health_server_ = health_builder.BuildAndStart();
+    if (health_server_ == nullptr || health_port_ == 0) {
+      server_->Shutdown();
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.health_listen));
+    }
+  }
   bool healthy = !probe_ || probe_().ok();
   SetServing(healthy);
   probe_thread_ = std::thread([this] { ProbeLoop(); });
   LogInfo("listening", {{"address", options_.listen}, {"port", absl::StrCat(port_)},
-                        {"reflection", options_.reflection ? "on" : "off"}});
+                        {"reflection", options_.reflection ? "on" : "off"},
+                        {"tls", options_.tls.cert.empty() ? "off" : options_.tls.client_ca.empty() ? "on" : "mtls"},
+                        {"health_port", absl::StrCat(health_port_)}});
   return absl::OkStatus();
 }
 
 void ServerRunner::SetServing(bool serving) {
   if (draining_) serving = false;
   bool previous = serving_.exchange(serving);
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus(serving);
-  for (auto& [service, name] : services_) health->SetServingStatus(name, serving);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    auto* health = server->GetHealthCheckService();
+    health->SetServingStatus(serving);  // every name, the liveness one too
+    for (auto& [service, name] : services_) health->SetServingStatus(name, serving);
+    health->SetServingStatus(kLivenessService, true);
+  }
   if (previous != serving) LogInfo(serving ? "health SERVING" : "health NOT_SERVING");
 }
 
@@ -129,6 +169,10 @@ void ServerRunner::Drain() {
     for (auto& hook : drain_hooks_) hook();
     server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_timeout));
     server_->Wait();
+    if (health_server_ != nullptr) {
+      health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+      health_server_->Wait();
+    }
     LogInfo("stopped");
   });
 }

@@ -15,11 +15,13 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "shared/config.h"
+#include "shared/tls.h"
 
 namespace cx::shared {
 
@@ -30,6 +32,10 @@ struct ServerOptions {
   absl::Duration shutdown_timeout = absl::Seconds(10);
   int max_message_bytes = 4 << 20;
   absl::Duration health_probe_interval = absl::Seconds(1);
+  ServerTlsFiles tls;  // no certificate: plaintext
+  // When set, a second, plaintext listener that serves only grpc.health.v1
+  // (the kubelet's gRPC probes cannot speak TLS).
+  std::string health_listen;
 
   static absl::StatusOr<ServerOptions> FromConfig(const Config& config);
 };
@@ -50,6 +56,12 @@ class ServerRunner {
 
   absl::Status Start();
   int port() const { return port_; }
+  int health_port() const { return health_port_; }
+
+  // The health service name that reports SERVING while the process runs,
+  // whatever the database does: for liveness probes, so a database outage
+  // makes pods unready without restarting them.
+  static constexpr const char* kLivenessService = "cx.liveness";
 
   // Drains and stops: NOT_SERVING, grace, drain hooks, Shutdown(deadline).
   // Safe to call more than once.
@@ -68,6 +80,9 @@ class ServerRunner {
   std::vector<std::function<void()>> drain_hooks_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::unique_ptr<grpc::CallbackGenericService> health_only_;
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> draining_{false};
   std::mutex mu_;

@@ -12,12 +12,17 @@ absl::StatusOr<ServiceOptions> ServiceOptions::FromConfig(const Config& config) 
   auto pool_size = config.GetInt("db-pool-size");
   if (!pool_size.ok()) return pool_size.status();
   options.db_pool_size = static_cast<size_t>(std::max<int64_t>(1, *pool_size));
-  if (config.Get("tokens-file").empty()) {
-    return absl::InvalidArgumentError("--tokens-file (CX_TOKENS_FILE) is required: every RPC needs a token");
+  auto migrate_only = config.GetBool("migrate-only");
+  if (!migrate_only.ok()) return migrate_only.status();
+  options.migrate_only = *migrate_only;
+  if (!options.migrate_only) {  // migrations serve no RPC
+    if (config.Get("tokens-file").empty()) {
+      return absl::InvalidArgumentError("--tokens-file (CX_TOKENS_FILE) is required: every RPC needs a token");
+    }
+    auto tokens = TokenStore::FromFile(config.Get("tokens-file"));
+    if (!tokens.ok()) return tokens.status();
+    options.tokens = *tokens;
   }
-  auto tokens = TokenStore::FromFile(config.Get("tokens-file"));
-  if (!tokens.ok()) return tokens.status();
-  options.tokens = *tokens;
   auto server = ServerOptions::FromConfig(config);
   if (!server.ok()) return server.status();
   options.server = *server;

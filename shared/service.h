@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "shared/auth.h"
 #include "shared/config.h"
+#include "shared/db/sql.h"
 #include "shared/group_commit.h"
 #include "shared/log.h"
 #include "shared/server_runner.h"
@@ -26,14 +27,25 @@ struct ServiceOptions {
   std::string metrics_listen;  // empty: no /metrics endpoint
   GroupCommitOptions commit;
   std::string page_token_key;
+  bool migrate_only = false;  // apply the migrations, then exit
   // Everything parsed, for a service's own options.
   Config config;
 
   static absl::StatusOr<ServiceOptions> FromConfig(const Config& config);
 };
 
+// --migrate-only: opens the database and the repository, which applies the
+// numbered migrations, and returns.
+template <class OpenRepository>
+absl::Status MigrateOnly(const ServiceOptions& options, OpenRepository open_repository) {
+  auto pool = db::OpenDatabase(options.db_url, options.db_password, 1);
+  if (!pool.ok()) return pool.status();
+  return open_repository(*pool).status();
+}
+
 // main() of a service: `Server::Start(ServiceOptions)` returns the running
-// server, whose Shutdown() drains it on SIGTERM/SIGINT.
+// server, whose Shutdown() drains it on SIGTERM/SIGINT; with --migrate-only,
+// `Server::Migrate(ServiceOptions)` runs instead.
 template <class Server>
 int RunServiceMain(const std::string& program, const std::vector<OptionSpec>& specs, int argc, char** argv) {
   BlockTerminationSignals();
@@ -45,6 +57,15 @@ int RunServiceMain(const std::string& program, const std::vector<OptionSpec>& sp
   if (!options.ok()) {
     LogError("bad configuration", {{"error", std::string(options.status().message())}});
     return 2;
+  }
+  if (options->migrate_only) {
+    absl::Status migrated = Server::Migrate(*options);
+    if (!migrated.ok()) {
+      LogError("migrations failed", {{"error", std::string(migrated.message())}});
+      return 1;
+    }
+    LogInfo("migrations applied");
+    return 0;
   }
   auto server = Server::Start(*std::move(options));
   if (!server.ok()) {

@@ -96,6 +96,7 @@ class ServiceHost {
   const std::shared_ptr<RpcEnv>& env() const { return env_; }
   const ServiceOptions& options() const { return options_; }
   int port() const { return runner_->port(); }
+  int health_port() const { return runner_->health_port(); }
 
  private:
   ServiceOptions options_;

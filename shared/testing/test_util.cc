@@ -31,12 +31,14 @@ std::shared_ptr<const TokenStore> TestTokens() {
   return *store;
 }
 
-int HealthCheck(const std::shared_ptr<grpc::Channel>& channel) {
+int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
   grpc::GenericStub generic(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  grpc::Slice empty("");  // HealthCheckRequest{service: ""}
-  grpc::ByteBuffer request(&empty, 1), response;
+  // HealthCheckRequest{service}: field 1, length-delimited (names < 128 bytes).
+  std::string encoded = service.empty() ? "" : std::string("\x0a") + static_cast<char>(service.size()) + service;
+  grpc::Slice body(encoded);
+  grpc::ByteBuffer request(&body, 1), response;
   std::promise<grpc::Status> done;
   generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
                     [&](grpc::Status s) { done.set_value(s); });

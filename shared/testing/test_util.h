@@ -52,9 +52,10 @@ inline constexpr char kServiceToken[] = "metrics-service-token";
 std::string TestTokensText();
 std::shared_ptr<const TokenStore> TestTokens();
 
-// grpc.health.v1 Check of the whole server: 1 SERVING, 2 NOT_SERVING, 0 when
-// the call itself failed (for example the listener is closed).
-int HealthCheck(const std::shared_ptr<grpc::Channel>& channel);
+// grpc.health.v1 Check of `service` ("" = the whole server): 1 SERVING,
+// 2 NOT_SERVING, 0 when the call itself failed (for example the listener is
+// closed or the name is unknown).
+int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service = "");
 
 // A plain HTTP/1.0 GET to 127.0.0.1:port; the whole response ("" when the
 // connection is refused). For the Prometheus endpoints.
