@@ -35,3 +35,10 @@ if [[ ! -x node_modules/.bin/buf ]] || ! node_modules/.bin/buf --version >/dev/n
   echo "== installing buf, kubernetes-models and yaml (npm)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# kubectl (with kustomize) renders the Kubernetes manifests; the machine image
+# carries it (Debian's kubernetes-client is too old for components).
+if ! kubectl kustomize --help >/dev/null 2>&1; then
+  echo "deps: kubectl with kustomize is needed to render k8s/ (not found on this machine)" >&2
+  exit 1
+fi

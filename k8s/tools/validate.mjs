@@ -102,16 +102,13 @@ function unknownFields(value, ref, where, out) {
   }
 }
 
-function modelDir(apiVersion) {
-  return apiVersion.includes("/") ? apiVersion : `v1/${apiVersion}`.replace(/^v1\/v1$/, "v1");
-}
-
 async function checkSchema(obj) {
   const problems = [];
   const { apiVersion, kind } = obj;
   if (typeof apiVersion !== "string" || typeof kind !== "string") return ["apiVersion and kind are required"];
   if (removed.has(apiVersion)) return [`apiVersion ${apiVersion} is ${removed.get(apiVersion)}`];
-  const file = path.join(modelsRoot, modelDir(apiVersion), `${kind}.js`);
+  // kubernetes-models lays its models out as <group>/<version>/<Kind> ("v1/..." for the core group).
+  const file = path.join(modelsRoot, apiVersion, `${kind}.js`);
   if (!fs.existsSync(file)) return [`unknown apiVersion/kind ${apiVersion} ${kind}`];
   const module = await import(file);
   const Model = module[kind];
