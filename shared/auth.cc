@@ -1,6 +1,7 @@
 #include "shared/auth.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "shared/log.h"
+#include "shared/reload.h"
 
 namespace cx::shared {
 
@@ -106,6 +109,71 @@ absl::StatusOr<Principal> TokenStore::Authorize(absl::string_view authorization,
     return absl::PermissionDeniedError("the token's roles do not allow this call");
   }
   return principal;
+}
+
+TokenSource::TokenSource(std::shared_ptr<const TokenStore> fixed) : current_(std::move(fixed)) {}
+
+TokenSource::TokenSource(std::shared_ptr<const TokenStore> initial, std::string path, absl::Duration poll)
+    : path_(std::move(path)), current_(std::move(initial)) {
+  stamp_ = FileStamp();
+  reload_hook_ = AddReloadHook([this] {
+    LogInfo("SIGHUP: reloading the tokens file");
+    (void)Reload();
+  });
+  if (poll > absl::ZeroDuration()) watcher_ = std::thread([this, poll] { Watch(poll); });
+}
+
+TokenSource::~TokenSource() {
+  if (reload_hook_ >= 0) RemoveReloadHook(reload_hook_);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+std::shared_ptr<const TokenStore> TokenSource::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+// Size, modification time and inode: a rewrite in place and the symlink swap
+// of a Kubernetes Secret volume both change it.
+std::string TokenSource::FileStamp() const {
+  struct stat st;
+  if (stat(path_.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+}
+
+absl::Status TokenSource::Reload() {
+  if (path_.empty()) return absl::FailedPreconditionError("these tokens come from no file");
+  const std::string stamp = FileStamp();
+  auto store = TokenStore::FromFile(path_);
+  std::lock_guard<std::mutex> lock(mu_);
+  stamp_ = stamp;  // a bad file is reported once, not at every poll
+  if (!store.ok()) {
+    LogError("tokens file not reloaded; the tokens in force stay",
+             {{"error", std::string(store.status().message())}});
+    return store.status();
+  }
+  current_ = *std::move(store);
+  generation_.fetch_add(1);
+  LogInfo("tokens file reloaded", {{"generation", std::to_string(generation_.load())}});
+  return absl::OkStatus();
+}
+
+void TokenSource::Watch(absl::Duration poll) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(poll), [this] { return stop_; })) {
+    std::string stamp = FileStamp();
+    bool changed;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      changed = stamp != stamp_;
+    }
+    if (changed) (void)Reload();
+  }
 }
 
 }  // namespace cx::shared

@@ -5,11 +5,16 @@
 #ifndef CX_SHARED_AUTH_H_
 #define CX_SHARED_AUTH_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 #include "absl/status/statusor.h"
 
@@ -54,6 +59,43 @@ class TokenStore {
 
  private:
   std::map<std::string, Principal> by_hash_;
+};
+
+// The tokens in force, replaced without a restart when the tokens file
+// changes (polled) or on SIGHUP (see RunReloadHooks), so tokens rotate: a
+// removed token stops working at the next call. A file that does not parse
+// keeps the tokens in force and logs why (never a token or a hash).
+class TokenSource {
+ public:
+  // Fixed tokens, never reloaded (tests, benchmarks).
+  explicit TokenSource(std::shared_ptr<const TokenStore> fixed);
+  // Reloads from `path` every `poll` (zero: never) when its size, time or
+  // inode changed, and on SIGHUP.
+  TokenSource(std::shared_ptr<const TokenStore> initial, std::string path, absl::Duration poll);
+  ~TokenSource();
+  TokenSource(const TokenSource&) = delete;
+  TokenSource& operator=(const TokenSource&) = delete;
+
+  std::shared_ptr<const TokenStore> Current() const;
+  // Reads the file now; on error the tokens in force stay.
+  absl::Status Reload();
+  // How many reloads have replaced the tokens (for tests and logs).
+  int64_t generation() const { return generation_.load(); }
+
+ private:
+  void Watch(absl::Duration poll);
+  std::string FileStamp() const;
+
+  const std::string path_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const TokenStore> current_;
+  std::string stamp_;
+  std::atomic<int64_t> generation_{0};
+  int reload_hook_ = -1;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread watcher_;
 };
 
 }  // namespace cx::shared

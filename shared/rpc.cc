@@ -8,7 +8,7 @@ absl::StatusOr<Principal> RpcEnv::Authorize(const grpc::CallbackServerContext* c
   auto it = metadata.find("authorization");
   absl::string_view value;
   if (it != metadata.end()) value = absl::string_view(it->second.data(), it->second.size());
-  return tokens_->Authorize(value, roles);
+  return tokens_->Current()->Authorize(value, roles);
 }
 
 void RpcEnv::Record(const RpcSpec& spec, const absl::Status& status, absl::Time start) const {

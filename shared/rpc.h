@@ -33,7 +33,7 @@ struct RpcSpec {
 
 class RpcEnv {
  public:
-  RpcEnv(std::shared_ptr<const TokenStore> tokens, std::shared_ptr<ServiceMetrics> metrics)
+  RpcEnv(std::shared_ptr<const TokenSource> tokens, std::shared_ptr<ServiceMetrics> metrics)
       : tokens_(std::move(tokens)), metrics_(std::move(metrics)) {}
 
   absl::StatusOr<Principal> Authorize(const grpc::CallbackServerContext* ctx, unsigned roles) const;
@@ -41,7 +41,7 @@ class RpcEnv {
   ServiceMetrics* metrics() const { return metrics_.get(); }
 
  private:
-  std::shared_ptr<const TokenStore> tokens_;
+  std::shared_ptr<const TokenSource> tokens_;
   std::shared_ptr<ServiceMetrics> metrics_;
 };
 

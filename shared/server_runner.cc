@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "shared/log.h"
+#include "shared/reload.h"
 
 namespace cx::shared {
 
@@ -191,9 +192,13 @@ int WaitForTerminationSignal() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  sigaddset(&set, SIGHUP);
+  while (true) {
+    int signal = 0;
+    sigwait(&set, &signal);
+    if (signal != SIGHUP) return signal;
+    RunReloadHooks();
+  }
 }
 
 }  // namespace cx::shared

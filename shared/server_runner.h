@@ -98,7 +98,8 @@ void InitProcessDefaults();
 // Blocks SIGTERM, SIGINT (and SIGHUP) in this and every later thread; call
 // first in main() so WaitForTerminationSignal() can take them.
 void BlockTerminationSignals();
-// Waits for SIGTERM or SIGINT; returns its number.
+// Waits for SIGTERM or SIGINT and returns its number; on SIGHUP runs the
+// reload hooks (shared/reload.h) and goes on waiting.
 int WaitForTerminationSignal();
 
 }  // namespace cx::shared

@@ -22,6 +22,11 @@ absl::StatusOr<ServiceOptions> ServiceOptions::FromConfig(const Config& config) 
     auto tokens = TokenStore::FromFile(config.Get("tokens-file"));
     if (!tokens.ok()) return tokens.status();
     options.tokens = *tokens;
+    options.tokens_file = config.Get("tokens-file");
+    auto poll = config.GetInt("tokens-poll-ms");
+    if (!poll.ok()) return poll.status();
+    if (*poll < 0) return absl::InvalidArgumentError("--tokens-poll-ms must be 0 or more");
+    options.tokens_poll = absl::Milliseconds(*poll);
   }
   auto server = ServerOptions::FromConfig(config);
   if (!server.ok()) return server.status();

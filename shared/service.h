@@ -23,6 +23,10 @@ struct ServiceOptions {
   std::string db_password;  // CX_DB_PASSWORD, never a flag
   size_t db_pool_size = 4;
   std::shared_ptr<const TokenStore> tokens;
+  // When set, `tokens` came from this file, which is watched and reloaded
+  // (file change or SIGHUP).
+  std::string tokens_file;
+  absl::Duration tokens_poll = absl::Seconds(2);
   ServerOptions server;
   std::string metrics_listen;  // empty: no /metrics endpoint
   GroupCommitOptions commit;

@@ -36,7 +36,10 @@ class ServiceHost {
     if (!options.metrics_listen.empty()) {
       if (auto s = metrics_->Serve(options.metrics_listen); !s.ok()) return s;
     }
-    env_ = std::make_shared<RpcEnv>(options.tokens, metrics_);
+    tokens_ = options.tokens_file.empty()
+                  ? std::make_shared<TokenSource>(options.tokens)
+                  : std::make_shared<TokenSource>(options.tokens, options.tokens_file, options.tokens_poll);
+    env_ = std::make_shared<RpcEnv>(tokens_, metrics_);
     return absl::OkStatus();
   }
 
@@ -94,6 +97,7 @@ class ServiceHost {
   const std::shared_ptr<ServiceMetrics>& metrics() const { return metrics_; }
   const std::shared_ptr<Hub>& hub() const { return hub_; }
   const std::shared_ptr<RpcEnv>& env() const { return env_; }
+  const std::shared_ptr<TokenSource>& tokens() const { return tokens_; }
   const ServiceOptions& options() const { return options_; }
   int port() const { return runner_->port(); }
   int health_port() const { return runner_->health_port(); }
@@ -103,6 +107,7 @@ class ServiceHost {
   std::shared_ptr<db::ConnectionPool> pool_;
   std::shared_ptr<ServiceMetrics> metrics_;
   std::shared_ptr<Hub> hub_;
+  std::shared_ptr<TokenSource> tokens_;
   std::shared_ptr<RpcEnv> env_;
   std::unique_ptr<ServerRunner> runner_;
   std::vector<std::function<void()>> drain_hooks_;
