@@ -689,3 +689,40 @@ TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
 
 }  // namespace
 }  // namespace cx::feedback
+
+namespace cx::feedback {
+namespace {
+
+// The per-tenant rate limit over gRPC: a tenant past its bucket gets
+// RESOURCE_EXHAUSTED and stores nothing; another tenant is not affected.
+TEST(FeedbackRateLimitTest, TenantOverItsRateIsRefusedOthersAreNot) {
+  FeedbackServerOptions options = TestServerOptions();
+  options.rate_limit = {/*per_second=*/0.5, /*burst=*/3};
+  auto server = FeedbackServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = v1::FeedbackService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials()));
+  auto submit = [&](const std::string& id, const std::string& token) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + token);
+    v1::SubmitFeedbackResponse resp;
+    return stub->SubmitFeedback(&ctx, ValidRequest(id), &resp);
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(submit(absl::StrCat("r", i), t::kAcmeIngest).ok()) << i;
+  grpc::Status over = submit("r-over", t::kAcmeAdmin);  // same tenant, another token
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(over.error_message().find("retry in"), std::string::npos) << over.error_message();
+  EXPECT_TRUE(submit("g1", t::kGlobexAdmin).ok());
+
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", std::string("Bearer ") + t::kServiceToken);
+  v1::ListChangesRequest req;
+  v1::ListChangesResponse resp;
+  ASSERT_TRUE(stub->ListChanges(&ctx, req, &resp).ok());
+  int acme = 0;
+  for (const auto& c : resp.changes()) acme += c.tenant() == "acme";
+  EXPECT_EQ(acme, 3) << "the refused call stored nothing";
+}
+
+}  // namespace
+}  // namespace cx::feedback

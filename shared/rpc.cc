@@ -8,7 +8,10 @@ absl::StatusOr<Principal> RpcEnv::Authorize(const grpc::CallbackServerContext* c
   auto it = metadata.find("authorization");
   absl::string_view value;
   if (it != metadata.end()) value = absl::string_view(it->second.data(), it->second.size());
-  return tokens_->Current()->Authorize(value, roles);
+  auto principal = tokens_->Current()->Authorize(value, roles);
+  if (!principal.ok()) return principal;
+  if (absl::Status admitted = limiter_->Admit(principal->tenant); !admitted.ok()) return admitted;
+  return principal;
 }
 
 void RpcEnv::Record(const RpcSpec& spec, const absl::Status& status, absl::Time start) const {

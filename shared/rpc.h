@@ -20,6 +20,7 @@
 #include "shared/auth.h"
 #include "shared/import_session.h"
 #include "shared/metrics.h"
+#include "shared/rate_limit.h"
 #include "shared/request_parser.h"
 #include "shared/status.h"
 
@@ -33,9 +34,14 @@ struct RpcSpec {
 
 class RpcEnv {
  public:
-  RpcEnv(std::shared_ptr<const TokenSource> tokens, std::shared_ptr<ServiceMetrics> metrics)
-      : tokens_(std::move(tokens)), metrics_(std::move(metrics)) {}
+  RpcEnv(std::shared_ptr<const TokenSource> tokens, std::shared_ptr<ServiceMetrics> metrics,
+         RateLimitOptions rate_limit = {})
+      : tokens_(std::move(tokens)), metrics_(std::move(metrics)),
+        limiter_(std::make_unique<TenantRateLimiter>(rate_limit)) {}
 
+  // The token's principal when it holds one of `roles` and its tenant is
+  // within its request rate (UNAUTHENTICATED, PERMISSION_DENIED,
+  // RESOURCE_EXHAUSTED otherwise).
   absl::StatusOr<Principal> Authorize(const grpc::CallbackServerContext* ctx, unsigned roles) const;
   void Record(const RpcSpec& spec, const absl::Status& status, absl::Time start) const;
   ServiceMetrics* metrics() const { return metrics_.get(); }
@@ -43,6 +49,7 @@ class RpcEnv {
  private:
   std::shared_ptr<const TokenSource> tokens_;
   std::shared_ptr<ServiceMetrics> metrics_;
+  std::unique_ptr<TenantRateLimiter> limiter_;
 };
 
 // Completes a unary call with a domain result.

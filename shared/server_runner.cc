@@ -30,6 +30,14 @@ absl::StatusOr<ServerOptions> ServerOptions::FromConfig(const Config& config) {
   auto max_bytes = config.GetInt("max-message-bytes");
   if (!max_bytes.ok()) return max_bytes.status();
   options.max_message_bytes = static_cast<int>(*max_bytes);
+  for (auto [flag, field] : {std::pair{"max-connection-age-ms", &options.max_connection_age},
+                             std::pair{"max-connection-age-grace-ms", &options.max_connection_age_grace},
+                             std::pair{"max-connection-idle-ms", &options.max_connection_idle}}) {
+    auto ms = config.GetInt(flag);
+    if (!ms.ok()) return ms.status();
+    if (*ms < 0) return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be 0 or more"));
+    *field = absl::Milliseconds(*ms);
+  }
   options.tls.cert = config.Get("tls-cert");
   options.tls.key = config.Get("tls-key");
   options.tls.client_ca = config.Get("tls-client-ca");
@@ -100,6 +108,12 @@ absl::Status ServerRunner::Start() {
   builder.AddListeningPort(options_.listen, *credentials, &port_);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  auto set_ms = [&builder](const char* arg, absl::Duration d) {
+    if (d > absl::ZeroDuration()) builder.AddChannelArgument(arg, static_cast<int>(absl::ToInt64Milliseconds(d)));
+  };
+  set_ms(GRPC_ARG_MAX_CONNECTION_AGE_MS, options_.max_connection_age);
+  set_ms(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, options_.max_connection_age_grace);
+  set_ms(GRPC_ARG_MAX_CONNECTION_IDLE_MS, options_.max_connection_idle);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

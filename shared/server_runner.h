@@ -31,6 +31,12 @@ struct ServerOptions {
   absl::Duration drain_grace = absl::Seconds(2);
   absl::Duration shutdown_timeout = absl::Seconds(10);
   int max_message_bytes = 4 << 20;
+  // Zero: gRPC's defaults (no limit). Connection age bounds every call,
+  // streams included: past it the client gets GOAWAY and reconnects (feed
+  // consumers resume from their cursor).
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::ZeroDuration();
+  absl::Duration max_connection_idle = absl::ZeroDuration();
   absl::Duration health_probe_interval = absl::Seconds(1);
   ServerTlsFiles tls;  // no certificate: plaintext
   // When set, a second, plaintext listener that serves only grpc.health.v1

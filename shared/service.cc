@@ -28,6 +28,13 @@ absl::StatusOr<ServiceOptions> ServiceOptions::FromConfig(const Config& config) 
     if (*poll < 0) return absl::InvalidArgumentError("--tokens-poll-ms must be 0 or more");
     options.tokens_poll = absl::Milliseconds(*poll);
   }
+  auto rps = config.GetInt("rate-limit-rps");
+  if (!rps.ok()) return rps.status();
+  auto burst = config.GetInt("rate-limit-burst");
+  if (!burst.ok()) return burst.status();
+  if (*rps < 0 || *burst < 0) return absl::InvalidArgumentError("--rate-limit-rps and --rate-limit-burst must be 0 or more");
+  options.rate_limit.per_second = static_cast<double>(*rps);
+  options.rate_limit.burst = static_cast<double>(*burst > 0 ? *burst : 2 * *rps);
   auto server = ServerOptions::FromConfig(config);
   if (!server.ok()) return server.status();
   options.server = *server;

@@ -14,6 +14,7 @@
 #include "shared/db/sql.h"
 #include "shared/group_commit.h"
 #include "shared/log.h"
+#include "shared/rate_limit.h"
 #include "shared/server_runner.h"
 
 namespace cx::shared {
@@ -27,6 +28,7 @@ struct ServiceOptions {
   // (file change or SIGHUP).
   std::string tokens_file;
   absl::Duration tokens_poll = absl::Seconds(2);
+  RateLimitOptions rate_limit;  // per tenant; off unless configured
   ServerOptions server;
   std::string metrics_listen;  // empty: no /metrics endpoint
   GroupCommitOptions commit;

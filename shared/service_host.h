@@ -39,7 +39,7 @@ class ServiceHost {
     tokens_ = options.tokens_file.empty()
                   ? std::make_shared<TokenSource>(options.tokens)
                   : std::make_shared<TokenSource>(options.tokens, options.tokens_file, options.tokens_poll);
-    env_ = std::make_shared<RpcEnv>(tokens_, metrics_);
+    env_ = std::make_shared<RpcEnv>(tokens_, metrics_, options.rate_limit);
     return absl::OkStatus();
   }
 

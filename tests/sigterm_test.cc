@@ -35,7 +35,8 @@ TEST(SigtermTest, DrainsUnderLoadAndExitsZeroWithNothingLost) {
   const std::string db = absl::StrCat("sqlite://", (dir / "feedback.db").string());
   t::ChildProcess service(CX_FEEDBACK_SERVICE_BINARY,
                           {"--listen=127.0.0.1:0", "--db=" + db, "--tokens-file=" + (dir / "tokens").string(),
-                           "--metrics-listen=", "--drain-grace-ms=1000", "--shutdown-timeout-ms=5000"});
+                           "--metrics-listen=", "--drain-grace-ms=1000", "--shutdown-timeout-ms=5000",
+                           "--rate-limit-rps=0"});
   ASSERT_TRUE(service.Start());
   const int port = service.WaitForPort();
   ASSERT_GT(port, 0) << service.output();
