@@ -30,6 +30,13 @@ constexpr RpcSpec kGetFollowUpStats{"GetFollowUpStats", kRoleRead};
 
 }  // namespace
 
+std::vector<shared::RpcSpec> FeedbackRpcRoles() {
+  return {
+      kSubmit, kBatchSubmit, kImport, kGet, kList, kListChanges, kWatchChanges, kSetTopicRules,
+      kGetTopicRules, kSetFollowUpRules, kGetFollowUpRules, kGetFollowUp, kListFollowUps, kUpdateFollowUp,
+      kGetFollowUpStats};
+}
+
 grpc::ServerUnaryReactor* FeedbackGrpcService::SubmitFeedback(grpc::CallbackServerContext* ctx,
                                                               const grpc::ByteBuffer* req,
                                                               grpc::ByteBuffer* resp) {

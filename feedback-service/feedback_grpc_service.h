@@ -1,10 +1,11 @@
 // The gRPC adapter of feedback-service: raw callback methods that hand each
 // call to the shared edge (auth, parsing, status mapping, metrics) and the
-// FeedbackManager. The RPC -> role table is kRpcRoles below.
+// FeedbackManager. The RPC -> role table is FeedbackRpcRoles().
 #ifndef CX_FEEDBACK_FEEDBACK_GRPC_SERVICE_H_
 #define CX_FEEDBACK_FEEDBACK_GRPC_SERVICE_H_
 
 #include <memory>
+#include <vector>
 
 #include "cx/feedback/v1/feedback_service.grpc.pb.h"
 #include "feedback-service/feedback_manager.h"
@@ -32,6 +33,10 @@ using RawFeedbackService = v1::FeedbackService::WithRawCallbackMethod_SubmitFeed
     v1::FeedbackService::WithRawCallbackMethod_UpdateFollowUp<
     v1::FeedbackService::WithRawCallbackMethod_GetFollowUpStats<
     v1::FeedbackService::Service>>>>>>>>>>>>>>>;
+
+// Every RPC of the service with the roles it needs (any of them): the one
+// table the edge checks, the README prints and the isolation test walks.
+std::vector<shared::RpcSpec> FeedbackRpcRoles();
 
 class FeedbackGrpcService final : public RawFeedbackService {
  public:

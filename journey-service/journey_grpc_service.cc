@@ -29,6 +29,13 @@ constexpr RpcSpec kWatchChanges{"WatchChanges", kRoleRead | kRoleService};
 
 }  // namespace
 
+std::vector<shared::RpcSpec> JourneyRpcRoles() {
+  return {
+      kUpsertCustomer, kGetCustomer, kLookupCustomer, kListCustomers, kMergeCustomers, kUnmergeCustomers,
+      kRecordEvent, kBatchRecordEvents, kImportEvents, kSetStageMapping, kGetStageMapping, kGetJourney,
+      kListChanges, kWatchChanges};
+}
+
 grpc::ServerUnaryReactor* JourneyGrpcService::UpsertCustomer(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                                                 grpc::ByteBuffer* resp) {
   return shared::ServeUnary<v1::UpsertCustomerRequest, v1::UpsertCustomerResponse>(

@@ -5,6 +5,7 @@
 #define CX_JOURNEY_JOURNEY_GRPC_SERVICE_H_
 
 #include <memory>
+#include <vector>
 
 #include "cx/journey/v1/journey_service.grpc.pb.h"
 #include "journey-service/journey_manager.h"
@@ -30,6 +31,10 @@ using RawJourneyService = v1::JourneyService::WithRawCallbackMethod_UpsertCustom
     v1::JourneyService::WithRawCallbackMethod_ListChanges<
     v1::JourneyService::WithRawCallbackMethod_WatchChanges<
     v1::JourneyService::Service>>>>>>>>>>>>>>;
+
+// Every RPC of the service with the roles it needs (any of them): the one
+// table the edge checks, the README prints and the isolation test walks.
+std::vector<shared::RpcSpec> JourneyRpcRoles();
 
 class JourneyGrpcService final : public RawJourneyService {
  public:

@@ -32,6 +32,14 @@ constexpr RpcSpec kGetNextSteps{"GetNextSteps", kRoleRead};
 
 }  // namespace
 
+std::vector<shared::RpcSpec> MetricsRpcRoles() {
+  return {
+      kGetScore, kGetTrend, kGetBreakdown, kCompareScores, kGetDrivers, kCreateAlertRule, kListAlertRules,
+      kDeleteAlertRule, kListAlerts, kWatchAlerts, kGetFunnel, kGetRetention, kGetChurn,
+      kGetCustomerLifetimeValue, kGetSupportMetrics, kGetCustomerHealth, kListCustomerHealth,
+      kWatchCustomerHealth, kGetNextSteps};
+}
+
 // Each unary RPC: the method of the same name of the rollup manager or
 // the journey metrics.
 #define CX_METRICS_UNARY(Method) CX_SERVE_UNARY(MetricsGrpcService, manager_, Method, Method)

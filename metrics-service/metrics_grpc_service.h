@@ -5,6 +5,7 @@
 #define CX_METRICS_METRICS_GRPC_SERVICE_H_
 
 #include <memory>
+#include <vector>
 
 #include "cx/metrics/v1/metrics_service.grpc.pb.h"
 #include "metrics-service/journey_metrics.h"
@@ -55,6 +56,10 @@ using RawMetricsService = v1::MetricsService::WithRawCallbackMethod_GetScore<
     v1::MetricsService::WithRawCallbackMethod_ListAlerts<
     v1::MetricsService::WithRawCallbackMethod_WatchAlerts<
     v1::MetricsService::Service>>>>>>>>>>>>>>>>>>>;
+
+// Every RPC of the service with the roles it needs (any of them): the one
+// table the edge checks, the README prints and the isolation test walks.
+std::vector<shared::RpcSpec> MetricsRpcRoles();
 
 class MetricsGrpcService final : public RawMetricsService {
  public:
