@@ -13,6 +13,7 @@ packages=(
   libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev curl tzdata openssl
   chromium fonts-dejavu-core
+  clang-14 libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do

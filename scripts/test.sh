@@ -2,8 +2,10 @@
 # The whole test suite: installs dependencies, builds, starts a throwaway
 # MariaDB on 127.0.0.1 for the MySQL instantiations (stopped on exit), lints
 # the contracts with buf, checks the README's generic-client example against
-# a live service, runs every test with ctest, then runs them all again in an
-# ASan+UBSan build.
+# a live service, runs every test with ctest, searches the suite's log lines
+# for personal data, tokens and SQL, fuzzes the request validation and the
+# CSV parser for a bounded time, then runs every test again in an ASan+UBSan
+# build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -51,7 +53,11 @@ rm -rf "$tmp"
 echo "   buf curl: stored through reflection; a call without a token was refused"
 
 echo "== ctest (SQLite and MariaDB conformance, in-process gRPC, processes)"
-(cd build && ctest --output-on-failure -j2 --timeout 600)
+logs="$root/build/suite-logs.jsonl"
+rm -f "$logs"
+(cd build && CX_LOG_COPY_FILE="$logs" ctest --output-on-failure -j2 --timeout 600)
+echo "== every log line of the suite: no personal data, tokens or SQL"
+bash tests/log_privacy.sh "$logs"
 
 echo "== Kubernetes: render and validate every base and overlay (schema, unknown fields, removed APIs, policies)"
 node k8s/tools/validate.mjs k8s/base/common k8s/base/feedback-service k8s/base/journey-service \
@@ -63,6 +69,9 @@ bash k8s/tools/check-images.sh build
 echo "== deployment rehearsal of the dev overlay against the local MariaDB"
 node k8s/tools/rehearse.mjs k8s/overlays/dev --build=build \
   --mysql-socket="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.sock" --mysql-port="${CX_MARIADB_PORT:-33306}"
+
+echo "== fuzzing: each request fuzzer and the CSV fuzzer for ${CX_FUZZ_SECONDS:-30} s (clang-14, libFuzzer, ASan+UBSan)"
+bash scripts/fuzz.sh
 
 echo "== the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
 CX_BUILD_DIR=build-asan CX_SANITIZE=ON bash scripts/build.sh >/dev/null

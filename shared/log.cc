@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,15 @@ std::mutex& LogMutex() {
 std::string& ServiceName() {
   static auto* s = new std::string("cx");
   return *s;
+}
+// CX_LOG_COPY_FILE: every line is also appended there (the test command
+// collects the whole suite's log lines this way and searches them).
+std::FILE* CopyFile() {
+  static std::FILE* file = [] {
+    const char* path = std::getenv("CX_LOG_COPY_FILE");
+    return path != nullptr && *path != '\0' ? std::fopen(path, "a") : nullptr;
+  }();
+  return file;
 }
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 
@@ -83,6 +93,10 @@ void Log(LogLevel level, absl::string_view message, std::initializer_list<LogFie
   line += "}\n";
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
+  if (std::FILE* copy = CopyFile(); copy != nullptr) {
+    std::fwrite(line.data(), 1, line.size(), copy);
+    std::fflush(copy);
+  }
 }
 
 }  // namespace cx::shared

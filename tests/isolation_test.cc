@@ -272,7 +272,14 @@ std::string NormalizedText(const pb::MethodDescriptor* m, const CallResult& resu
   return out;
 }
 
+// Error messages name fields, never storage internals.
 bool HasSecret(const CallResult& r) {
+  for (const char* internal : {"SELECT ", "INSERT ", "UPDATE ", "DELETE ", "sqlite", "mysql", "SQL"}) {
+    if (absl::StrContains(r.message, internal)) {
+      ADD_FAILURE() << "an error message shows storage internals: " << r.message;
+      return true;
+    }
+  }
   if (absl::StrContains(r.message, kSecret)) return true;
   for (const auto& bytes : r.responses) {
     if (absl::StrContains(bytes, kSecret)) return true;
