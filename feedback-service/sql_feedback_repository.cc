@@ -468,7 +468,9 @@ class SqlFeedbackRepository final : public FeedbackRepository {
   absl::Status LoadExisting(SqlConnection& c, absl::Span<const NewFeedback> batch, Map* known) {
     std::map<std::string, std::vector<std::string>> by_tenant;
     for (const auto& item : batch) by_tenant[item.tenant].push_back(item.request_id);
-    for (auto& [tenant, ids] : by_tenant) {
+    for (auto& entry : by_tenant) {
+      const std::string& tenant = entry.first;  // (a lambda below captures it)
+      std::vector<std::string>& ids = entry.second;
       std::sort(ids.begin(), ids.end());
       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
       // Without statistics both planners may prefer the primary key's

@@ -486,7 +486,9 @@ class SqlJourneyRepository final : public JourneyRepository {
       ids[item.tenant].insert(item.event.event_id());
       if (!item.event.customer_id().empty()) customer_ids[item.tenant].insert(item.event.customer_id());
     }
-    for (auto& [tenant, set] : ids) {
+    for (auto& entry : ids) {  // named: lambdas below capture them
+      const auto& tenant = entry.first;
+      auto& set = entry.second;
       absl::Status s = QueryIn(c,
                                "SELECT e.event_id, e.payload_hash, c.body, e.owner_kind, e.owner_id FROM events e "
                                "JOIN journey_changes c ON c.sequence = e.sequence WHERE e.tenant = ? AND e.event_id IN ",
@@ -499,7 +501,9 @@ class SqlJourneyRepository final : public JourneyRepository {
                                });
       if (!s.ok()) return s;
     }
-    for (auto& [tenant, set] : customer_ids) {
+    for (auto& entry : customer_ids) {
+      const auto& tenant = entry.first;
+      auto& set = entry.second;
       absl::Status s = QueryIn(c, "SELECT customer_id FROM customers WHERE tenant = ? AND customer_id IN ", {tenant},
                                {set.begin(), set.end()}, "", [&](const shared::db::SqlRow& row) {
                                  customers->insert({tenant, row.Text(0)});
@@ -517,7 +521,8 @@ class SqlJourneyRepository final : public JourneyRepository {
     for (const auto& [key, fresh] : touched) ids[{key.first, key.second.kind}].push_back(key.second.id);
     std::map<std::pair<std::string, IdentityKey>, OwnerState> stored;
     for (const auto& [group, list] : ids) {
-      const auto& [tenant, kind] = group;
+      const auto& tenant = group.first;
+      const auto& kind = group.second;
       absl::Status s = QueryIn(c,
                                "SELECT owner_id, stage, stage_time_us, stage_event_id, last_event_time_us FROM "
                                "journey_states WHERE tenant = ? AND owner_kind = ? AND owner_id IN ",
@@ -602,7 +607,9 @@ class SqlJourneyRepository final : public JourneyRepository {
         if (seen.insert(k).second) by_kind[k.kind].push_back(k.id);
       }
       frontier.clear();
-      for (auto& [kind, ids] : by_kind) {
+      for (auto& entry : by_kind) {
+        const auto& kind = entry.first;
+        auto& ids = entry.second;
         absl::Status s = QueryIn(c,
                                  "SELECT source_id, target_customer_id FROM identity_merges WHERE tenant = ? AND "
                                  "source_kind = ? AND active = 1 AND source_id IN ",
@@ -737,7 +744,9 @@ class SqlJourneyRepository final : public JourneyRepository {
     const IdentityKey root = roots->begin()->second;
     std::map<IdentityKind, std::vector<std::string>> by_kind;
     for (const auto& k : subtree) by_kind[k.kind].push_back(k.id);
-    for (auto& [kind, ids] : by_kind) {
+    for (auto& entry : by_kind) {
+      const auto& kind = entry.first;
+      auto& ids = entry.second;
       absl::Status s = ForEachChunk(ids.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
         SqlParams params{Kind(source), source.id, in.tenant, Kind(root), root.id, static_cast<int64_t>(kind)};
         for (size_t i = offset; i < offset + count; ++i) params.emplace_back(ids[i]);
