@@ -86,16 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 12:
       f::Serve<v1::GetTopicRulesRequest>(in.wire, [&](const auto& r) { return w.follow_ups->GetTopicRules(p, r); });
       break;
-    case 13: {  // an import stream of one chunk
-      v1::ImportFeedbackRequest item;
-      if (!cx::shared::ParseRequest(in.wire, &item).ok()) break;
-      auto session = w.feedback->StartImport(p);
-      std::promise<absl::Status> processed;
-      session->Process({item}, 0, [&](absl::Status s) { processed.set_value(s); });
-      (void)processed.get_future().get();
-      (void)session->Finish();
-      break;
-    }
+    case 13: f::ImportOne<v1::ImportFeedbackRequest>(in.wire, [&] { return w.feedback->StartImport(p); }); break;
   }
   return 0;
 }

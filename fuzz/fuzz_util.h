@@ -53,6 +53,19 @@ absl::StatusOr<Resp> Wait(Start&& start) {
   return future.get();
 }
 
+// An import stream of one chunk: the item parsed, processed, the summary
+// taken.
+template <class Item, class StartImport>
+void ImportOne(const std::string& wire, StartImport&& start_import) {
+  Item item;
+  if (!shared::ParseRequest(wire, &item).ok()) return;
+  auto session = start_import();
+  std::promise<absl::Status> processed;
+  session->Process({item}, 0, [&](absl::Status s) { processed.set_value(s); });
+  (void)processed.get_future().get();
+  (void)session->Finish();
+}
+
 }  // namespace cx::fuzz
 
 #endif  // CX_FUZZ_FUZZ_UTIL_H_

@@ -67,16 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 10: f::Serve<v1::GetJourneyRequest>(in.wire, [&](const auto& r) { return m.GetJourney(p, r); }); break;
     case 11: f::Serve<v1::ListChangesRequest>(in.wire, [&](const auto& r) { return m.ListChanges(p, r); }); break;
     case 12: f::Serve<v1::WatchChangesRequest>(in.wire, [&](const auto& r) { return m.WatchScope(p, r); }); break;
-    case 13: {  // an import stream of one chunk
-      v1::ImportEventsRequest item;
-      if (!cx::shared::ParseRequest(in.wire, &item).ok()) break;
-      auto session = m.StartImport(p);
-      std::promise<absl::Status> processed;
-      session->Process({item}, 0, [&](absl::Status s) { processed.set_value(s); });
-      (void)processed.get_future().get();
-      (void)session->Finish();
-      break;
-    }
+    case 13: f::ImportOne<v1::ImportEventsRequest>(in.wire, [&] { return m.StartImport(p); }); break;
   }
   return 0;
 }
