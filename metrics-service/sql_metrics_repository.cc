@@ -485,23 +485,35 @@ class SqlMetricsRepository final : public MetricsRepository {
  private:
   // Every row of a table keyed by (tenant, `id`), in key order, 50,000 rows
   // a query.
+  // Every row of `table` in (tenant, id) order, in pages that each start
+  // with an index seek: tenants one by one (a loose scan of the key's first
+  // column), then id > last within the tenant. (An OR over both columns made
+  // each page a scan from the start: start-up grew with the square of the
+  // rows.)
   absl::Status Paged(const std::string& table, const std::string& columns, const std::string& id,
                      const std::function<void(const SqlRow&)>& fn) {
     auto c = pool_->Acquire();
     if (!c.ok()) return c.status();
     constexpr int64_t kPage = 50000;
-    std::string tenant, last;
-    for (bool first = true;; first = false) {
-      auto rows = first ? (*c)->Query(absl::StrCat("SELECT ", columns, " FROM ", table, " ORDER BY tenant, ", id,
-                                                   " LIMIT ", kPage))
-                        : (*c)->Query(absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE tenant > ? OR (tenant = ? AND ",
-                                                   id, " > ?) ORDER BY tenant, ", id, " LIMIT ", kPage),
-                                      {tenant, tenant, last});
-      if (!rows.ok()) return rows.status();
-      for (const SqlRow& r : *rows) fn(r);
-      if (static_cast<int64_t>(rows->size()) < kPage) return absl::OkStatus();
-      tenant = rows->back().Text(0);
-      last = rows->back().Text(1);
+    const std::string next_tenant = absl::StrCat("SELECT MIN(tenant) FROM ", table, " WHERE tenant > ?");
+    const std::string first_page =
+        absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE tenant = ? ORDER BY ", id, " LIMIT ", kPage);
+    const std::string next_page = absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE tenant = ? AND ", id,
+                                               " > ? ORDER BY ", id, " LIMIT ", kPage);
+    std::string tenant;  // "" sorts before every tenant name
+    while (true) {
+      auto found = (*c)->Query(next_tenant, {tenant});
+      if (!found.ok()) return found.status();
+      if (found->empty() || found->front().IsNull(0)) return absl::OkStatus();
+      tenant = found->front().Text(0);
+      std::string last;
+      for (bool first = true;; first = false) {
+        auto rows = first ? (*c)->Query(first_page, {tenant}) : (*c)->Query(next_page, {tenant, last});
+        if (!rows.ok()) return rows.status();
+        for (const SqlRow& r : *rows) fn(r);
+        if (static_cast<int64_t>(rows->size()) < kPage) break;
+        last = rows->back().Text(1);
+      }
     }
   }
 
