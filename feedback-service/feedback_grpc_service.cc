@@ -27,6 +27,8 @@ constexpr RpcSpec kGetFollowUp{"GetFollowUp", kRoleRead};
 constexpr RpcSpec kListFollowUps{"ListFollowUps", kRoleRead};
 constexpr RpcSpec kUpdateFollowUp{"UpdateFollowUp", kRoleIngest};
 constexpr RpcSpec kGetFollowUpStats{"GetFollowUpStats", kRoleRead};
+constexpr RpcSpec kEraseCustomer{"EraseCustomer", kRoleAdmin};
+constexpr RpcSpec kExportCustomerData{"ExportCustomerData", kRoleAdmin};
 
 }  // namespace
 
@@ -34,7 +36,7 @@ std::vector<shared::RpcSpec> FeedbackRpcRoles() {
   return {
       kSubmit, kBatchSubmit, kImport, kGet, kList, kListChanges, kWatchChanges, kSetTopicRules,
       kGetTopicRules, kSetFollowUpRules, kGetFollowUpRules, kGetFollowUp, kListFollowUps, kUpdateFollowUp,
-      kGetFollowUpStats};
+      kGetFollowUpStats, kEraseCustomer, kExportCustomerData};
 }
 
 grpc::ServerUnaryReactor* FeedbackGrpcService::SubmitFeedback(grpc::CallbackServerContext* ctx,
@@ -107,5 +109,7 @@ CX_FOLLOW_UP_UNARY(ListFollowUps, List)
 CX_FOLLOW_UP_UNARY(UpdateFollowUp, Update)
 CX_FOLLOW_UP_UNARY(GetFollowUpStats, Stats)
 #undef CX_FOLLOW_UP_UNARY
+CX_SERVE_UNARY(FeedbackGrpcService, manager_, EraseCustomer, EraseCustomer)
+CX_SERVE_UNARY(FeedbackGrpcService, manager_, ExportCustomerData, ExportCustomerData)
 
 }  // namespace cx::feedback

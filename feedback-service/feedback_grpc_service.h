@@ -32,7 +32,9 @@ using RawFeedbackService = v1::FeedbackService::WithRawCallbackMethod_SubmitFeed
     v1::FeedbackService::WithRawCallbackMethod_ListFollowUps<
     v1::FeedbackService::WithRawCallbackMethod_UpdateFollowUp<
     v1::FeedbackService::WithRawCallbackMethod_GetFollowUpStats<
-    v1::FeedbackService::Service>>>>>>>>>>>>>>>;
+    v1::FeedbackService::WithRawCallbackMethod_EraseCustomer<
+    v1::FeedbackService::WithRawCallbackMethod_ExportCustomerData<
+    v1::FeedbackService::Service>>>>>>>>>>>>>>>>>;
 
 // Every RPC of the service with the roles it needs (any of them): the one
 // table the edge checks, the README prints and the isolation test walks.
@@ -69,6 +71,8 @@ class FeedbackGrpcService final : public RawFeedbackService {
   grpc::ServerUnaryReactor* ListFollowUps(Ctx* ctx, const Buf* req, Buf* resp) override;
   grpc::ServerUnaryReactor* UpdateFollowUp(Ctx* ctx, const Buf* req, Buf* resp) override;
   grpc::ServerUnaryReactor* GetFollowUpStats(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* EraseCustomer(Ctx* ctx, const Buf* req, Buf* resp) override;
+  grpc::ServerUnaryReactor* ExportCustomerData(Ctx* ctx, const Buf* req, Buf* resp) override;
 
  private:
   std::shared_ptr<FeedbackManager> manager_;

@@ -11,6 +11,7 @@
 #include "feedback-service/follow_ups.h"
 #include "feedback-service/text_analytics.h"
 #include "shared/change_feed.h"
+#include "shared/erasure.h"
 #include "shared/item_results.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
@@ -209,6 +210,10 @@ void FeedbackManager::Submit(const Principal& principal, const v1::SubmitFeedbac
       done(shared::KeyReusedStatus("request_id"));
       return;
     }
+    if (r.outcome == WriteOutcome::kErased) {
+      done(shared::ErasedStatus("feedback.customer_id"));
+      return;
+    }
     v1::SubmitFeedbackResponse response;
     *response.mutable_feedback() = std::move(r.feedback);
     done(std::move(response));
@@ -265,6 +270,10 @@ void FeedbackManager::WriteItems(
         case WriteOutcome::kConflict:
           result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
           *result.mutable_error() = shared::ToItemError(shared::KeyReusedStatus("request_id"));
+          break;
+        case WriteOutcome::kErased:
+          result.set_outcome(cx::common::v1::ITEM_OUTCOME_REJECTED);
+          *result.mutable_error() = shared::ToItemError(shared::ErasedStatus("feedback.customer_id"));
           break;
       }
     }
@@ -387,6 +396,66 @@ absl::StatusOr<v1::ListFeedbackResponse> FeedbackManager::List(const Principal& 
     response.set_next_page_token(page_tokens_.Encode(
         principal.tenant, fingerprint,
         {TimeUtil::TimestampToMicroseconds(last.occurred_at()), last.sequence()}));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::EraseCustomerResponse> FeedbackManager::EraseCustomer(const Principal& principal,
+                                                                        const v1::EraseCustomerRequest& request) {
+  if (request.customer_id().empty()) return InvalidField("customer_id", "is required");
+  if (!shared::IsIdentifier(request.customer_id(), limits::kMaxIdLength)) {
+    return InvalidField("customer_id", "must be 1 to 128 printable ASCII characters without spaces");
+  }
+  EraseInput input;
+  input.tenant = principal.tenant;
+  input.customer_id = request.customer_id();
+  input.erasure.set_customer_digest(shared::CustomerDigest(principal.tenant, request.customer_id()));
+  input.erasure.set_erased_by(principal.actor);
+  *input.erasure.mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock()));
+  auto erasure = repository_->EraseCustomer(input);
+  if (!erasure.ok()) return erasure.status();
+  if (!erasure->already_erased() && options_.on_commit) options_.on_commit();
+  v1::EraseCustomerResponse response;
+  *response.mutable_erasure() = *std::move(erasure);
+  return response;
+}
+
+absl::StatusOr<v1::ExportCustomerDataResponse> FeedbackManager::ExportCustomerData(
+    const Principal& principal, const v1::ExportCustomerDataRequest& request) {
+  std::vector<FieldViolation> v;
+  if (request.customer_id().empty()) v.push_back({"customer_id", "is required"});
+  else if (!shared::IsIdentifier(request.customer_id(), limits::kMaxIdLength)) {
+    v.push_back({"customer_id", "must be 1 to 128 printable ASCII characters without spaces"});
+  }
+  if (request.page_size() < 0 || request.page_size() > limits::kMaxPageSize) {
+    v.push_back({"page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize)});
+  }
+  if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
+  const std::string fingerprint = shared::FilterFingerprint(request);
+  int64_t after = 0;
+  if (!request.page_token().empty()) {
+    auto position = page_tokens_.Decode(request.page_token(), principal.tenant, fingerprint);
+    if (!position.ok()) return position.status();
+    if (position->size() != 1) return InvalidField("page_token", "is not a token this server issued");
+    after = (*position)[0];
+  }
+  const int page_size = request.page_size() == 0 ? limits::kDefaultExportPageSize : request.page_size();
+  auto rows = repository_->CustomerFeedback(principal.tenant, request.customer_id(), after, page_size + 1);
+  if (!rows.ok()) return rows.status();
+  FollowUpQuery cases;
+  cases.filter.tenant = principal.tenant;
+  cases.filter.customer_id = request.customer_id();
+  cases.limit = limits::kMaxExportFollowUps;
+  auto follow_ups = repository_->ListFollowUps(cases);
+  if (!follow_ups.ok()) return follow_ups.status();
+  v1::ExportCustomerDataResponse response;
+  const bool more = static_cast<int>(rows->size()) > page_size;
+  if (more) rows->resize(page_size);
+  for (auto& f : *rows) *response.add_feedback() = std::move(f);
+  for (auto& f : *follow_ups) *response.add_follow_ups() = std::move(f);
+  if (more) {
+    response.set_next_page_token(page_tokens_.Encode(
+        principal.tenant, fingerprint, {response.feedback(response.feedback_size() - 1).sequence()}));
   }
   return response;
 }

@@ -27,6 +27,8 @@ namespace limits {
 constexpr int kMaxBatchItems = 500;
 constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultPageSize = 50;
+constexpr int kDefaultExportPageSize = 500;
+constexpr int kMaxExportFollowUps = 1000;
 constexpr size_t kMaxCommentChars = 4000;
 constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxTags = 20;
@@ -81,6 +83,11 @@ class FeedbackManager {
   // The change source of WatchChanges streams.
   absl::StatusOr<std::vector<v1::FeedbackChange>> FetchChanges(const std::optional<std::string>& tenant,
                                                                int64_t after, int limit);
+
+  absl::StatusOr<v1::EraseCustomerResponse> EraseCustomer(const shared::Principal& principal,
+                                                          const v1::EraseCustomerRequest& request);
+  absl::StatusOr<v1::ExportCustomerDataResponse> ExportCustomerData(const shared::Principal& principal,
+                                                                    const v1::ExportCustomerDataRequest& request);
 
   absl::Status Ping() { return repository_->Ping(); }
 

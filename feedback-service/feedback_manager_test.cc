@@ -2,6 +2,7 @@
 // idempotency, batches, paging and change-feed scoping.
 #include "feedback-service/feedback_manager.h"
 
+#include <set>
 #include <future>
 #include <optional>
 #include <map>
@@ -34,6 +35,10 @@ class FakeRepository final : public FeedbackRepository {
     if (fail_writes_) return absl::UnavailableError("database down");
     std::vector<WriteResult> out;
     for (const auto& n : batch) {
+      if (erased_.count({n.tenant, n.feedback.customer_id()})) {
+        out.push_back({WriteOutcome::kErased, Feedback()});
+        continue;
+      }
       auto key = std::make_pair(n.tenant, n.request_id);
       if (auto it = keys_.find(key); it != keys_.end()) {
         const Row& row = rows_[it->second];
@@ -133,6 +138,33 @@ class FakeRepository final : public FeedbackRepository {
     rules_[{tenant, kind}] = rules;
     return absl::OkStatus();
   }
+  absl::StatusOr<cx::common::v1::Erasure> EraseCustomer(const EraseInput& in) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cx::common::v1::Erasure out = in.erasure;
+    if (!erased_.insert({in.tenant, in.customer_id}).second) {
+      out.set_already_erased(true);
+      return out;
+    }
+    const size_t before = rows_.size();
+    rows_.erase(std::remove_if(rows_.begin(), rows_.end(),
+                               [&](const Row& r) { return r.tenant == in.tenant && r.f.customer_id() == in.customer_id; }),
+                rows_.end());
+    keys_.clear();
+    for (size_t i = 0; i < rows_.size(); ++i) keys_[{rows_[i].tenant, rows_[i].f.request_id()}] = i;
+    out.set_records_erased(static_cast<int64_t>(before - rows_.size()));
+    return out;
+  }
+  absl::StatusOr<std::vector<Feedback>> CustomerFeedback(const std::string& tenant, const std::string& customer_id,
+                                                         int64_t after, int limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Feedback> out;
+    for (const auto& r : rows_) {
+      if (r.tenant != tenant || r.f.customer_id() != customer_id || r.f.sequence() <= after) continue;
+      out.push_back(r.f);
+      if (static_cast<int>(out.size()) == limit) break;
+    }
+    return out;
+  }
   absl::Status Ping() override { return absl::OkStatus(); }
 
   size_t size() {
@@ -160,6 +192,7 @@ class FakeRepository final : public FeedbackRepository {
   std::map<std::pair<std::string, std::string>, size_t> keys_;
   std::map<std::pair<std::string, int64_t>, v1::FollowUp> follow_ups_;
   std::map<std::pair<std::string, RulesKind>, StoredRules> rules_;
+  std::set<std::pair<std::string, std::string>> erased_;  // (tenant, customer)
   int64_t next_ = 0;
   int commits_ = 0;
   bool fail_writes_ = false;

@@ -32,7 +32,8 @@ struct NewFeedback {
   std::optional<v1::FollowUp> follow_up;
 };
 
-enum class WriteOutcome { kCreated, kDuplicate, kConflict };
+// kErased: the customer was erased; nothing is stored.
+enum class WriteOutcome { kCreated, kDuplicate, kConflict, kErased };
 
 struct WriteResult {
   WriteOutcome outcome;
@@ -92,6 +93,14 @@ struct FollowUpCounts {
   std::vector<Closed> closed;  // cases resolved in the range
 };
 
+// An erasure to carry out: `erasure` has digest, erased_by and erase_time;
+// the repository counts what it deletes.
+struct EraseInput {
+  std::string tenant;
+  std::string customer_id;
+  cx::common::v1::Erasure erasure;
+};
+
 // Per-tenant settings stored as serialized messages.
 enum class RulesKind { kTopics, kFollowUps };
 
@@ -138,6 +147,19 @@ class FeedbackRepository {
 
   virtual absl::StatusOr<std::optional<StoredRules>> GetRules(const std::string& tenant, RulesKind kind) = 0;
   virtual absl::Status PutRules(const std::string& tenant, RulesKind kind, const StoredRules& rules) = 0;
+
+  // Erases a customer in one transaction holding the feed sequence: deletes
+  // their feedback and follow-up cases, replaces each of their feed records
+  // with `redacted`, appends a customer_erased tombstone naming what was
+  // deleted, and records the erasure (from then on Write answers kErased
+  // for the customer). A customer erased before gets the stored record with
+  // already_erased set, and nothing changes.
+  virtual absl::StatusOr<cx::common::v1::Erasure> EraseCustomer(const EraseInput& input) = 0;
+
+  // A customer's feedback with sequence > after, oldest first.
+  virtual absl::StatusOr<std::vector<Feedback>> CustomerFeedback(const std::string& tenant,
+                                                                 const std::string& customer_id, int64_t after,
+                                                                 int limit) = 0;
 
   virtual absl::Status Ping() = 0;
 };

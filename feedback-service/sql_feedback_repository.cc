@@ -1,6 +1,7 @@
 #include "feedback-service/sql_feedback_repository.h"
 
 #include <map>
+#include <set>
 
 #include "absl/container/flat_hash_map.h"
 #include <utility>
@@ -11,6 +12,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "shared/db/erasures.h"
+#include "shared/erasure.h"
 
 namespace cx::feedback {
 namespace {
@@ -127,12 +130,20 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     if (tenant) params.push_back(*tenant);
     params.push_back(after);
     params.push_back(int64_t{limit});
+    // Both reads in one transaction, so they see the same commits: a commit
+    // between them could otherwise leave a gap (a feedback row the first
+    // read missed below a change the second one saw) or show an erased row
+    // next to its redaction.
+    if (auto s = (*conn)->Begin(); !s.ok()) return s;
     auto rows = (*conn)->Query(
         absl::StrCat("SELECT tenant, sequence, committed_at_us, body FROM feedback ", where, " ORDER BY sequence LIMIT ?"),
         params);
+    auto others = rows.ok() ? (*conn)->Query(
+                                  absl::StrCat("SELECT sequence, body FROM feed_changes ", where, " ORDER BY sequence LIMIT ?"),
+                                  params)
+                            : absl::StatusOr<SqlRows>(rows.status());
+    if (absl::Status end = (*conn)->Commit(); !end.ok() && others.ok()) others = end;
     if (!rows.ok()) return rows.status();
-    auto others = (*conn)->Query(
-        absl::StrCat("SELECT sequence, body FROM feed_changes ", where, " ORDER BY sequence LIMIT ?"), params);
     if (!others.ok()) return others.status();
     std::vector<FeedbackChange> out;
     out.reserve(std::min<size_t>(limit, rows->size() + others->size()));
@@ -294,9 +305,114 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     return (*conn)->Execute(sql, {tenant, std::string(KindName(kind)), rules.body, rules.updated_us}).status();
   }
 
+  absl::StatusOr<cx::common::v1::Erasure> EraseCustomer(const EraseInput& in) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    SqlConnection& c = **conn;
+    cx::common::v1::Erasure out;
+    absl::Status s = shared::db::InWriteTransaction(c, [&]() -> absl::Status {
+      // The sequence row first (the order every writer takes): no write of
+      // the customer can commit between what is read here and the erasure.
+      auto first = LockSequence(c);
+      if (!first.ok()) return first.status();
+      auto stored = shared::db::StoredErasure(c, in.tenant, in.erasure.customer_digest());
+      if (!stored.ok()) return stored.status();
+      if (stored->has_value()) {
+        out = **stored;
+        out.set_already_erased(true);
+        return absl::OkStatus();
+      }
+      out = in.erasure;
+      const int64_t now_us = TimeUtil::TimestampToMicroseconds(out.erase_time());
+      const int64_t tombstone = *first;
+      FeedbackChange tomb;
+      tomb.set_sequence(tombstone);
+      tomb.set_tenant(in.tenant);
+      *tomb.mutable_commit_time() = out.erase_time();
+      auto* erased = tomb.mutable_customer_erased();
+
+      // Feedback rows are their own feed records: each becomes a redacted
+      // change at the same sequence.
+      auto feedback = c.Query("SELECT sequence, committed_at_us FROM feedback WHERE tenant = ? AND customer_id = ?",
+                              {in.tenant, in.customer_id});
+      if (!feedback.ok()) return feedback.status();
+      for (const auto& row : *feedback) {
+        if (auto st = PutRedacted(c, in.tenant, row.Int(0), row.Int(1), /*replace=*/false); !st.ok()) return st;
+        erased->add_feedback(absl::StrCat("feedback/", row.Int(0)));
+      }
+      auto deleted = c.Execute("DELETE FROM feedback WHERE tenant = ? AND customer_id = ?", {in.tenant, in.customer_id});
+      if (!deleted.ok()) return deleted.status();
+
+      // Follow-up cases, and every feed record of a change of one of them
+      // (the tenant's other changes are few: cases and erasures).
+      auto cases = c.Query("SELECT id FROM follow_ups WHERE tenant = ? AND customer_id = ?", {in.tenant, in.customer_id});
+      if (!cases.ok()) return cases.status();
+      std::set<std::string> case_names;
+      for (const auto& row : *cases) {
+        case_names.insert(absl::StrCat("followups/", row.Int(0)));
+        erased->add_follow_ups(absl::StrCat("followups/", row.Int(0)));
+      }
+      if (!case_names.empty()) {
+        auto changes = c.Query("SELECT sequence, committed_at_us, body FROM feed_changes WHERE tenant = ?", {in.tenant});
+        if (!changes.ok()) return changes.status();
+        for (const auto& row : *changes) {
+          FeedbackChange change;
+          if (!change.ParseFromString(row.Text(2))) return absl::DataLossError("a stored change does not parse");
+          if (!change.has_follow_up_changed() || !case_names.count(change.follow_up_changed().name())) continue;
+          if (auto st = PutRedacted(c, in.tenant, row.Int(0), row.Int(1), /*replace=*/true); !st.ok()) return st;
+        }
+        auto gone = c.Execute("DELETE FROM follow_ups WHERE tenant = ? AND customer_id = ?", {in.tenant, in.customer_id});
+        if (!gone.ok()) return gone.status();
+      }
+      out.set_records_erased(static_cast<int64_t>(feedback->size() + case_names.size()));
+      *erased->mutable_erasure() = out;
+      auto r = c.Execute("INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES (?, ?, ?, ?)",
+                         {tombstone, in.tenant, now_us, tomb.SerializeAsString()});
+      if (!r.ok()) return r.status();
+      if (auto st = shared::db::RecordErasure(c, in.tenant, out); !st.ok()) return st;
+      return AdvanceSequence(c, tombstone, 1);
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<std::vector<Feedback>> CustomerFeedback(const std::string& tenant, const std::string& customer_id,
+                                                         int64_t after, int limit) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    auto rows = (*conn)->Query(
+        "SELECT body FROM feedback WHERE tenant = ? AND customer_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+        {tenant, customer_id, after, int64_t{limit}});
+    if (!rows.ok()) return rows.status();
+    std::vector<Feedback> out;
+    out.reserve(rows->size());
+    for (const auto& row : *rows) {
+      auto parsed = ParseBody(row.Text(0));
+      if (!parsed.ok()) return parsed.status();
+      out.push_back(*std::move(parsed));
+    }
+    return out;
+  }
+
   absl::Status Ping() override { return pool_->Ping(); }
 
  private:
+  // The feed record at `sequence` becomes a redacted change (inserted for a
+  // feedback row, which is its own record; replaced for other changes).
+  static absl::Status PutRedacted(SqlConnection& c, const std::string& tenant, int64_t sequence,
+                                  int64_t committed_us, bool replace) {
+    FeedbackChange change;
+    change.set_sequence(sequence);
+    change.set_tenant(tenant);
+    *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(committed_us);
+    change.mutable_redacted();
+    const std::string body = change.SerializeAsString();
+    auto r = replace ? c.Execute("UPDATE feed_changes SET body = ? WHERE sequence = ?", {body, sequence})
+                     : c.Execute("INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES (?, ?, ?, ?)",
+                                 {sequence, tenant, committed_us, body});
+    return r.status();
+  }
+
   absl::Status WriteOnce(SqlConnection& c, absl::Span<const NewFeedback> batch, std::vector<WriteResult>* out) {
     std::vector<WriteResult>& results = *out;
     results.clear();
@@ -343,6 +459,41 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     auto locked = LockSequence(c);
     if (!locked.ok()) return locked.status();
     const int64_t first = *locked;
+
+    // Checked under the sequence lock, so an erasure that committed first
+    // is seen: items of erased customers store nothing.
+    std::vector<std::string> row_digests(rows.size());
+    std::map<std::string, std::vector<std::string>> digests;  // by tenant
+    for (size_t i = 0; i < rows.size(); ++i) {
+      row_digests[i] = shared::CustomerDigest(rows[i].item->tenant, rows[i].item->feedback.customer_id());
+      digests[rows[i].item->tenant].push_back(row_digests[i]);
+    }
+    std::set<std::pair<std::string, std::string>> erased;
+    for (auto& [tenant, list] : digests) {
+      auto found = shared::db::ErasedAmong(c, tenant, std::move(list));
+      if (!found.ok()) return found.status();
+      for (const std::string& d : *found) erased.emplace(tenant, d);
+    }
+    if (!erased.empty()) {
+      std::set<size_t> refused;  // result indexes
+      std::vector<PendingRow> kept;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (erased.count({rows[i].item->tenant, row_digests[i]})) {
+          results[rows[i].result] = {WriteOutcome::kErased, Feedback()};
+          refused.insert(rows[i].result);
+        } else {
+          kept.push_back(std::move(rows[i]));
+        }
+      }
+      rows = std::move(kept);
+      for (auto [repeat, source] : repeats) {
+        if (refused.count(source)) results[repeat] = {WriteOutcome::kErased, Feedback()};
+      }
+      repeats.erase(std::remove_if(repeats.begin(), repeats.end(),
+                                   [&](const auto& r) { return refused.count(r.second) > 0; }),
+                    repeats.end());
+      if (rows.empty()) return absl::OkStatus();
+    }
     int64_t next = first;
     struct NewCase {
       const std::string* tenant;

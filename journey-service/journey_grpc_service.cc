@@ -26,6 +26,8 @@ constexpr RpcSpec kGetStageMapping{"GetStageMapping", kRoleRead};
 constexpr RpcSpec kGetJourney{"GetJourney", kRoleRead};
 constexpr RpcSpec kListChanges{"ListChanges", kRoleRead | kRoleService};
 constexpr RpcSpec kWatchChanges{"WatchChanges", kRoleRead | kRoleService};
+constexpr RpcSpec kEraseCustomer{"EraseCustomer", kRoleAdmin};
+constexpr RpcSpec kExportCustomerData{"ExportCustomerData", kRoleAdmin};
 
 }  // namespace
 
@@ -33,7 +35,7 @@ std::vector<shared::RpcSpec> JourneyRpcRoles() {
   return {
       kUpsertCustomer, kGetCustomer, kLookupCustomer, kListCustomers, kMergeCustomers, kUnmergeCustomers,
       kRecordEvent, kBatchRecordEvents, kImportEvents, kSetStageMapping, kGetStageMapping, kGetJourney,
-      kListChanges, kWatchChanges};
+      kListChanges, kWatchChanges, kEraseCustomer, kExportCustomerData};
 }
 
 grpc::ServerUnaryReactor* JourneyGrpcService::UpsertCustomer(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
@@ -135,5 +137,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* JourneyGrpcService::WatchChanges(grp
   return shared::ServeWatch<v1::WatchChangesRequest>(env_.get(), kWatchChanges, ctx, req, hub_.get(),
       [this](const Principal& p, const v1::WatchChangesRequest& r) { return manager_->WatchScope(p, r); });
 }
+
+CX_SERVE_UNARY(JourneyGrpcService, manager_, EraseCustomer, EraseCustomer)
+CX_SERVE_UNARY(JourneyGrpcService, manager_, ExportCustomerData, ExportCustomerData)
 
 }  // namespace cx::journey

@@ -30,7 +30,9 @@ using RawJourneyService = v1::JourneyService::WithRawCallbackMethod_UpsertCustom
     v1::JourneyService::WithRawCallbackMethod_GetJourney<
     v1::JourneyService::WithRawCallbackMethod_ListChanges<
     v1::JourneyService::WithRawCallbackMethod_WatchChanges<
-    v1::JourneyService::Service>>>>>>>>>>>>>>;
+    v1::JourneyService::WithRawCallbackMethod_EraseCustomer<
+    v1::JourneyService::WithRawCallbackMethod_ExportCustomerData<
+    v1::JourneyService::Service>>>>>>>>>>>>>>>>;
 
 // Every RPC of the service with the roles it needs (any of them): the one
 // table the edge checks, the README prints and the isolation test walks.
@@ -70,6 +72,10 @@ class JourneyGrpcService final : public RawJourneyService {
       grpc::ByteBuffer* resp) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchChanges(grpc::CallbackServerContext* ctx,
       const grpc::ByteBuffer* req) override;
+  grpc::ServerUnaryReactor* EraseCustomer(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+      grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* ExportCustomerData(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+      grpc::ByteBuffer* resp) override;
 
  private:
   std::shared_ptr<JourneyManager> manager_;

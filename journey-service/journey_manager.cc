@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "shared/change_feed.h"
+#include "shared/erasure.h"
 #include "shared/item_results.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
@@ -231,9 +232,14 @@ void JourneyManager::WriteEvents(const std::string& tenant, const google::protob
     return;
   }
   std::vector<std::string> ids;
-  for (int index : positions) ids.push_back(events[index].event_id());
-  writer_->Submit(std::move(records), [results, positions = std::move(positions), ids = std::move(ids), done](
-                                          absl::StatusOr<std::vector<EventWriteResult>> written) {
+  std::vector<const char*> subject_fields;  // what an erased subject's error names
+  for (int index : positions) {
+    ids.push_back(events[index].event_id());
+    subject_fields.push_back(events[index].customer_id().empty() ? "anonymous_id" : "customer_id");
+  }
+  writer_->Submit(std::move(records), [results, positions = std::move(positions), ids = std::move(ids),
+                                       subject_fields = std::move(subject_fields),
+                                       done](absl::StatusOr<std::vector<EventWriteResult>> written) {
     if (!written.ok()) {
       done(written.status());
       return;
@@ -256,6 +262,9 @@ void JourneyManager::WriteEvents(const std::string& tenant, const google::protob
           break;
         case EventOutcome::kUnknownCustomer:
           result = Rejected(index, ids[k], UnknownCustomerStatus());
+          break;
+        case EventOutcome::kErased:
+          result = Rejected(index, ids[k], shared::ErasedStatus(subject_fields[k]));
           break;
       }
     }
@@ -504,6 +513,57 @@ absl::StatusOr<v1::UnmergeCustomersResponse> JourneyManager::UnmergeCustomers(
   Committed();
   v1::UnmergeCustomersResponse response;
   *response.mutable_merge() = *std::move(merge);
+  return response;
+}
+
+// ---- erasure and access ----
+
+absl::StatusOr<v1::EraseCustomerResponse> JourneyManager::EraseCustomer(const Principal& principal,
+                                                                       const v1::EraseCustomerRequest& request) {
+  if (request.customer_id().empty()) return InvalidField("customer_id", "is required");
+  if (!IsId(request.customer_id())) return InvalidField("customer_id", kIdentifierRule);
+  EraseInput input;
+  input.tenant = principal.tenant;
+  input.customer_id = request.customer_id();
+  input.erasure.set_customer_digest(shared::CustomerDigest(principal.tenant, request.customer_id()));
+  input.erasure.set_erased_by(principal.actor);
+  *input.erasure.mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock()));
+  auto erased = repository_->EraseCustomer(input);
+  if (!erased.ok()) return erased.status();
+  if (!erased->erasure.already_erased()) Committed();
+  v1::EraseCustomerResponse response;
+  *response.mutable_erasure() = std::move(erased->erasure);
+  for (auto& id : erased->merged_customer_ids) response.add_merged_customer_ids(std::move(id));
+  return response;
+}
+
+absl::StatusOr<v1::ExportCustomerDataResponse> JourneyManager::ExportCustomerData(
+    const Principal& principal, const v1::ExportCustomerDataRequest& request) {
+  std::vector<FieldViolation> v;
+  if (request.customer_id().empty()) v.push_back({"customer_id", "is required"});
+  else if (!IsId(request.customer_id())) v.push_back({"customer_id", kIdentifierRule});
+  if (request.page_size() < 0 || request.page_size() > limits::kMaxPageSize) {
+    v.push_back({"page_size", absl::StrCat("must be between 0 and ", limits::kMaxPageSize)});
+  }
+  if (absl::Status s = Invalid(v); !s.ok()) return s;
+  const std::string fingerprint = shared::FilterFingerprint(request);
+  int64_t after = 0;
+  if (!request.page_token().empty()) {
+    auto position = page_tokens_.Decode(request.page_token(), principal.tenant, fingerprint);
+    if (!position.ok()) return position.status();
+    if (position->size() != 1) return InvalidField("page_token", "is not a token this server issued");
+    after = (*position)[0];
+  }
+  const int page_size = request.page_size() == 0 ? limits::kDefaultExportPageSize : request.page_size();
+  auto exported = repository_->ExportCustomer(principal.tenant, request.customer_id(), after, page_size);
+  if (!exported.ok()) return exported.status();
+  v1::ExportCustomerDataResponse response;
+  for (auto& c : exported->customers) *response.add_customers() = std::move(c);
+  for (auto& id : exported->anonymous_ids) response.add_anonymous_ids(std::move(id));
+  for (auto& e : exported->events) *response.add_events() = std::move(e);
+  if (exported->more) {
+    response.set_next_page_token(page_tokens_.Encode(principal.tenant, fingerprint, {exported->last_sequence}));
+  }
   return response;
 }
 

@@ -69,6 +69,10 @@ class JourneyManager {
                                                             const v1::MergeCustomersRequest& request);
   absl::StatusOr<v1::UnmergeCustomersResponse> UnmergeCustomers(const shared::Principal& principal,
                                                                 const v1::UnmergeCustomersRequest& request);
+  absl::StatusOr<v1::EraseCustomerResponse> EraseCustomer(const shared::Principal& principal,
+                                                          const v1::EraseCustomerRequest& request);
+  absl::StatusOr<v1::ExportCustomerDataResponse> ExportCustomerData(const shared::Principal& principal,
+                                                                    const v1::ExportCustomerDataRequest& request);
   absl::StatusOr<v1::SetStageMappingResponse> SetStageMapping(const shared::Principal& principal,
                                                               const v1::SetStageMappingRequest& request);
   absl::StatusOr<v1::GetStageMappingResponse> GetStageMapping(const shared::Principal& principal,

@@ -40,7 +40,8 @@ struct NewEvent {
   v1::Event event;
 };
 
-enum class EventOutcome { kCreated, kDuplicate, kConflict, kUnknownCustomer };
+// kErased: the event's identity was erased; nothing is stored.
+enum class EventOutcome { kCreated, kDuplicate, kConflict, kUnknownCustomer, kErased };
 
 struct EventWriteResult {
   EventOutcome outcome;
@@ -99,6 +100,28 @@ struct Timeline {
   int64_t total_events = 0;
 };
 
+// An erasure to carry out: `erasure` has digest, erased_by and erase_time;
+// the repository adds the related digests and counts what it deletes.
+struct EraseInput {
+  std::string tenant;
+  std::string customer_id;
+  cx::common::v1::Erasure erasure;
+};
+
+struct EraseResult {
+  cx::common::v1::Erasure erasure;
+  std::vector<std::string> merged_customer_ids;  // erased with the customer
+};
+
+// What is held about a customer and the identities merged into it.
+struct CustomerExport {
+  std::vector<v1::Customer> customers;  // the customer first
+  std::vector<std::string> anonymous_ids;
+  std::vector<v1::Event> events;  // sequence > after, in sequence order
+  int64_t last_sequence = 0;      // the last event row read (0: none)
+  bool more = false;              // more events may follow last_sequence
+};
+
 class JourneyRepository {
  public:
   virtual ~JourneyRepository() = default;
@@ -149,6 +172,20 @@ class JourneyRepository {
   // `tenant` is empty.
   virtual absl::StatusOr<std::vector<v1::JourneyChange>> ListChanges(const std::optional<std::string>& tenant,
                                                                      int64_t after, int limit) = 0;
+
+  // Erases a customer and every identity merged into it (directly or not),
+  // in one transaction holding the feed sequence: customer records with
+  // their CRM references, events, merge records naming any of them and
+  // their stage states are deleted, each of their feed records becomes
+  // `redacted`, a customer_erased tombstone is appended, and the erasure is
+  // recorded under the digests of the customer, the merged identities and
+  // the CRM references (from then on writes naming any of them are refused).
+  // A customer erased before gets the stored record with already_erased set.
+  virtual absl::StatusOr<EraseResult> EraseCustomer(const EraseInput& input) = 0;
+
+  // NOT_FOUND naming customer_id when the tenant holds nothing of the id.
+  virtual absl::StatusOr<CustomerExport> ExportCustomer(const std::string& tenant, const std::string& customer_id,
+                                                        int64_t after_sequence, int limit) = 0;
 
   virtual absl::Status Ping() = 0;
 };

@@ -22,6 +22,7 @@ namespace limits {
 constexpr int kMaxBatchEvents = 500;
 constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultCustomerPageSize = 50;
+constexpr int kDefaultExportPageSize = 500;
 constexpr int kDefaultJourneyPageSize = 100;
 constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxEventTypeLength = 64;

@@ -8,6 +8,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "shared/db/erasures.h"
+#include "shared/erasure.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -50,6 +52,10 @@ int64_t Kind(const IdentityKey& k) { return static_cast<int64_t>(k.kind); }
 IdentityKey SubjectOf(const v1::Event& e) {
   if (!e.customer_id().empty()) return {IdentityKind::kCustomer, e.customer_id()};
   return {IdentityKind::kAnonymous, e.anonymous_id()};
+}
+
+std::string DigestOf(const std::string& tenant, const IdentityKey& k) {
+  return k.kind == IdentityKind::kCustomer ? shared::CustomerDigest(tenant, k.id) : shared::AnonymousDigest(tenant, k.id);
 }
 
 std::string InList(size_t n) { return absl::StrJoin(std::vector<std::string>(n, "?"), ","); }
@@ -96,13 +102,27 @@ class Sequencer {
   }
   int64_t Next() { return next_++; }
 
-  // Appends one change row with the next sequence; returns that sequence.
-  absl::StatusOr<int64_t> Append(const std::string& tenant, int64_t committed_us, const v1::JourneyChange& change) {
+  // Appends one change row with the next sequence, listing the identities
+  // it names in change_identities; returns that sequence.
+  absl::StatusOr<int64_t> Append(const std::string& tenant, int64_t committed_us, const v1::JourneyChange& change,
+                                 const std::vector<IdentityKey>& names = {}) {
     const int64_t sequence = Next();
     auto r = c_.Execute("INSERT INTO journey_changes (sequence, tenant, committed_at_us, body) VALUES (?,?,?,?)",
                         {sequence, tenant, committed_us, change.SerializeAsString()});
     if (!r.ok()) return r.status();
+    if (auto s = NoteIdentities(c_, tenant, sequence, names); !s.ok()) return s;
     return sequence;
+  }
+
+  // Lists the identities a change names, so an erasure finds its record.
+  static absl::Status NoteIdentities(SqlConnection& c, const std::string& tenant, int64_t sequence,
+                                     const std::vector<IdentityKey>& names) {
+    for (const IdentityKey& k : names) {
+      auto r = c.Execute("INSERT INTO change_identities (tenant, identity_kind, identity_id, sequence) VALUES (?,?,?,?)",
+                         {tenant, static_cast<int64_t>(k.kind), k.id, sequence});
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Finish() {
@@ -330,6 +350,56 @@ class SqlJourneyRepository final : public JourneyRepository {
     return out;
   }
 
+  absl::StatusOr<EraseResult> EraseCustomer(const EraseInput& input) override {
+    EraseResult out;
+    absl::Status s = InTransaction([&](SqlConnection& c) { return EraseOnce(c, input, &out); });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<CustomerExport> ExportCustomer(const std::string& tenant, const std::string& customer_id,
+                                                int64_t after_sequence, int limit) override {
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    SqlConnection& c = **conn;
+    const IdentityKey customer{IdentityKind::kCustomer, customer_id};
+    auto subtree = Subtree(c, tenant, customer);
+    if (!subtree.ok()) return subtree.status();
+    CustomerExport out;
+    for (const IdentityKey& k : *subtree) {
+      if (k.kind == IdentityKind::kAnonymous) {
+        out.anonymous_ids.push_back(k.id);
+        continue;
+      }
+      auto record = LoadCustomer(c, tenant, k.id);
+      if (!record.ok()) return record.status();
+      if (record->has_value()) out.customers.push_back(**std::move(record));
+    }
+    if (auto s = Assemble(c, tenant, &out.customers); !s.ok()) return s;
+    auto roots = ResolveMany(c, tenant, {customer});
+    if (!roots.ok()) return roots.status();
+    const IdentityKey root = roots->begin()->second;
+    const std::set<IdentityKey> members(subtree->begin(), subtree->end());
+    auto rows = c.Query("SELECT e.sequence, e.subject_kind, e.subject_id, c.body FROM events e JOIN journey_changes c "
+                        "ON c.sequence = e.sequence WHERE e.tenant = ? AND e.owner_kind = ? AND e.owner_id = ? AND "
+                        "e.sequence > ? ORDER BY e.sequence LIMIT ?",
+                        {tenant, Kind(root), root.id, after_sequence, int64_t{limit}});
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : *rows) {
+      out.last_sequence = row.Int(0);
+      if (!members.count({static_cast<IdentityKind>(row.Int(1)), row.Text(2)})) continue;
+      auto event = ParseEventChange(row.Text(3));
+      if (!event.ok()) return event.status();
+      *event->mutable_owner() = root.ToProto();
+      out.events.push_back(*std::move(event));
+    }
+    out.more = static_cast<int>(rows->size()) == limit;
+    if (out.customers.empty() && out.anonymous_ids.empty() && rows->empty() && after_sequence == 0) {
+      return shared::WithViolations(absl::StatusCode::kNotFound, {{"customer_id", "no such customer"}});
+    }
+    return out;
+  }
+
   absl::Status Ping() override { return pool_->Ping(); }
 
  private:
@@ -367,6 +437,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     std::vector<size_t> rows;  // indexes into batch of events to insert
     std::vector<std::pair<size_t, size_t>> repeats;  // (result, result of the first with that key)
     std::vector<size_t> row_result;                  // result index of each row
+    std::vector<std::pair<size_t, size_t>> unknown;  // (result, batch index) of unknown customers
     for (size_t i = 0; i < batch.size(); ++i) {
       const NewEvent& item = batch[i];
       const IdentityKey subject = SubjectOf(item.event);
@@ -374,6 +445,7 @@ class SqlJourneyRepository final : public JourneyRepository {
       auto it = known.find(key);
       if (it == known.end()) {
         if (subject.kind == IdentityKind::kCustomer && !customers.count({item.tenant, subject.id})) {
+          unknown.emplace_back(results.size(), i);
           results.push_back({EventOutcome::kUnknownCustomer, v1::Event()});
           continue;
         }
@@ -397,13 +469,52 @@ class SqlJourneyRepository final : public JourneyRepository {
         results.push_back({outcome, *std::move(stored)});
       }
     }
-    if (rows.empty()) return absl::OkStatus();
+    if (rows.empty() && unknown.empty()) return absl::OkStatus();
 
     // Taken late and held to COMMIT: merges and other writers wait, so the
     // owners and stage mapping read below are current, and sequence order
     // is commit order.
     Sequencer sequencer(c);
     if (auto s = sequencer.Lock(); !s.ok()) return s;
+
+    // Checked under the lock, so an erasure that committed first is seen:
+    // events of erased identities store nothing.
+    {
+      std::map<std::string, std::vector<std::string>> digests;  // by tenant
+      auto digest_of = [&](size_t b) { return DigestOf(batch[b].tenant, SubjectOf(batch[b].event)); };
+      for (size_t r : rows) digests[batch[r].tenant].push_back(digest_of(r));
+      for (auto [result, b] : unknown) digests[batch[b].tenant].push_back(digest_of(b));
+      std::set<std::pair<std::string, std::string>> erased;
+      for (auto& [tenant, list] : digests) {
+        auto found = shared::db::ErasedAmong(c, tenant, std::move(list));
+        if (!found.ok()) return found.status();
+        for (const std::string& d : *found) erased.emplace(tenant, d);
+      }
+      auto is_erased = [&](size_t b) { return !erased.empty() && erased.count({batch[b].tenant, digest_of(b)}) > 0; };
+      for (auto [result, b] : unknown) {
+        if (is_erased(b)) results[result] = {EventOutcome::kErased, v1::Event()};
+      }
+      std::set<size_t> refused;  // result indexes
+      std::vector<size_t> kept_rows, kept_results;
+      for (size_t k = 0; k < rows.size(); ++k) {
+        if (is_erased(rows[k])) {
+          results[row_result[k]] = {EventOutcome::kErased, v1::Event()};
+          refused.insert(row_result[k]);
+        } else {
+          kept_rows.push_back(rows[k]);
+          kept_results.push_back(row_result[k]);
+        }
+      }
+      rows = std::move(kept_rows);
+      row_result = std::move(kept_results);
+      for (auto [repeat, source] : repeats) {
+        if (refused.count(source)) results[repeat] = {EventOutcome::kErased, v1::Event()};
+      }
+      repeats.erase(std::remove_if(repeats.begin(), repeats.end(),
+                                   [&](const auto& r) { return refused.count(r.second) > 0; }),
+                    repeats.end());
+      if (rows.empty()) return absl::OkStatus();
+    }
 
     std::map<std::string, std::vector<IdentityKey>> subjects;  // by tenant
     for (size_t r : rows) subjects[batch[r].tenant].push_back(SubjectOf(batch[r].event));
@@ -650,6 +761,11 @@ class SqlJourneyRepository final : public JourneyRepository {
   absl::Status MergeOnce(SqlConnection& c, const MergeInput& in, v1::Merge* out) {
     Sequencer sequencer(c);
     if (auto s = sequencer.Lock(); !s.ok()) return s;
+    const IdentityKey target_id{IdentityKind::kCustomer, in.target_customer_id};
+    auto erased = shared::db::ErasedAmong(c, in.tenant, {DigestOf(in.tenant, in.source), DigestOf(in.tenant, target_id)});
+    if (!erased.ok()) return erased.status();
+    if (erased->count(DigestOf(in.tenant, in.source))) return shared::ErasedStatus("source");
+    if (erased->count(DigestOf(in.tenant, target_id))) return shared::ErasedStatus("target_customer_id");
     auto target = LoadCustomer(c, in.tenant, in.target_customer_id);
     if (!target.ok()) return target.status();
     if (!target->has_value()) {
@@ -706,6 +822,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     auto appended = c.Execute("INSERT INTO journey_changes (sequence, tenant, committed_at_us, body) VALUES (?,?,?,?)",
                               {merge_id, in.tenant, absl::ToUnixMicros(absl::Now()), change.SerializeAsString()});
     if (!appended.ok()) return appended.status();
+    if (auto s = Sequencer::NoteIdentities(c, in.tenant, merge_id, {in.source, target_key}); !s.ok()) return s;
     if (auto s = RecomputeState(c, in.tenant, target_key); !s.ok()) return s;
     if (auto s = RecomputeState(c, in.tenant, in.source); !s.ok()) return s;
     *out = merge;
@@ -728,17 +845,9 @@ class SqlJourneyRepository final : public JourneyRepository {
     const IdentityKey source = IdentityKey::Of(merge->source());
     // The source and every identity merged into it (directly or not) take
     // their events back from whoever owns them now.
-    std::vector<IdentityKey> subtree{source};
-    for (size_t i = 0; i < subtree.size(); ++i) {
-      if (subtree[i].kind != IdentityKind::kCustomer) continue;
-      auto children = c.Query("SELECT source_kind, source_id FROM identity_merges WHERE tenant = ? AND "
-                              "target_customer_id = ? AND active = 1",
-                              {in.tenant, subtree[i].id});
-      if (!children.ok()) return children.status();
-      for (const auto& row : *children) {
-        subtree.push_back({static_cast<IdentityKind>(row.Int(0)), row.Text(1)});
-      }
-    }
+    auto found = Subtree(c, in.tenant, source);
+    if (!found.ok()) return found.status();
+    const std::vector<IdentityKey>& subtree = *found;
     auto roots = ResolveMany(c, in.tenant, {{IdentityKind::kCustomer, merge->target_customer_id()}});
     if (!roots.ok()) return roots.status();
     const IdentityKey root = roots->begin()->second;
@@ -766,12 +875,175 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!updated.ok()) return updated.status();
     v1::JourneyChange change;
     *change.mutable_customers_unmerged() = *merge;
-    auto appended = sequencer.Append(in.tenant, absl::ToUnixMicros(absl::Now()), change);
+    auto appended = sequencer.Append(in.tenant, absl::ToUnixMicros(absl::Now()), change,
+                                     {source, {IdentityKind::kCustomer, merge->target_customer_id()}});
     if (!appended.ok()) return appended.status();
     if (auto s = RecomputeState(c, in.tenant, root); !s.ok()) return s;
     if (auto s = RecomputeState(c, in.tenant, source); !s.ok()) return s;
     *out = *std::move(merge);
     return sequencer.Finish();
+  }
+
+  // The identity and every identity merged into it (directly or not),
+  // itself first.
+  absl::StatusOr<std::vector<IdentityKey>> Subtree(SqlConnection& c, const std::string& tenant, const IdentityKey& top) {
+    std::vector<IdentityKey> subtree{top};
+    for (size_t i = 0; i < subtree.size(); ++i) {
+      if (subtree[i].kind != IdentityKind::kCustomer) continue;
+      auto children = c.Query("SELECT source_kind, source_id FROM identity_merges WHERE tenant = ? AND "
+                              "target_customer_id = ? AND active = 1",
+                              {tenant, subtree[i].id});
+      if (!children.ok()) return children.status();
+      for (const auto& row : *children) subtree.push_back({static_cast<IdentityKind>(row.Int(0)), row.Text(1)});
+    }
+    return subtree;
+  }
+
+  absl::Status EraseOnce(SqlConnection& c, const EraseInput& in, EraseResult* out) {
+    *out = EraseResult();
+    Sequencer sequencer(c);
+    if (auto s = sequencer.Lock(); !s.ok()) return s;
+    auto stored = shared::db::StoredErasure(c, in.tenant, in.erasure.customer_digest());
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      out->erasure = **stored;
+      out->erasure.set_already_erased(true);
+      return absl::OkStatus();
+    }
+    const std::string& tenant = in.tenant;
+    const IdentityKey customer{IdentityKind::kCustomer, in.customer_id};
+    auto found = Subtree(c, tenant, customer);
+    if (!found.ok()) return found.status();
+    const std::vector<IdentityKey> subtree = *std::move(found);
+    const std::set<IdentityKey> members(subtree.begin(), subtree.end());
+    auto roots = ResolveMany(c, tenant, {customer});
+    if (!roots.ok()) return roots.status();
+    const IdentityKey root = roots->begin()->second;
+    int64_t records = 0;
+    std::set<int64_t> redact;  // feed records to redact
+    std::set<std::string> related;
+
+    // Events recorded for any member: they are owned by the root.
+    auto events = c.Query("SELECT event_id, sequence, subject_kind, subject_id FROM events WHERE tenant = ? AND "
+                          "owner_kind = ? AND owner_id = ?",
+                          {tenant, Kind(root), root.id});
+    if (!events.ok()) return events.status();
+    std::vector<std::string> event_ids;
+    for (const auto& row : *events) {
+      if (!members.count({static_cast<IdentityKind>(row.Int(2)), row.Text(3)})) continue;
+      event_ids.push_back(row.Text(0));
+      redact.insert(row.Int(1));
+    }
+    absl::Status s = ForEachChunk(event_ids.size(), kInChunk, [&](size_t offset, size_t count) -> absl::Status {
+      SqlParams params{tenant};
+      for (size_t i = offset; i < offset + count; ++i) params.emplace_back(event_ids[i]);
+      return c.Execute(absl::StrCat("DELETE FROM events WHERE tenant = ? AND event_id IN (", InList(count), ")"), params)
+          .status();
+    });
+    if (!s.ok()) return s;
+    records += static_cast<int64_t>(event_ids.size());
+
+    for (const IdentityKey& k : subtree) {
+      if (k.kind == IdentityKind::kCustomer) {
+        auto record = LoadCustomer(c, tenant, k.id);
+        if (!record.ok()) return record.status();
+        if (record->has_value()) {
+          ++records;
+          for (const auto& ref : (*record)->crm_references()) related.insert(shared::CrmDigest(tenant, ref.system(), ref.id()));
+        }
+        if (k.id != in.customer_id) {
+          out->merged_customer_ids.push_back(k.id);
+          related.insert(shared::CustomerDigest(tenant, k.id));
+        }
+        for (const char* sql : {"DELETE FROM customers WHERE tenant = ? AND customer_id = ?",
+                                "DELETE FROM crm_references WHERE tenant = ? AND customer_id = ?"}) {
+          if (auto r = c.Execute(sql, {tenant, k.id}); !r.ok()) return r.status();
+        }
+      } else {
+        related.insert(shared::AnonymousDigest(tenant, k.id));
+      }
+      if (auto r = c.Execute("DELETE FROM journey_states WHERE tenant = ? AND owner_kind = ? AND owner_id = ?",
+                             {tenant, Kind(k), k.id});
+          !r.ok()) {
+        return r.status();
+      }
+      // Merge records naming it, whether in effect or undone.
+      std::set<int64_t> merges;
+      auto as_source = c.Query("SELECT merge_id FROM identity_merges WHERE tenant = ? AND source_kind = ? AND source_id = ?",
+                               {tenant, Kind(k), k.id});
+      if (!as_source.ok()) return as_source.status();
+      for (const auto& row : *as_source) merges.insert(row.Int(0));
+      if (k.kind == IdentityKind::kCustomer) {
+        auto as_target = c.Query("SELECT merge_id FROM identity_merges WHERE tenant = ? AND target_customer_id = ?",
+                                 {tenant, k.id});
+        if (!as_target.ok()) return as_target.status();
+        for (const auto& row : *as_target) merges.insert(row.Int(0));
+      }
+      for (int64_t merge_id : merges) {
+        auto r = c.Execute("DELETE FROM identity_merges WHERE tenant = ? AND merge_id = ?", {tenant, merge_id});
+        if (!r.ok()) return r.status();
+        records += *r;
+        redact.insert(merge_id);
+      }
+      // Other changes naming it (upserts, unmerges).
+      const SqlParams key{tenant, Kind(k), k.id};
+      auto changes = c.Query("SELECT sequence FROM change_identities WHERE tenant = ? AND identity_kind = ? AND "
+                             "identity_id = ?",
+                             key);
+      if (!changes.ok()) return changes.status();
+      for (const auto& row : *changes) redact.insert(row.Int(0));
+      auto r = c.Execute("DELETE FROM change_identities WHERE tenant = ? AND identity_kind = ? AND identity_id = ?", key);
+      if (!r.ok()) return r.status();
+    }
+    if (auto st = RedactUnlisted(c, tenant, members, &redact); !st.ok()) return st;
+
+    v1::JourneyChange redacted;
+    redacted.mutable_redacted();
+    const std::string body = redacted.SerializeAsString();
+    for (int64_t sequence : redact) {
+      auto r = c.Execute("UPDATE journey_changes SET body = ? WHERE tenant = ? AND sequence = ?", {body, tenant, sequence});
+      if (!r.ok()) return r.status();
+    }
+    // The root lost the members' events when it is a customer they were merged into.
+    if (!members.count(root)) {
+      if (auto st = RecomputeState(c, tenant, root); !st.ok()) return st;
+    }
+    out->erasure = in.erasure;
+    out->erasure.set_records_erased(records);
+    for (const std::string& d : related) out->erasure.add_related_digests(d);
+    v1::JourneyChange tombstone;
+    *tombstone.mutable_customer_erased() = out->erasure;
+    auto appended = sequencer.Append(tenant, TimeUtil::TimestampToMicroseconds(in.erasure.erase_time()), tombstone);
+    if (!appended.ok()) return appended.status();
+    if (auto st = shared::db::RecordErasure(c, tenant, out->erasure); !st.ok()) return st;
+    return sequencer.Finish();
+  }
+
+  // Changes committed before change_identities existed (see migration 002)
+  // are found by reading the tenant's older records.
+  absl::Status RedactUnlisted(SqlConnection& c, const std::string& tenant, const std::set<IdentityKey>& members,
+                              std::set<int64_t>* redact) {
+    auto from = c.Query("SELECT value FROM journey_meta WHERE name = 'change_identities_from'");
+    if (!from.ok()) return from.status();
+    if (from->empty() || from->front().Int(0) <= 1) return absl::OkStatus();
+    auto rows = c.Query("SELECT sequence, body FROM journey_changes WHERE tenant = ? AND sequence < ?",
+                        {tenant, from->front().Int(0)});
+    if (!rows.ok()) return rows.status();
+    auto names = [&](const v1::Merge& m) {
+      return members.count(IdentityKey::Of(m.source())) ||
+             members.count({IdentityKind::kCustomer, m.target_customer_id()});
+    };
+    for (const auto& row : *rows) {
+      auto change = shared::ParseStored<v1::JourneyChange>(row.Text(1));
+      if (!change.ok()) return change.status();
+      const bool hit =
+          (change->has_customer_upserted() &&
+           members.count({IdentityKind::kCustomer, change->customer_upserted().customer_id()})) ||
+          (change->has_customers_merged() && names(change->customers_merged())) ||
+          (change->has_customers_unmerged() && names(change->customers_unmerged()));
+      if (hit) redact->insert(row.Int(0));
+    }
+    return absl::OkStatus();
   }
 
   // ---- customers ----
@@ -798,6 +1070,23 @@ class SqlJourneyRepository final : public JourneyRepository {
   absl::Status UpsertOnce(SqlConnection& c, const CustomerUpsert& u, UpsertResult* out) {
     Sequencer sequencer(c);
     if (auto s = sequencer.Lock(); !s.ok()) return s;
+    {
+      // Neither the id nor a CRM reference of an erased customer comes back.
+      std::vector<std::string> digests;
+      if (!u.customer_id.empty()) digests.push_back(shared::CustomerDigest(u.tenant, u.customer_id));
+      for (const auto& ref : u.crm_references) digests.push_back(shared::CrmDigest(u.tenant, ref.system(), ref.id()));
+      auto erased = shared::db::ErasedAmong(c, u.tenant, digests);
+      if (!erased.ok()) return erased.status();
+      if (!u.customer_id.empty() && erased->count(shared::CustomerDigest(u.tenant, u.customer_id))) {
+        return shared::ErasedStatus("customer_id");
+      }
+      for (size_t i = 0; i < u.crm_references.size(); ++i) {
+        const auto& ref = u.crm_references[i];
+        if (erased->count(shared::CrmDigest(u.tenant, ref.system(), ref.id()))) {
+          return shared::ErasedStatus(absl::StrCat("crm_references[", i, "]"));
+        }
+      }
+    }
     std::string id = u.customer_id;
     std::vector<std::optional<std::string>> holders;
     for (const auto& ref : u.crm_references) {
@@ -851,7 +1140,8 @@ class SqlJourneyRepository final : public JourneyRepository {
       }
       v1::JourneyChange change;
       *change.mutable_customer_upserted() = customer;
-      auto appended = sequencer.Append(u.tenant, absl::ToUnixMicros(absl::Now()), change);
+      auto appended = sequencer.Append(u.tenant, absl::ToUnixMicros(absl::Now()), change,
+                                       {{IdentityKind::kCustomer, id}});
       if (!appended.ok()) return appended.status();
     }
     std::vector<v1::Customer> one{std::move(customer)};

@@ -5,6 +5,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "shared/erasure.h"
+#include "shared/log.h"
 
 namespace cx::metrics {
 namespace {
@@ -189,29 +192,30 @@ JourneyEventRow EventRowOf(const std::string& tenant, int64_t sequence, const jo
   return row;
 }
 
-absl::Status FeedApplier::Load() {
+absl::Status FeedApplier::LoadJourneys(JourneyIndex& into, const std::optional<std::string>& tenant) {
   if (auto s = repository_->ForEachCustomer(
-          [&](const std::string& tenant, CustomerNode&& node) { journeys_->PutNode(tenant, node); });
+          tenant, [&](const std::string& t, CustomerNode&& node) { into.PutNode(t, node); });
       !s.ok()) {
     return s;
   }
   std::vector<JourneyEventRow> events;
-  auto loaded = repository_->ForEachEvent([&](JourneyEventRow&& e) {
+  auto loaded = repository_->ForEachEvent(tenant, [&](JourneyEventRow&& e) {
     events.push_back(std::move(e));
     if (events.size() >= 100000) {
-      journeys_->AddEvents(events);
+      into.AddEvents(events);
       events.clear();
     }
   });
   if (!loaded.ok()) return loaded;
-  journeys_->AddEvents(events);
-  if (auto s = repository_->ForEachFact([&](Fact&& f) { journeys_->AddFeedback(f); }); !s.ok()) return s;
-  if (auto s = repository_->ForEachFollowUp([&](FollowUpRow&& r) {
-        if (r.open) journeys_->AddOpenFollowUps(r.tenant, r.customer_id, 1);
-      });
-      !s.ok()) {
-    return s;
-  }
+  into.AddEvents(events);
+  if (auto s = repository_->ForEachFact(tenant, [&](Fact&& f) { into.AddFeedback(f); }); !s.ok()) return s;
+  return repository_->ForEachFollowUp(tenant, [&](FollowUpRow&& r) {
+    if (r.open) into.AddOpenFollowUps(r.tenant, r.customer_id, 1);
+  });
+}
+
+absl::Status FeedApplier::Load() {
+  if (auto s = LoadJourneys(*journeys_, std::nullopt); !s.ok()) return s;
   std::vector<CellDelta> cells;
   auto s = repository_->ForEachCell([&](CellDelta&& d) {
     cells.push_back(std::move(d));
@@ -243,9 +247,20 @@ absl::Status FeedApplier::Commit(const std::string& feed, int64_t after, int64_t
   for (const Fact& f : effects.facts) journeys_->AddFeedback(f);
   for (const auto& [tenant, customer, delta] : effects.open_follow_ups) journeys_->AddOpenFollowUps(tenant, customer, delta);
   for (const auto& [tenant, versions] : effects.versions) journeys_->SetVersions(tenant, versions);
+  for (const std::string& tenant : effects.reload) {
+    JourneyIndex fresh;
+    if (auto st = LoadJourneys(fresh, tenant); !st.ok()) {
+      // Committed, but memory is behind the store until a restart rebuilds it.
+      shared::LogError("journey index rebuild after an erasure failed", {{"error", st.ToString()}});
+      return st;
+    }
+    journeys_->ReplaceTenant(tenant, std::move(fresh));
+  }
   std::sort(tenants.begin(), tenants.end());
   tenants.erase(std::unique(tenants.begin(), tenants.end()), tenants.end());
-  if (on_applied_ && (!effects.cells.empty() || !effects.versions.empty())) on_applied_(tenants);
+  if (on_applied_ && (!effects.cells.empty() || !effects.versions.empty() || !effects.reload.empty())) {
+    on_applied_(tenants);
+  }
   return absl::OkStatus();
 }
 
@@ -254,7 +269,13 @@ absl::Status FeedApplier::ApplyFeedback(int64_t after, const std::vector<feedbac
   std::map<std::string, std::vector<Fact>> by_tenant;
   std::map<std::string, std::vector<const feedback::v1::FollowUp*>> cases;  // by tenant, in feed order
   std::vector<std::string> tenants;
+  std::vector<std::pair<std::string, const feedback::v1::CustomerErased*>> erasures;  // in feed order
   for (const auto& change : changes) {
+    if (change.change_case() == feedback::v1::FeedbackChange::kCustomerErased) {
+      erasures.emplace_back(change.tenant(), &change.customer_erased());
+      tenants.push_back(change.tenant());
+      continue;
+    }
     if (change.change_case() == feedback::v1::FeedbackChange::kFollowUpChanged) {
       cases[change.tenant()].push_back(&change.follow_up_changed());
       tenants.push_back(change.tenant());
@@ -288,6 +309,11 @@ absl::Status FeedApplier::ApplyFeedback(int64_t after, const std::vector<feedbac
         }
         for (const auto& [tenant, list] : cases) {
           if (auto s = ApplyFollowUps(tx, tenant, list, effects); !s.ok()) return s;
+        }
+        // A tombstone names only records of earlier batches: a feed read
+        // after the erasure shows the erased records as `redacted`.
+        for (const auto& [tenant, erased] : erasures) {
+          if (auto s = EraseFeedback(tx, tenant, *erased, effects); !s.ok()) return s;
         }
         return absl::OkStatus();
       },
@@ -323,6 +349,47 @@ absl::Status FeedApplier::ApplyFollowUps(RollupTx& tx, const std::string& tenant
   return absl::OkStatus();
 }
 
+absl::Status FeedApplier::EraseFeedback(RollupTx& tx, const std::string& tenant,
+                                        const feedback::v1::CustomerErased& erased, BatchEffects* effects) {
+  std::vector<std::string> ids;
+  for (const std::string& name : erased.feedback()) ids.emplace_back(absl::StripPrefix(name, "feedback/"));
+  auto facts = tx.FactsById(tenant, ids);
+  if (!facts.ok()) return facts.status();
+  for (const Fact& f : *facts) AppendCells(f, -1, &effects->cells);
+  if (auto s = tx.DeleteFacts(tenant, ids); !s.ok()) return s;
+  std::vector<std::string> cases(erased.follow_ups().begin(), erased.follow_ups().end());
+  if (auto s = tx.DeleteFollowUps(tenant, cases); !s.ok()) return s;
+  effects->reload.insert(tenant);
+  return absl::OkStatus();
+}
+
+absl::Status FeedApplier::EraseIdentities(RollupTx& tx, const std::string& tenant, const common::v1::Erasure& erasure,
+                                          BatchEffects* effects) {
+  std::set<std::string> digests(erasure.related_digests().begin(), erasure.related_digests().end());
+  digests.insert(erasure.customer_digest());
+  // The tombstone names identities by digest only: find ours among the
+  // tenant's identities (rare, so a pass over them is fine).
+  std::vector<std::string> keys;
+  journeys_->Read(tenant, [&](const TenantJourneys& t) {
+    for (const IdentityNode& node : t.nodes) {
+      const std::string digest =
+          node.anonymous ? shared::AnonymousDigest(tenant, absl::StripPrefix(node.key, kAnonymousPrefix))
+                         : shared::CustomerDigest(tenant, node.key);
+      if (digests.count(digest)) keys.push_back(node.key);
+    }
+  });
+  if (keys.empty()) return absl::OkStatus();
+  if (auto s = tx.DeleteIdentities(tenant, keys); !s.ok()) return s;
+  // Their feedback (erased through the feedback feed) counts without a
+  // segment until then.
+  for (const std::string& key : keys) {
+    if (IsAnonymous(key)) continue;
+    if (auto s = Reassign(tx, tenant, key, &effects->cells); !s.ok()) return s;
+  }
+  effects->reload.insert(tenant);
+  return absl::OkStatus();
+}
+
 absl::Status FeedApplier::ApplyJourney(int64_t after, const std::vector<journey::v1::JourneyChange>& changes) {
   if (changes.empty()) return absl::OkStatus();
   std::vector<std::string> tenants;
@@ -350,6 +417,9 @@ absl::Status FeedApplier::ApplyJourney(int64_t after, const std::vector<journey:
               id = KeyOf(change.customers_merged().source());
               edit = [&](CustomerNode& n) { n.parent = change.customers_merged().target_customer_id(); };
               effects->touched[tenant].insert(change.customers_merged().target_customer_id());
+              break;
+            case journey::v1::JourneyChange::kCustomerErased:
+              if (auto s = EraseIdentities(tx, tenant, change.customer_erased(), effects); !s.ok()) return s;
               break;
             case journey::v1::JourneyChange::kCustomersUnmerged:
               id = KeyOf(change.customers_unmerged().source());

@@ -14,6 +14,7 @@
 #include <memory>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -51,6 +52,9 @@ struct BatchEffects {
   std::map<std::string, std::vector<std::pair<std::string, int64_t>>> versions;  // by tenant
   // Identities whose health inputs changed, by tenant.
   std::map<std::string, std::set<std::string>> touched;
+  // Tenants whose journey index is rebuilt from the repository after the
+  // commit (an erasure removed some of their identities or facts).
+  std::set<std::string> reload;
 };
 
 class FeedApplier {
@@ -77,6 +81,14 @@ class FeedApplier {
   // Stores the latest state of each case and counts the open ones per customer.
   absl::Status ApplyFollowUps(RollupTx& tx, const std::string& tenant,
                               const std::vector<const feedback::v1::FollowUp*>& list, BatchEffects* effects);
+  // Fills `into` with the stored identities, events, facts and cases (of
+  // one tenant, or of all).
+  absl::Status LoadJourneys(JourneyIndex& into, const std::optional<std::string>& tenant);
+  // Retracts what an erasure tombstone of either feed names.
+  absl::Status EraseFeedback(RollupTx& tx, const std::string& tenant, const feedback::v1::CustomerErased& erased,
+                             BatchEffects* effects);
+  absl::Status EraseIdentities(RollupTx& tx, const std::string& tenant, const common::v1::Erasure& erasure,
+                               BatchEffects* effects);
   absl::Status Commit(const std::string& feed, int64_t after, int64_t next,
                       const std::function<absl::Status(RollupTx&, BatchEffects*)>& body,
                       std::vector<std::string> tenants);

@@ -228,6 +228,23 @@ void JourneyIndex::Read(const std::string& tenant, const std::function<void(cons
   fn(*it->second);
 }
 
+void JourneyIndex::ReplaceTenant(const std::string& tenant, JourneyIndex&& fresh) {
+  auto count = [](const TenantJourneys& t) {
+    int64_t n = 0;
+    for (const IdentityNode& node : t.nodes) n += static_cast<int64_t>(node.events.size());
+    return n;
+  };
+  std::unique_lock lock(mu_);
+  if (auto it = tenants_.find(tenant); it != tenants_.end()) {
+    events_ -= count(*it->second);
+    tenants_.erase(it);
+  }
+  if (auto it = fresh.tenants_.find(tenant); it != fresh.tenants_.end()) {
+    events_ += count(*it->second);
+    tenants_[tenant] = std::move(it->second);
+  }
+}
+
 int64_t JourneyIndex::events() const {
   std::shared_lock lock(mu_);
   return events_;

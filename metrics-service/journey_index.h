@@ -127,6 +127,9 @@ class JourneyIndex {
   void AddFeedback(const Fact& fact);
   void AddOpenFollowUps(const std::string& tenant, const std::string& customer_id, int delta);
   void SetVersions(const std::string& tenant, const std::vector<std::pair<std::string, int64_t>>& versions);
+  // Replaces one tenant's state with the one `fresh` holds (after an
+  // erasure, the tenant is rebuilt from the repository).
+  void ReplaceTenant(const std::string& tenant, JourneyIndex&& fresh);
 
   // Runs fn over the tenant's state under a shared lock (an empty state
   // when the tenant is unknown).

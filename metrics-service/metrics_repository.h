@@ -102,6 +102,14 @@ class RollupTx {
   virtual absl::StatusOr<std::map<std::string, FollowUpRow>> FollowUpsOf(const std::string& tenant,
                                                                          const std::vector<std::string>& follow_ups) = 0;
   virtual absl::Status PutFollowUps(const std::vector<FollowUpRow>& rows) = 0;
+  // Erasure: the stored facts among `feedback_ids`, and their removal.
+  virtual absl::StatusOr<std::vector<Fact>> FactsById(const std::string& tenant,
+                                                      const std::vector<std::string>& feedback_ids) = 0;
+  virtual absl::Status DeleteFacts(const std::string& tenant, const std::vector<std::string>& feedback_ids) = 0;
+  virtual absl::Status DeleteFollowUps(const std::string& tenant, const std::vector<std::string>& follow_ups) = 0;
+  // Removes identities (customer ids or kAnonymousPrefix keys) and the
+  // journey events recorded for them.
+  virtual absl::Status DeleteIdentities(const std::string& tenant, const std::vector<std::string>& keys) = 0;
   // Reserves `count` health versions and returns the first one (versions
   // are unique across the service).
   virtual absl::StatusOr<int64_t> ReserveHealthVersions(int64_t count) = 0;
@@ -126,10 +134,14 @@ class MetricsRepository {
   virtual absl::Status ForEachCell(const std::function<void(CellDelta&&)>& fn) = 0;
   // Every stored journey event, identity and scored feedback (to rebuild
   // the journey index at start), in pages of bounded memory.
-  virtual absl::Status ForEachEvent(const std::function<void(JourneyEventRow&&)>& fn) = 0;
-  virtual absl::Status ForEachCustomer(const std::function<void(const std::string& tenant, CustomerNode&&)>& fn) = 0;
-  virtual absl::Status ForEachFact(const std::function<void(Fact&&)>& fn) = 0;
-  virtual absl::Status ForEachFollowUp(const std::function<void(FollowUpRow&&)>& fn) = 0;
+  // `tenant` limits them to one tenant (to rebuild it after an erasure).
+  virtual absl::Status ForEachEvent(const std::optional<std::string>& tenant,
+                                    const std::function<void(JourneyEventRow&&)>& fn) = 0;
+  virtual absl::Status ForEachCustomer(const std::optional<std::string>& tenant,
+                                       const std::function<void(const std::string& tenant, CustomerNode&&)>& fn) = 0;
+  virtual absl::Status ForEachFact(const std::optional<std::string>& tenant, const std::function<void(Fact&&)>& fn) = 0;
+  virtual absl::Status ForEachFollowUp(const std::optional<std::string>& tenant,
+                                       const std::function<void(FollowUpRow&&)>& fn) = 0;
   // The same aggregate as the rollups, straight from the facts: the SQL
   // baseline of the benchmark and a cross-check of the tests.
   virtual absl::StatusOr<Counts> ScanFacts(const std::string& tenant, Metric metric, int64_t from_hour,

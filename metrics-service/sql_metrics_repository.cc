@@ -114,6 +114,33 @@ class SqlRollupTx final : public RollupTx {
     return out;
   }
 
+  absl::StatusOr<std::vector<Fact>> FactsById(const std::string& tenant,
+                                              const std::vector<std::string>& feedback_ids) override {
+    std::vector<Fact> out;
+    auto s = QueryIn(c_, absl::StrCat("SELECT ", kFactColumns, " FROM metrics_facts WHERE tenant = ? AND feedback_id IN "),
+                     {tenant}, feedback_ids, "", [&](const SqlRow& r) {
+                       out.push_back(FactOf(r));
+                       return absl::OkStatus();
+                     });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::Status DeleteFacts(const std::string& tenant, const std::vector<std::string>& feedback_ids) override {
+    return DeleteIn("DELETE FROM metrics_facts WHERE tenant = ? AND feedback_id IN ", tenant, feedback_ids);
+  }
+
+  absl::Status DeleteFollowUps(const std::string& tenant, const std::vector<std::string>& follow_ups) override {
+    return DeleteIn("DELETE FROM metrics_follow_ups WHERE tenant = ? AND follow_up IN ", tenant, follow_ups);
+  }
+
+  absl::Status DeleteIdentities(const std::string& tenant, const std::vector<std::string>& keys) override {
+    if (auto s = DeleteIn("DELETE FROM metrics_customers WHERE tenant = ? AND customer_id IN ", tenant, keys); !s.ok()) {
+      return s;
+    }
+    return DeleteIn("DELETE FROM metrics_events WHERE tenant = ? AND subject IN ", tenant, keys);
+  }
+
   absl::Status InsertFacts(const std::vector<Fact>& facts) override {
     return ForEachChunk(facts.size(), kMaxRowsPerStatement, [&](size_t offset, size_t count) {
       SqlParams p;
@@ -259,6 +286,15 @@ class SqlRollupTx final : public RollupTx {
   }
 
  private:
+  absl::Status DeleteIn(const std::string& before, const std::string& tenant, const std::vector<std::string>& values) {
+    return ForEachChunk(values.size(), 256, [&](size_t offset, size_t count) {
+      SqlParams p{tenant};
+      for (size_t i = offset; i < offset + count; ++i) p.emplace_back(values[i]);
+      return c_.Execute(absl::StrCat(before, "(", absl::StrJoin(std::vector<std::string>(count, "?"), ","), ")"), p)
+          .status();
+    });
+  }
+
   SqlConnection& c_;
 };
 
@@ -327,23 +363,25 @@ class SqlMetricsRepository final : public MetricsRepository {
     return absl::OkStatus();
   }
 
-  absl::Status ForEachEvent(const std::function<void(JourneyEventRow&&)>& fn) override {
-    return Paged("metrics_events", kEventColumns, "event_id", [&](const SqlRow& r) { fn(EventOf(r)); });
+  absl::Status ForEachEvent(const std::optional<std::string>& tenant,
+                            const std::function<void(JourneyEventRow&&)>& fn) override {
+    return Paged("metrics_events", kEventColumns, "event_id", tenant, [&](const SqlRow& r) { fn(EventOf(r)); });
   }
 
-  absl::Status ForEachCustomer(const std::function<void(const std::string&, CustomerNode&&)>& fn) override {
-    return Paged("metrics_customers", "tenant, customer_id, segment, parent, health_version", "customer_id",
+  absl::Status ForEachCustomer(const std::optional<std::string>& tenant,
+                               const std::function<void(const std::string&, CustomerNode&&)>& fn) override {
+    return Paged("metrics_customers", "tenant, customer_id, segment, parent, health_version", "customer_id", tenant,
                  [&](const SqlRow& r) { fn(r.Text(0), CustomerNode{r.Text(1), r.Text(2), r.Text(3), r.Int(4)}); });
   }
 
-  absl::Status ForEachFollowUp(const std::function<void(FollowUpRow&&)>& fn) override {
-    return Paged("metrics_follow_ups", "tenant, follow_up, customer_id, open", "follow_up", [&](const SqlRow& r) {
-      fn(FollowUpRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0});
-    });
+  absl::Status ForEachFollowUp(const std::optional<std::string>& tenant,
+                               const std::function<void(FollowUpRow&&)>& fn) override {
+    return Paged("metrics_follow_ups", "tenant, follow_up, customer_id, open", "follow_up", tenant,
+                 [&](const SqlRow& r) { fn(FollowUpRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0}); });
   }
 
-  absl::Status ForEachFact(const std::function<void(Fact&&)>& fn) override {
-    return Paged("metrics_facts", kFactColumns, "feedback_id", [&](const SqlRow& r) { fn(FactOf(r)); });
+  absl::Status ForEachFact(const std::optional<std::string>& tenant, const std::function<void(Fact&&)>& fn) override {
+    return Paged("metrics_facts", kFactColumns, "feedback_id", tenant, [&](const SqlRow& r) { fn(FactOf(r)); });
   }
 
   absl::StatusOr<Counts> ScanFacts(const std::string& tenant, Metric metric, int64_t from_hour,
@@ -491,7 +529,7 @@ class SqlMetricsRepository final : public MetricsRepository {
   // each page a scan from the start: start-up grew with the square of the
   // rows.)
   absl::Status Paged(const std::string& table, const std::string& columns, const std::string& id,
-                     const std::function<void(const SqlRow&)>& fn) {
+                     const std::optional<std::string>& only_tenant, const std::function<void(const SqlRow&)>& fn) {
     auto c = pool_->Acquire();
     if (!c.ok()) return c.status();
     constexpr int64_t kPage = 50000;
@@ -501,11 +539,16 @@ class SqlMetricsRepository final : public MetricsRepository {
     const std::string next_page = absl::StrCat("SELECT ", columns, " FROM ", table, " WHERE tenant = ? AND ", id,
                                                " > ? ORDER BY ", id, " LIMIT ", kPage);
     std::string tenant;  // "" sorts before every tenant name
-    while (true) {
-      auto found = (*c)->Query(next_tenant, {tenant});
-      if (!found.ok()) return found.status();
-      if (found->empty() || found->front().IsNull(0)) return absl::OkStatus();
-      tenant = found->front().Text(0);
+    for (bool done = false; !done;) {
+      if (only_tenant) {
+        tenant = *only_tenant;
+        done = true;
+      } else {
+        auto found = (*c)->Query(next_tenant, {tenant});
+        if (!found.ok()) return found.status();
+        if (found->empty() || found->front().IsNull(0)) return absl::OkStatus();
+        tenant = found->front().Text(0);
+      }
       std::string last;
       for (bool first = true;; first = false) {
         auto rows = first ? (*c)->Query(first_page, {tenant}) : (*c)->Query(next_page, {tenant, last});
@@ -515,6 +558,7 @@ class SqlMetricsRepository final : public MetricsRepository {
         last = rows->back().Text(1);
       }
     }
+    return absl::OkStatus();
   }
 
   static absl::StatusOr<std::vector<v1::Alert>> Alerts(const absl::StatusOr<shared::db::SqlRows>& rows) {

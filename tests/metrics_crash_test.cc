@@ -135,7 +135,7 @@ TEST(MetricsCrashTest, KillNineMidConsumptionThenRestartEqualsARecomputation) {
   ASSERT_TRUE(cursor.ok());
   EXPECT_EQ(*cursor, kRecords + cases);
   int64_t open_cases = 0, rows = 0;
-  ASSERT_TRUE((*repo)->ForEachFollowUp([&](FollowUpRow&& r) {
+  ASSERT_TRUE((*repo)->ForEachFollowUp(std::nullopt, [&](FollowUpRow&& r) {
     ++rows;
     open_cases += r.open ? 1 : 0;
   }).ok());

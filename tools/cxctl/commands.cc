@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
 #include "shared/proto_util.h"
@@ -499,6 +500,97 @@ int TailCommand(Clients& c, const Args& a) {
     return 0;
   }
   return status.ok() ? 0 : Fail(Clients::FromGrpc(status));
+}
+
+int EraseCommand(Clients& c, const Args& a) {
+  if (auto s = a.OnlyKnown({}); !s.ok()) return Fail(s);
+  if (a.words.size() != 2) {
+    std::cerr << "usage: cxctl erase CUSTOMER_ID\n";
+    return 2;
+  }
+  // Journey first: it knows the customers merged into this one, whose
+  // feedback goes too. Each call is idempotent, so a failed run is simply
+  // run again.
+  jr::EraseCustomerRequest jreq;
+  jreq.set_customer_id(a.words[1]);
+  auto journey = c.Call(c.journey(), &jr::JourneyService::Stub::EraseCustomer, jreq);
+  if (!journey.ok()) return Fail(journey.status());
+  std::vector<std::string> ids{a.words[1]};
+  ids.insert(ids.end(), journey->merged_customer_ids().begin(), journey->merged_customer_ids().end());
+  std::vector<fb::EraseCustomerResponse> feedback;
+  for (const std::string& id : ids) {
+    fb::EraseCustomerRequest freq;
+    freq.set_customer_id(id);
+    auto r = c.Call(c.feedback(), &fb::FeedbackService::Stub::EraseCustomer, freq);
+    if (!r.ok()) return Fail(r.status());
+    feedback.push_back(*std::move(r));
+  }
+  if (a.Has("json")) {
+    std::cout << Json(*journey) << "\n";
+    for (const auto& r : feedback) std::cout << Json(r) << "\n";
+    return 0;
+  }
+  auto line = [](const std::string& service, const common::v1::Erasure& e) {
+    std::cout << absl::StrFormat("%-16s %s %d records erased  digest %s\n", service,
+                                 e.already_erased() ? "erased before," : "erased now,", e.records_erased(),
+                                 e.customer_digest().substr(0, 16));
+  };
+  line("journey-service", journey->erasure());
+  for (const auto& r : feedback) line("feedback-service", r.erasure());
+  if (!journey->merged_customer_ids().empty()) {
+    std::cout << "merged customers erased with it: " << absl::StrJoin(journey->merged_customer_ids(), ", ") << "\n";
+  }
+  std::cout << "metrics-service retracts the customer from every rollup as it reads the tombstones\n";
+  return 0;
+}
+
+int ExportCommand(Clients& c, const Args& a) {
+  if (auto s = a.OnlyKnown({}); !s.ok()) return Fail(s);
+  if (a.words.size() != 2) {
+    std::cerr << "usage: cxctl export CUSTOMER_ID\n";
+    return 2;
+  }
+  const std::string& id = a.words[1];
+  // Every page of each service, gathered into one response per service.
+  jr::ExportCustomerDataResponse journey;
+  for (std::string token;;) {
+    jr::ExportCustomerDataRequest req;
+    req.set_customer_id(id);
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    auto page = c.Call(c.journey(), &jr::JourneyService::Stub::ExportCustomerData, req);
+    if (!page.ok() && page.status().code() == absl::StatusCode::kNotFound) break;
+    if (!page.ok()) return Fail(page.status());
+    if (token.empty()) {
+      *journey.mutable_customers() = page->customers();
+      *journey.mutable_anonymous_ids() = page->anonymous_ids();
+    }
+    for (auto& e : *page->mutable_events()) *journey.add_events() = std::move(e);
+    token = page->next_page_token();
+    if (token.empty()) break;
+  }
+  fb::ExportCustomerDataResponse feedback;
+  for (std::string token;;) {
+    fb::ExportCustomerDataRequest req;
+    req.set_customer_id(id);
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    auto page = c.Call(c.feedback(), &fb::FeedbackService::Stub::ExportCustomerData, req);
+    if (!page.ok()) return Fail(page.status());
+    if (token.empty()) *feedback.mutable_follow_ups() = page->follow_ups();
+    for (auto& f : *page->mutable_feedback()) *feedback.add_feedback() = std::move(f);
+    token = page->next_page_token();
+    if (token.empty()) break;
+  }
+  mx::GetCustomerHealthRequest hreq;
+  hreq.set_customer_id(id);
+  auto health = c.Call(c.metrics(), &mx::MetricsService::Stub::GetCustomerHealth, hreq);
+  if (!health.ok() && health.status().code() != absl::StatusCode::kNotFound) return Fail(health.status());
+  const std::string quoted = absl::StrReplaceAll(id, {{"\\", "\\\\"}, {"\"", "\\\""}});
+  std::cout << "{\"customer_id\":\"" << quoted << "\",\"journey\":" << Json(journey)
+            << ",\"feedback\":" << Json(feedback) << ",\"health\":" << (health.ok() ? Json(health->health()) : "null")
+            << "}\n";
+  return 0;
 }
 
 }  // namespace cx::cxctl

@@ -16,6 +16,9 @@ int RetentionCommand(Clients& c, const Args& a);
 int HealthCommand(Clients& c, const Args& a);
 int FollowUpsCommand(Clients& c, const Args& a);
 int TailCommand(Clients& c, const Args& a);
+// Erasure across the services, and the export of one customer's data.
+int EraseCommand(Clients& c, const Args& a);
+int ExportCommand(Clients& c, const Args& a);
 // The text report of the tenant's CX numbers (all three services).
 int ReportCommand(Clients& c, const Args& a);
 

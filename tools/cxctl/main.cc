@@ -35,6 +35,9 @@ Commands:
   followups stats [--days 30]
   tail feedback|journey [--after SEQUENCE] [--max N] [--timeout 30s]
   report [--days 30] [--out report.html]   (tables, or one self-contained HTML page with SVG charts)
+  erase CUSTOMER_ID   (right to be forgotten: journey-service, then feedback-service for the customer and every
+                       customer merged into it; metrics-service retracts through the feeds' tombstones)
+  export CUSTOMER_ID  (right of access: one JSON document with everything each service holds about the customer)
   crm import salesforce|hubspot contacts|cases FILE.csv [--mapping F] [--errors F]
   crm export salesforce|hubspot health|followups --out FILE.csv [--mapping F] [--state F]
   crm mapping salesforce|hubspot contacts|cases|health|followups   (prints the default mapping file)
@@ -65,6 +68,8 @@ int main(int argc, char** argv) {
   if (cmd == "tail") return TailCommand(clients, args);
   if (cmd == "report") return ReportCommand(clients, args);
   if (cmd == "crm") return CrmCommand(clients, args);
+  if (cmd == "erase") return EraseCommand(clients, args);
+  if (cmd == "export") return ExportCommand(clients, args);
   std::cerr << "cxctl: unknown command '" << cmd << "'\n\n" << kUsage;
   return 2;
 }
