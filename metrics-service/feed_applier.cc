@@ -247,6 +247,11 @@ absl::Status FeedApplier::Commit(const std::string& feed, int64_t after, int64_t
   for (const Fact& f : effects.facts) journeys_->AddFeedback(f);
   for (const auto& [tenant, customer, delta] : effects.open_follow_ups) journeys_->AddOpenFollowUps(tenant, customer, delta);
   for (const auto& [tenant, versions] : effects.versions) journeys_->SetVersions(tenant, versions);
+  if (!effects.reload.empty()) {
+    if (auto st = repository_->ScrubDeleted(); !st.ok()) {
+      shared::LogWarning("scrubbing the store after an erasure failed", {{"error", st.ToString()}});
+    }
+  }
   for (const std::string& tenant : effects.reload) {
     JourneyIndex fresh;
     if (auto st = LoadJourneys(fresh, tenant); !st.ok()) {

@@ -123,6 +123,9 @@ class MetricsRepository {
   virtual ~MetricsRepository() = default;
   virtual absl::Status Ping() = 0;
 
+  // After a batch that erased records: see shared::db::ScrubDeleted.
+  virtual absl::Status ScrubDeleted() = 0;
+
   // The cursor of a feed ("feedback", "journey"); 0 before the first batch.
   virtual absl::StatusOr<int64_t> Cursor(const std::string& feed) = 0;
   // Runs fn in one write transaction that also moves the feed's cursor from

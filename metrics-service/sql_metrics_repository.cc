@@ -334,6 +334,12 @@ class SqlMetricsRepository final : public MetricsRepository {
     });
   }
 
+  absl::Status ScrubDeleted() override {
+    auto c = pool_->Acquire();
+    if (!c.ok()) return c.status();
+    return shared::db::ScrubDeleted(**c);
+  }
+
   absl::Status ForEachCell(const std::function<void(CellDelta&&)>& fn) override {
     auto c = pool_->Acquire();
     if (!c.ok()) return c.status();

@@ -103,6 +103,18 @@ absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParam
   });
 }
 
+absl::Status ScrubDeleted(SqlConnection& c) {
+  if (c.backend() != Backend::kSqlite) return absl::OkStatus();
+  // Busy (first column 1) while a reader still uses an older snapshot; the
+  // busy handler waits for it, so a few tries suffice.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto rows = c.Query("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (!rows.ok()) return rows.status();
+    if (rows->empty() || rows->front().Int(0) == 0) return absl::OkStatus();
+  }
+  return absl::UnavailableError("the SQLite WAL could not be emptied after an erasure");
+}
+
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn) {
   if (auto s = conn.BeginWrite(); !s.ok()) return s;
   absl::Status status = fn();

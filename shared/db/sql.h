@@ -128,6 +128,13 @@ absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParam
                      const std::vector<std::string>& values, const std::string& after,
                      const std::function<absl::Status(const SqlRow&)>& on_row, size_t max_chunk = 256);
 
+// After an erasure committed: leaves no copy of the deleted rows in the
+// database's own files. SQLite zeroes freed cells (secure_delete, set on
+// every connection) but the WAL still holds the pages as they were: a
+// TRUNCATE checkpoint writes them back and empties it. Nothing to do for
+// MySQL, whose deleted rows are purged by InnoDB itself.
+absl::Status ScrubDeleted(SqlConnection& c);
+
 // Runs fn inside a write transaction; commits on OK, rolls back otherwise.
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn);
 

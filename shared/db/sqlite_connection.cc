@@ -190,7 +190,9 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
   sqlite3_busy_timeout(db, 10000);
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
-                             "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456"}) {
+                             "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456",
+                             // Deleted rows leave no bytes behind (erasure).
+                             "PRAGMA secure_delete=ON"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) return s;
   }
   if (!auto_checkpoint) {

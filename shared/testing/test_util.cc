@@ -105,4 +105,14 @@ ScratchDatabase::~ScratchDatabase() {
   }
 }
 
+ServiceOptions InProcessOptions(const std::string& db_url) {
+  ServiceOptions options;
+  options.db_url = db_url;
+  options.tokens = TestTokens();
+  options.server.listen = "127.0.0.1:0";
+  options.server.drain_grace = absl::ZeroDuration();
+  options.page_token_key = "k";
+  return options;
+}
+
 }  // namespace cx::shared::testing

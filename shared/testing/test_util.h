@@ -3,8 +3,11 @@
 #ifndef CX_SHARED_TESTING_TEST_UTIL_H_
 #define CX_SHARED_TESTING_TEST_UTIL_H_
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -12,7 +15,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "shared/auth.h"
+#include "shared/service.h"
 #include "shared/status.h"
 
 namespace cx::shared::testing {
@@ -60,6 +65,45 @@ int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string
 // A plain HTTP/1.0 GET to 127.0.0.1:port; the whole response ("" when the
 // connection is refused). For the Prometheus endpoints.
 std::string HttpGet(int port, const std::string& path);
+
+// Options of a service under test: the test tokens, 127.0.0.1 port 0, no
+// drain grace, a fixed page-token key.
+ServiceOptions InProcessOptions(const std::string& db_url);
+
+// A stub that sends the bearer token with every call (20 s deadline).
+template <class Stub>
+struct TokenClient {
+  std::unique_ptr<Stub> stub;
+
+  template <class Req, class Resp>
+  absl::StatusOr<Resp> Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
+                            const std::string& token) {
+    grpc::ClientContext ctx;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    Resp resp;
+    grpc::Status s = (stub.get()->*method)(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpcStatus(s);
+    return resp;
+  }
+};
+
+template <class Service>
+TokenClient<typename Service::Stub> ConnectLocal(int port) {
+  return {Service::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()))};
+}
+
+// Polls `done` every 20 ms for up to 30 s (a bound for correctness, not a
+// performance target); returns whether it became true.
+inline bool WaitFor(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 
 // mysql:// URL of the MariaDB started by the test script (CX_TEST_MYSQL_URL),
 // or empty when it is not set.
