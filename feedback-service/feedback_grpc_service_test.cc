@@ -364,6 +364,64 @@ TEST_F(FeedbackGrpcTest, BadInputGetsInvalidArgumentWithTheFieldAndStoresNothing
   EXPECT_EQ(StoredCount(), 0);
 }
 
+TEST_F(FeedbackGrpcTest, EraseAndExportCheckTheirInputAndPageThroughACustomer) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Submit(ValidRequest(absl::StrCat("ex", i), 9)).ok());
+  ASSERT_TRUE(Submit(ValidRequest("ex-other", 2)).ok());  // the fourth, opens a case
+  v1::EraseCustomerRequest erase;
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::EraseCustomer, erase, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "customer_id"));
+  erase.set_customer_id("has space");
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::EraseCustomer, erase, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "customer_id"));
+  v1::ExportCustomerDataRequest ex;
+  ex.set_customer_id("cust-1");
+  ex.set_page_size(1001);
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::ExportCustomerData, ex, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_size"));
+  ex.set_page_size(2);
+  ex.set_page_token("OTk5OTk5OTk5LDk5OTl8AAAAAAAAAAAAAAAAAAAAAA");
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::ExportCustomerData, ex, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_token"));
+  EXPECT_EQ(StoredCount(), 5);  // four feedback and the case: nothing erased
+  // Two pages of the customer's feedback, oldest first, with the case on each.
+  ex.clear_page_token();
+  auto first = Call(&v1::FeedbackService::Stub::ExportCustomerData, ex, t::kAcmeAdmin);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->feedback_size(), 2);
+  EXPECT_EQ(first->feedback(0).request_id(), "ex0");
+  EXPECT_EQ(first->follow_ups_size(), 1);
+  ASSERT_FALSE(first->next_page_token().empty());
+  // The token is bound to the customer and the tenant.
+  v1::ExportCustomerDataRequest other = ex;
+  other.set_customer_id("cust-2");
+  other.set_page_token(first->next_page_token());
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::ExportCustomerData, other, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_token"));
+  ex.set_page_token(first->next_page_token());
+  EXPECT_THAT(Call(&v1::FeedbackService::Stub::ExportCustomerData, ex, t::kGlobexAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_token"));
+  auto second = Call(&v1::FeedbackService::Stub::ExportCustomerData, ex, t::kAcmeAdmin);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->feedback_size(), 2);
+  EXPECT_EQ(second->feedback(1).request_id(), "ex-other");
+  EXPECT_TRUE(second->next_page_token().empty());
+
+  // Erasure empties the export and refuses the id from then on.
+  erase.set_customer_id("cust-1");
+  auto erased = Call(&v1::FeedbackService::Stub::EraseCustomer, erase, t::kAcmeAdmin);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->erasure().records_erased(), 5);
+  ex.clear_page_token();
+  auto after = Call(&v1::FeedbackService::Stub::ExportCustomerData, ex, t::kAcmeAdmin);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->feedback_size() + after->follow_ups_size(), 0);
+  EXPECT_THAT(Submit(ValidRequest("ex-late", 9)), StatusIsField(absl::StatusCode::kFailedPrecondition,
+                                                                "feedback.customer_id"));
+  // A retry of a request stored before the erasure is refused too.
+  EXPECT_THAT(Submit(ValidRequest("ex0", 9)), StatusIsField(absl::StatusCode::kFailedPrecondition,
+                                                            "feedback.customer_id"));
+}
+
 TEST_F(FeedbackGrpcTest, CommentsGetSentimentAndTheTenantsTopics) {
   auto req = ValidRequest("s1", 8);
   req.mutable_feedback()->set_comment("The courier was late but the support agent was very helpful");

@@ -255,6 +255,69 @@ TEST_F(JourneyGrpcTest, MergeAndUnmergeOverGrpcWithRolesAndAudit) {
   EXPECT_EQ(unmerges, 1);
 }
 
+TEST_F(JourneyGrpcTest, EraseAndExportCheckInputPageAndRaceWithWrites) {
+  v1::EraseCustomerRequest erase;
+  EXPECT_THAT(Call(&Stub::EraseCustomer, erase, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "customer_id"));
+  v1::ExportCustomerDataRequest ex;
+  ex.set_customer_id("nobody");
+  EXPECT_THAT(Call(&Stub::ExportCustomerData, ex, t::kAcmeAdmin), StatusIsField(absl::StatusCode::kNotFound, "customer_id"));
+  ex.set_page_size(1001);
+  EXPECT_THAT(Call(&Stub::ExportCustomerData, ex, t::kAcmeAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_size"));
+  CX_ASSERT_OK(Upsert("ana"));
+  CX_ASSERT_OK(Upsert("bo"));
+  for (int i = 0; i < 3; ++i) CX_ASSERT_OK(Record(Event(absl::StrCat("ana-", i), "ana", "page_view", 10 - i)));
+  CX_ASSERT_OK(Record(Event("bo-1", "bo", "page_view", 5)));
+  ex.set_customer_id("ana");
+  ex.set_page_size(2);
+  auto first = Call(&Stub::ExportCustomerData, ex, t::kAcmeAdmin);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->customers_size(), 1);
+  EXPECT_EQ(first->customers(0).traits().email(), "ana@example.com");
+  ASSERT_EQ(first->events_size(), 2);
+  ex.set_page_token(first->next_page_token());
+  EXPECT_THAT(Call(&Stub::ExportCustomerData, ex, t::kGlobexAdmin),
+              StatusIsField(absl::StatusCode::kInvalidArgument, "page_token"));
+  auto second = Call(&Stub::ExportCustomerData, ex, t::kAcmeAdmin);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->events_size(), 1);
+  EXPECT_EQ(second->events(0).event_id(), "ana-2");
+
+  // Writes for the customer race with the erasure: each is either stored
+  // before it (and erased with it) or refused after it; none survives.
+  std::atomic<bool> stop{false};
+  std::atomic<int> accepted{0}, refused{0};
+  std::thread writer([&] {
+    for (int i = 0; i < 2000 && !stop; ++i) {
+      auto r = Record(Event(absl::StrCat("race-", i), "ana", "page_view", 1));
+      if (r.ok()) ++accepted;
+      else if (r.status().code() == absl::StatusCode::kFailedPrecondition) ++refused;
+    }
+  });
+  ASSERT_TRUE(t::WaitFor([&] { return accepted > 20; }));
+  erase.set_customer_id("ana");
+  auto erased = Call(&Stub::EraseCustomer, erase, t::kAcmeAdmin);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  ASSERT_TRUE(t::WaitFor([&] { return refused > 20; }));
+  stop = true;
+  writer.join();
+  EXPECT_EQ(erased->erasure().records_erased(), 1 + 3 + accepted);
+  ex.clear_page_token();
+  EXPECT_THAT(Call(&Stub::ExportCustomerData, ex, t::kAcmeAdmin), StatusIsField(absl::StatusCode::kNotFound, "customer_id"));
+  // The feed: every record of ana redacted, bo's kept, one tombstone.
+  int redacted = 0, tombstones = 0, kept = 0;
+  for (const auto& c : Changes()) {
+    redacted += c.has_redacted();
+    tombstones += c.has_customer_erased();
+    kept += c.has_event_recorded() || c.has_customer_upserted();
+    EXPECT_FALSE(c.has_event_recorded() && c.event_recorded().customer_id() == "ana");
+  }
+  EXPECT_EQ(redacted, 1 + 3 + accepted);
+  EXPECT_EQ(tombstones, 1);
+  EXPECT_EQ(kept, 2);
+}
+
 TEST_F(JourneyGrpcTest, TenantsAreIsolatedAndRolesAreEnforced) {
   CX_ASSERT_OK(Upsert("c1"));
   CX_ASSERT_OK(Record(Event("e1", "c1", "page_view", 5)));

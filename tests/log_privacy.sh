@@ -8,9 +8,10 @@ log=${1:?usage: log_privacy.sh <log file>}
 [[ -s $log ]] || { echo "log_privacy: $log is empty: the suite wrote no log lines there" >&2; exit 1; }
 
 # The PII and tokens the tests send (isolation_test, cxctl_test,
-# metrics_e2e_test, token_rotation_test and the shared test tokens).
+# metrics_e2e_test, token_rotation_test, erasure_test and the shared test tokens).
 pii=(GLOBEXSECRET globexsecret "Ada Lovelace" ada@example.com "Grace Hopper" grace@example.com
-     "Terrible service" "the delivery was late and nobody answered")
+     "Terrible service" "the delivery was late and nobody answered"
+     "Zelda Quixote" zelda.quixote@example.org +4915112345678 zq.dupe@example.org SF003ZQ4711X HUBZQ77001234)
 tokens=(acme-ingest-token acme-read-token acme-admin-token globex-admin-token metrics-service-token
         old-token new-token globex-admin initech-admin)
 sql='(SELECT .* FROM|INSERT INTO|DELETE FROM|UPDATE [a-z_]+ SET|CREATE TABLE)'
