@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cx::feedback;
   namespace f = cx::fuzz;
   f::Input in;
-  if (!f::Split(data, size, 14, &in)) return 0;
+  if (!f::Split(data, size, 16, &in)) return 0;
   World& w = TheWorld();
   const auto& p = in.who;
   switch (in.method) {
@@ -87,6 +87,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       f::Serve<v1::GetTopicRulesRequest>(in.wire, [&](const auto& r) { return w.follow_ups->GetTopicRules(p, r); });
       break;
     case 13: f::ImportOne<v1::ImportFeedbackRequest>(in.wire, [&] { return w.feedback->StartImport(p); }); break;
+    case 14: f::Serve<v1::EraseCustomerRequest>(in.wire, [&](const auto& r) { return w.feedback->EraseCustomer(p, r); }); break;
+    case 15:
+      f::Serve<v1::ExportCustomerDataRequest>(in.wire, [&](const auto& r) { return w.feedback->ExportCustomerData(p, r); });
+      break;
   }
   return 0;
 }

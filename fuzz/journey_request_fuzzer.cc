@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cx::journey;
   namespace f = cx::fuzz;
   f::Input in;
-  if (!f::Split(data, size, 14, &in)) return 0;
+  if (!f::Split(data, size, 16, &in)) return 0;
   JourneyManager& m = TheManager();
   const auto& p = in.who;
   switch (in.method) {
@@ -68,6 +68,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 11: f::Serve<v1::ListChangesRequest>(in.wire, [&](const auto& r) { return m.ListChanges(p, r); }); break;
     case 12: f::Serve<v1::WatchChangesRequest>(in.wire, [&](const auto& r) { return m.WatchScope(p, r); }); break;
     case 13: f::ImportOne<v1::ImportEventsRequest>(in.wire, [&] { return m.StartImport(p); }); break;
+    case 14: f::Serve<v1::EraseCustomerRequest>(in.wire, [&](const auto& r) { return m.EraseCustomer(p, r); }); break;
+    case 15:
+      f::Serve<v1::ExportCustomerDataRequest>(in.wire, [&](const auto& r) { return m.ExportCustomerData(p, r); });
+      break;
   }
   return 0;
 }

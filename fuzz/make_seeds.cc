@@ -58,6 +58,13 @@ void Feedback(const fs::path& dir) {
   changes.set_limit(10);
   Write(dir, 4, changes.SerializeAsString(), &n);
   Write(dir, 4 | 0x80, changes.SerializeAsString(), &n);
+  v1::ExportCustomerDataRequest exported;
+  exported.set_customer_id("cust-1");
+  exported.set_page_size(1);
+  Write(dir, 15, exported.SerializeAsString(), &n);
+  v1::EraseCustomerRequest erase;
+  erase.set_customer_id("cust-2");
+  Write(dir, 14, erase.SerializeAsString(), &n);
   v1::SetFollowUpRulesRequest rules;
   auto* rule = rules.mutable_rules()->add_rules();
   rule->set_name("detractors");
@@ -120,6 +127,13 @@ void Journey(const fs::path& dir) {
   journey.mutable_identity()->set_customer_id("cust-1");
   journey.set_page_size(10);
   Write(dir, 10, journey.SerializeAsString(), &n);
+  v1::ExportCustomerDataRequest exported;
+  exported.set_customer_id("cust-1");
+  exported.set_page_size(1);
+  Write(dir, 15, exported.SerializeAsString(), &n);
+  v1::EraseCustomerRequest erase;
+  erase.set_customer_id("cust-2");
+  Write(dir, 14, erase.SerializeAsString(), &n);
 }
 
 void Metrics(const fs::path& dir) {

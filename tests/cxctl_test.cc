@@ -292,6 +292,42 @@ TEST_F(CxctlTest, CustomersWithCrmIdsAndTheFollowUpWorkflow) {
   EXPECT_TRUE(absl::StrContains(nout, "UNAUTHENTICATED")) << nout;
 }
 
+TEST_F(CxctlTest, ExportShowsEverythingAndEraseRemovesItInEveryService) {
+  const std::string csv = Write("customers.csv",
+                                "customer_id,crm_system,crm_id,name,email,segment,country,updated_at\n"
+                                "c1,salesforce,003A1,Ada Lovelace,ada@example.com,enterprise,GB,2026-11-01T00:00:00Z\n"
+                                "c2,salesforce,003A2,Grace Hopper,grace@example.com,smb,US,2026-11-01T00:00:00Z\n");
+  auto [imported, iout] = Run({"import", "customers", csv}, t::kAcmeIngest);
+  ASSERT_EQ(imported, 0) << iout;
+  auto [submitted, sout] = Run({"submit", "--customer=c1", "--kind=nps", "--score=3", "--channel=email",
+                                "--comment=Terrible service"},
+                               t::kAcmeIngest);
+  ASSERT_EQ(submitted, 0) << sout;
+  auto [exported, eout] = Run({"export", "c1"});
+  ASSERT_EQ(exported, 0) << eout;
+  for (const char* held : {"\"customer_id\":\"c1\"", "ada@example.com", "003A1", "Terrible service", "follow_ups"}) {
+    EXPECT_TRUE(absl::StrContains(eout, held)) << held << " missing from " << eout;
+  }
+  EXPECT_FALSE(absl::StrContains(eout, "grace@example.com")) << eout;
+  auto [denied, dout] = Run({"erase", "c1"}, t::kAcmeIngest);
+  EXPECT_EQ(denied, 1) << dout;
+  EXPECT_TRUE(absl::StrContains(dout, "PERMISSION_DENIED")) << dout;
+  auto [erased, rout] = Run({"erase", "c1"});
+  ASSERT_EQ(erased, 0) << rout;
+  EXPECT_TRUE(absl::StrContains(rout, "journey-service  erased now, 1 records erased")) << rout;
+  EXPECT_TRUE(absl::StrContains(rout, "feedback-service erased now, 2 records erased")) << rout;
+  auto [again, aout] = Run({"erase", "c1"});
+  ASSERT_EQ(again, 0) << aout;
+  EXPECT_TRUE(absl::StrContains(aout, "erased before")) << aout;
+  auto [empty, xout] = Run({"export", "c1"});
+  ASSERT_EQ(empty, 0) << xout;
+  EXPECT_FALSE(absl::StrContains(xout, "ada@example.com")) << xout;
+  EXPECT_FALSE(absl::StrContains(xout, "Terrible service")) << xout;
+  auto [late, lout] = Run({"submit", "--customer=c1", "--kind=nps", "--score=9", "--channel=email"}, t::kAcmeIngest);
+  EXPECT_EQ(late, 1) << lout;
+  EXPECT_TRUE(absl::StrContains(lout, "FAILED_PRECONDITION")) << lout;
+}
+
 TEST_F(CxctlTest, QueriesPrintTablesAndJsonAndTailFollowsTheFeed) {
   std::string text = "customer_id,kind,score,channel,source\n";
   for (int i = 0; i < 40; ++i) absl::StrAppend(&text, "c", i, ",nps,", i % 4 == 0 ? 3 : 10, ",", i % 2 ? "web" : "email", ",survey\n");
