@@ -926,6 +926,7 @@ class SqlJourneyRepository final : public JourneyRepository {
     const IdentityKey root = roots->begin()->second;
     int64_t records = 0;
     std::set<int64_t> redact;  // feed records to redact
+    std::set<IdentityKey> former_sources;  // merged into a member once, not any more
     std::set<std::string> related;
 
     // Events recorded for any member: they are owned by the root.
@@ -979,10 +980,15 @@ class SqlJourneyRepository final : public JourneyRepository {
       if (!as_source.ok()) return as_source.status();
       for (const auto& row : *as_source) merges.insert(row.Int(0));
       if (k.kind == IdentityKind::kCustomer) {
-        auto as_target = c.Query("SELECT merge_id FROM identity_merges WHERE tenant = ? AND target_customer_id = ?",
+        auto as_target = c.Query("SELECT merge_id, source_kind, source_id FROM identity_merges WHERE tenant = ? AND "
+                                 "target_customer_id = ?",
                                  {tenant, k.id});
         if (!as_target.ok()) return as_target.status();
-        for (const auto& row : *as_target) merges.insert(row.Int(0));
+        for (const auto& row : *as_target) {
+          merges.insert(row.Int(0));
+          const IdentityKey source{static_cast<IdentityKind>(row.Int(1)), row.Text(2)};
+          if (!members.count(source)) former_sources.insert(source);
+        }
       }
       for (int64_t merge_id : merges) {
         auto r = c.Execute("DELETE FROM identity_merges WHERE tenant = ? AND merge_id = ?", {tenant, merge_id});
@@ -1001,6 +1007,7 @@ class SqlJourneyRepository final : public JourneyRepository {
       if (!r.ok()) return r.status();
     }
     if (auto st = RedactUnlisted(c, tenant, members, &redact); !st.ok()) return st;
+    if (auto st = ForgetFormerOwners(c, tenant, members, former_sources); !st.ok()) return st;
 
     v1::JourneyChange redacted;
     redacted.mutable_redacted();
@@ -1022,6 +1029,34 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!appended.ok()) return appended.status();
     if (auto st = shared::db::RecordErasure(c, tenant, out->erasure); !st.ok()) return st;
     return sequencer.Finish();
+  }
+
+  // Events recorded for an identity while it was merged into a member (the
+  // merge was undone since) name the member as their owner at that time:
+  // the identity itself becomes their owner.
+  absl::Status ForgetFormerOwners(SqlConnection& c, const std::string& tenant, const std::set<IdentityKey>& members,
+                                  const std::set<IdentityKey>& sources) {
+    if (sources.empty()) return absl::OkStatus();
+    auto roots = ResolveMany(c, tenant, {sources.begin(), sources.end()});
+    if (!roots.ok()) return roots.status();
+    for (const IdentityKey& source : sources) {
+      const IdentityKey& root = (*roots)[source];
+      auto rows = c.Query("SELECT c.sequence, c.body FROM events e JOIN journey_changes c ON c.sequence = e.sequence "
+                          "WHERE e.tenant = ? AND e.owner_kind = ? AND e.owner_id = ? AND e.subject_kind = ? AND "
+                          "e.subject_id = ?",
+                          {tenant, Kind(root), root.id, Kind(source), source.id});
+      if (!rows.ok()) return rows.status();
+      for (const auto& row : *rows) {
+        auto event = ParseEventChange(row.Text(1));
+        if (!event.ok()) return event.status();
+        if (!members.count(IdentityKey::Of(event->owner()))) continue;
+        *event->mutable_owner() = source.ToProto();
+        auto r = c.Execute("UPDATE journey_changes SET body = ? WHERE tenant = ? AND sequence = ?",
+                           {EventChangeBody(*event), tenant, row.Int(0)});
+        if (!r.ok()) return r.status();
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Changes committed before change_identities existed (see migration 002)
