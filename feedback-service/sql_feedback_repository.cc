@@ -123,43 +123,38 @@ class SqlFeedbackRepository final : public FeedbackRepository {
                                                           int64_t after, int limit) override {
     auto conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
-    // Feedback rows and other changes share one sequence: read the first
-    // `limit` of each and keep the first `limit` of both.
+    // Feedback rows and other changes share one sequence: the first `limit`
+    // of each, merged, in one statement, so both are read from the same
+    // commits (two statements could see a commit in between and leave a
+    // gap: a feedback row the first missed below a change the second saw;
+    // MySQL sessions run READ COMMITTED, a snapshot per statement).
     const std::string where = tenant ? "WHERE tenant = ? AND sequence > ?" : "WHERE sequence > ?";
     SqlParams params;
-    if (tenant) params.push_back(*tenant);
-    params.push_back(after);
+    for (int side = 0; side < 2; ++side) {
+      if (tenant) params.push_back(*tenant);
+      params.push_back(after);
+      params.push_back(int64_t{limit});
+    }
     params.push_back(int64_t{limit});
-    // Both reads in one transaction, so they see the same commits: a commit
-    // between them could otherwise leave a gap (a feedback row the first
-    // read missed below a change the second one saw) or show an erased row
-    // next to its redaction.
-    if (auto s = (*conn)->Begin(); !s.ok()) return s;
-    auto rows = (*conn)->Query(
-        absl::StrCat("SELECT tenant, sequence, committed_at_us, body FROM feedback ", where, " ORDER BY sequence LIMIT ?"),
+    auto merged = (*conn)->Query(
+        absl::StrCat("SELECT * FROM (SELECT tenant, sequence, committed_at_us, body, 0 AS kind FROM feedback ", where,
+                     " ORDER BY sequence LIMIT ?) f UNION ALL SELECT * FROM (SELECT tenant, sequence, committed_at_us, "
+                     "body, 1 AS kind FROM feed_changes ",
+                     where, " ORDER BY sequence LIMIT ?) c ORDER BY sequence LIMIT ?"),
         params);
-    auto others = rows.ok() ? (*conn)->Query(
-                                  absl::StrCat("SELECT sequence, body FROM feed_changes ", where, " ORDER BY sequence LIMIT ?"),
-                                  params)
-                            : absl::StatusOr<SqlRows>(rows.status());
-    if (absl::Status end = (*conn)->Commit(); !end.ok() && others.ok()) others = end;
-    if (!rows.ok()) return rows.status();
-    if (!others.ok()) return others.status();
+    if (!merged.ok()) return merged.status();
     std::vector<FeedbackChange> out;
-    out.reserve(std::min<size_t>(limit, rows->size() + others->size()));
-    size_t a = 0, b = 0;
-    while (out.size() < static_cast<size_t>(limit) && (a < rows->size() || b < others->size())) {
-      const bool take_feedback = b == others->size() || (a < rows->size() && (*rows)[a].Int(1) < (*others)[b].Int(0));
+    out.reserve(merged->size());
+    for (const auto& row : *merged) {
       FeedbackChange change;
-      if (take_feedback) {
-        const auto& row = (*rows)[a++];
+      if (row.Int(4) == 0) {
         change.set_tenant(row.Text(0));
         change.set_sequence(row.Int(1));
         *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(row.Int(2));
         if (!change.mutable_feedback_created()->ParseFromString(row.Text(3))) {
           return absl::DataLossError("a stored feedback does not parse");
         }
-      } else if (!change.ParseFromString((*others)[b++].Text(1))) {
+      } else if (!change.ParseFromString(row.Text(3))) {
         return absl::DataLossError("a stored change does not parse");
       }
       out.push_back(std::move(change));

@@ -5,6 +5,7 @@
 #   scripts/mariadb.sh start   # prints the mysql:// URL of a ready server
 #   scripts/mariadb.sh stop
 #   scripts/mariadb.sh resume  # starts again on the existing data (restart tests)
+#   scripts/mariadb.sh kill9   # kill -9 of the server (fault tests; resume recovers)
 set -euo pipefail
 dir=${CX_MARIADB_DIR:-/tmp/cx-mariadb}
 port=${CX_MARIADB_PORT:-33306}
@@ -55,8 +56,16 @@ SQL
   stop)
     stop
     ;;
+  kill9)
+    if [[ -f "$dir/mysqld.pid" ]]; then
+      pid=$(cat "$dir/mysqld.pid")
+      kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$dir/mysqld.pid"
+    fi
+    ;;
   *)
-    echo "usage: $0 start|stop|resume" >&2
+    echo "usage: $0 start|stop|resume|kill9" >&2
     exit 2
     ;;
 esac
