@@ -307,6 +307,7 @@ TEST_P(ErasureTest, ErasureReachesEveryServiceAndTheNumbers) {
   mx::GetCustomerHealthRequest health;
   health.set_customer_id(kCustomer);
   ASSERT_TRUE(t::WaitFor([&] { return metrics_.Call(&MetricsStub::GetCustomerHealth, health, t::kAcmeRead).ok(); }));
+  ASSERT_TRUE(t::WaitFor([&] { return Numbers(metrics_, t::kGlobexAdmin).find("total:1:100") != std::string::npos; }));
   const std::string globex_before = Numbers(metrics_, t::kGlobexAdmin);
   // The search finds what it looks for while the data is there.
   EXPECT_EQ(Found().size() >= 8, true) << "the search must see the stored data first";
