@@ -6,6 +6,7 @@
 
 #include "cx/feedback/v1/feedback_service.grpc.pb.h"
 #include "cx/journey/v1/journey_service.grpc.pb.h"
+#include "shared/client.h"
 #include "shared/log.h"
 
 namespace cx::metrics {
@@ -69,8 +70,9 @@ template <class Stub, class Request, class Response, class Apply>
 void FeedConsumer::Follow(const std::string& feed, const std::string& endpoint, Apply apply,
                           std::atomic<int64_t>* applied) {
   std::mt19937_64 random(std::random_device{}());
-  auto channel = grpc::CreateChannel(
-      endpoint, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateCustomChannel(
+      endpoint, options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
+      shared::ClientChannelArguments());
   auto stub = std::make_unique<Stub>(channel);
   absl::Duration backoff = options_.min_backoff;
   while (true) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "shared/client.h"
 #include "shared/proto_util.h"
 #include "shared/status.h"
 
@@ -133,12 +134,7 @@ absl::StatusOr<Settings> Settings::Resolve(const Args& args) {
 }
 
 std::shared_ptr<grpc::Channel> Channel(const std::string& target) {
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(R"({"methodConfig": [{"name": [{}], "retryPolicy": {
-      "maxAttempts": 5, "initialBackoff": "0.1s", "maxBackoff": "2s", "backoffMultiplier": 2,
-      "retryableStatusCodes": ["UNAVAILABLE"]}}]})");
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), shared::ClientChannelArguments());
 }
 
 Clients::Clients(Settings settings) : settings_(std::move(settings)) {
