@@ -409,9 +409,7 @@ absl::StatusOr<v1::EraseCustomerResponse> FeedbackManager::EraseCustomer(const P
   EraseInput input;
   input.tenant = principal.tenant;
   input.customer_id = request.customer_id();
-  input.erasure.set_customer_digest(shared::CustomerDigest(principal.tenant, request.customer_id()));
-  input.erasure.set_erased_by(principal.actor);
-  *input.erasure.mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock()));
+  input.erasure = shared::NewErasure(principal.tenant, principal.actor, request.customer_id(), options_.clock());
   auto erasure = repository_->EraseCustomer(input);
   if (!erasure.ok()) return erasure.status();
   if (!erasure->already_erased() && options_.on_commit) options_.on_commit();
@@ -432,15 +430,10 @@ absl::StatusOr<v1::ExportCustomerDataResponse> FeedbackManager::ExportCustomerDa
   }
   if (!v.empty()) return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
   const std::string fingerprint = shared::FilterFingerprint(request);
-  int64_t after = 0;
-  if (!request.page_token().empty()) {
-    auto position = page_tokens_.Decode(request.page_token(), principal.tenant, fingerprint);
-    if (!position.ok()) return position.status();
-    if (position->size() != 1) return InvalidField("page_token", "is not a token this server issued");
-    after = (*position)[0];
-  }
+  auto after = page_tokens_.DecodeAfter(request.page_token(), principal.tenant, fingerprint);
+  if (!after.ok()) return after.status();
   const int page_size = request.page_size() == 0 ? limits::kDefaultExportPageSize : request.page_size();
-  auto rows = repository_->CustomerFeedback(principal.tenant, request.customer_id(), after, page_size + 1);
+  auto rows = repository_->CustomerFeedback(principal.tenant, request.customer_id(), *after, page_size + 1);
   if (!rows.ok()) return rows.status();
   FollowUpQuery cases;
   cases.filter.tenant = principal.tenant;

@@ -525,9 +525,7 @@ absl::StatusOr<v1::EraseCustomerResponse> JourneyManager::EraseCustomer(const Pr
   EraseInput input;
   input.tenant = principal.tenant;
   input.customer_id = request.customer_id();
-  input.erasure.set_customer_digest(shared::CustomerDigest(principal.tenant, request.customer_id()));
-  input.erasure.set_erased_by(principal.actor);
-  *input.erasure.mutable_erase_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(options_.clock()));
+  input.erasure = shared::NewErasure(principal.tenant, principal.actor, request.customer_id(), options_.clock());
   auto erased = repository_->EraseCustomer(input);
   if (!erased.ok()) return erased.status();
   if (!erased->erasure.already_erased()) Committed();
@@ -547,15 +545,10 @@ absl::StatusOr<v1::ExportCustomerDataResponse> JourneyManager::ExportCustomerDat
   }
   if (absl::Status s = Invalid(v); !s.ok()) return s;
   const std::string fingerprint = shared::FilterFingerprint(request);
-  int64_t after = 0;
-  if (!request.page_token().empty()) {
-    auto position = page_tokens_.Decode(request.page_token(), principal.tenant, fingerprint);
-    if (!position.ok()) return position.status();
-    if (position->size() != 1) return InvalidField("page_token", "is not a token this server issued");
-    after = (*position)[0];
-  }
+  auto after = page_tokens_.DecodeAfter(request.page_token(), principal.tenant, fingerprint);
+  if (!after.ok()) return after.status();
   const int page_size = request.page_size() == 0 ? limits::kDefaultExportPageSize : request.page_size();
-  auto exported = repository_->ExportCustomer(principal.tenant, request.customer_id(), after, page_size);
+  auto exported = repository_->ExportCustomer(principal.tenant, request.customer_id(), *after, page_size);
   if (!exported.ok()) return exported.status();
   v1::ExportCustomerDataResponse response;
   for (auto& c : exported->customers) *response.add_customers() = std::move(c);

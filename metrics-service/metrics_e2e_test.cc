@@ -27,49 +27,17 @@ namespace t = shared::testing;
 using absl::StatusCode;
 using t::StatusIs;
 
-shared::ServiceOptions Options(const std::string& db_url) {
-  shared::ServiceOptions options;
-  options.db_url = db_url;
-  options.tokens = t::TestTokens();
-  options.server.listen = "127.0.0.1:0";
-  options.server.drain_grace = absl::ZeroDuration();
-  options.page_token_key = "k";
-  return options;
-}
+shared::ServiceOptions Options(const std::string& db_url) { return t::InProcessOptions(db_url); }
 
 template <class Stub>
-struct Client {
-  std::unique_ptr<Stub> stub;
-
-  template <class Req, class Resp>
-  absl::StatusOr<Resp> Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
-                            const std::string& token) {
-    grpc::ClientContext ctx;
-    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    Resp resp;
-    grpc::Status s = (stub.get()->*method)(&ctx, req, &resp);
-    if (!s.ok()) return shared::FromGrpcStatus(s);
-    return resp;
-  }
-};
+using Client = t::TokenClient<Stub>;
 
 template <class Service>
 Client<typename Service::Stub> Connect(int port) {
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  return {Service::NewStub(channel)};
+  return t::ConnectLocal<Service>(port);
 }
 
-// Polls `done` every 20 ms for up to 30 s (a bound for correctness, not a
-// performance target); returns whether it became true.
-bool WaitFor(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
+using t::WaitFor;
 
 class ThreeServicesTest : public ::testing::Test {
  protected:

@@ -9,6 +9,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "cx/common/v1/common.pb.h"
 
 namespace cx::shared {
 
@@ -18,6 +20,11 @@ std::string CustomerDigest(absl::string_view tenant, absl::string_view customer_
 std::string AnonymousDigest(absl::string_view tenant, absl::string_view anonymous_id);
 // Hex SHA-256 of tenant, NUL, "crm", NUL, system, NUL, CRM id.
 std::string CrmDigest(absl::string_view tenant, absl::string_view system, absl::string_view id);
+
+// The record an erasure of `customer_id` starts from: the digest, who
+// erased (the principal's actor) and when; the repository adds the rest.
+common::v1::Erasure NewErasure(absl::string_view tenant, absl::string_view actor, absl::string_view customer_id,
+                               absl::Time now);
 
 // FAILED_PRECONDITION naming `field`: it names an erased customer.
 absl::Status ErasedStatus(absl::string_view field);

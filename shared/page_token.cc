@@ -79,4 +79,13 @@ absl::StatusOr<PagePosition> PageTokenCodec::DecodePosition(absl::string_view to
   return position;
 }
 
+absl::StatusOr<int64_t> PageTokenCodec::DecodeAfter(absl::string_view token, absl::string_view tenant,
+                                                    absl::string_view filter_fingerprint) const {
+  if (token.empty()) return 0;
+  auto position = Decode(token, tenant, filter_fingerprint);
+  if (!position.ok()) return position.status();
+  if (position->size() != 1) return InvalidField("page_token", "is not a token this server issued");
+  return (*position)[0];
+}
+
 }  // namespace cx::shared

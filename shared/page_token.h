@@ -38,6 +38,10 @@ class PageTokenCodec {
   absl::StatusOr<std::vector<int64_t>> Decode(absl::string_view token, absl::string_view tenant,
                                               absl::string_view filter_fingerprint) const;
 
+  // A token that holds one number (a sequence): 0 for an empty token.
+  absl::StatusOr<int64_t> DecodeAfter(absl::string_view token, absl::string_view tenant,
+                                      absl::string_view filter_fingerprint) const;
+
   std::string EncodePosition(absl::string_view tenant, absl::string_view filter_fingerprint,
                              const PagePosition& position) const;
   absl::StatusOr<PagePosition> DecodePosition(absl::string_view token, absl::string_view tenant,

@@ -2,8 +2,6 @@
 // database is down health reads NOT_SERVING and writes fail with UNAVAILABLE
 // (nothing acknowledged); once it is back the pool reconnects by itself,
 // health returns to SERVING and writes succeed. Runs its own MariaDB.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,35 +17,6 @@ namespace cx::feedback {
 namespace {
 
 namespace t = shared::testing;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-class OwnMariaDb {
- public:
-  OwnMariaDb() : dir_(absl::StrCat("/tmp/cx-mariadb-restart-", getpid())), port_(FreePort()) {}
-  ~OwnMariaDb() { Run("stop"); }
-  bool Run(const std::string& command) {
-    std::string line = absl::StrCat("CX_MARIADB_DIR=", dir_, " CX_MARIADB_PORT=", port_, " bash ",
-                                     CX_MARIADB_SCRIPT, " ", command, " > /dev/null");
-    return std::system(line.c_str()) == 0;
-  }
-  std::string url() const { return absl::StrCat("mysql://cx:cx@127.0.0.1:", port_, "/cx"); }
-
- private:
-  std::string dir_;
-  int port_;
-};
-
 
 bool WaitForHealth(const std::shared_ptr<grpc::Channel>& channel, int wanted) {
   for (int i = 0; i < 150; ++i) {  // up to 15 s
@@ -74,7 +43,7 @@ grpc::Status Submit(v1::FeedbackService::Stub* stub, const std::string& id) {
 }
 
 TEST(DatabaseRestartTest, PoolReconnectsAndHealthFollowsTheDatabase) {
-  OwnMariaDb db;
+  t::OwnMariaDb db(CX_MARIADB_SCRIPT);
   ASSERT_TRUE(db.Run("start"));
   FeedbackServerOptions options;
   options.db_url = db.url();

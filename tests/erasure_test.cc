@@ -235,7 +235,9 @@ class ErasureTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(ErasureTest, ErasureReachesEveryServiceAndTheNumbers) {
-  if (GetParam() == "mysql") ASSERT_FALSE(t::MysqlBaseUrl().empty()) << "CX_TEST_MYSQL_URL is not set";
+  if (GetParam() == "mysql") {
+    ASSERT_FALSE(t::MysqlBaseUrl().empty()) << "CX_TEST_MYSQL_URL is not set";
+  }
   const absl::Time t0 = absl::Now() - absl::Hours(3);
   // The person: a record, a duplicate record and a visitor, all merged.
   Upsert(kCustomer, "Zelda Quixote", "zelda.quixote@example.org", "gold", "salesforce", "SF003ZQ4711X", "+4915112345678");

@@ -11,9 +11,7 @@
 //   - the SQLite disk full (a small tmpfs), then space returns; the SQLite
 //     files made immutable (read-only even for root), then writable again:
 //     clear errors, no corruption, recovery.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -222,18 +220,6 @@ void Account(const std::string& name, const std::set<std::string>& acknowledged,
   EXPECT_GT(acknowledged.size(), 50u) << name;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 bool Shell(const std::string& command) { return std::system(command.c_str()) == 0; }
 
 class Scratch {
@@ -293,29 +279,10 @@ INSTANTIATE_TEST_SUITE_P(Services, KillNineTest, ::testing::Values("feedback", "
 
 // ---- kill -9 of MariaDB under load ----
 
-class OwnMariaDb {
- public:
-  OwnMariaDb() : dir_(absl::StrCat("/tmp/cx-mariadb-fault-", getpid())), port_(FreePort()) {}
-  ~OwnMariaDb() { Run("stop"); }
-  bool Run(const std::string& command) {
-    return Shell(absl::StrCat("CX_MARIADB_DIR=", dir_, " CX_MARIADB_PORT=", port_, " bash ", CX_MARIADB_SCRIPT, " ",
-                              command, " > /dev/null"));
-  }
-  std::string url(const std::string& database) const {
-    return absl::StrCat("mysql://cx:cx@127.0.0.1:", port_, "/", database);
-  }
-
- private:
-  std::string dir_;
-  int port_;
-};
-
 TEST(MariaDbFaultTest, KillNineUnderLoadThenRecoveryLosesAndRepeatsNothing) {
-  OwnMariaDb db;
+  t::OwnMariaDb db(CX_MARIADB_SCRIPT);
   ASSERT_TRUE(db.Run("start"));
-  ASSERT_TRUE(Shell(absl::StrCat("CX_MARIADB_DIR=/tmp/cx-mariadb-fault-", getpid(),
-                                 " mariadb --no-defaults --socket=/tmp/cx-mariadb-fault-", getpid(),
-                                 "/mysqld.sock -uroot -e 'CREATE DATABASE IF NOT EXISTS cxj'")));
+  ASSERT_TRUE(db.Sql("CREATE DATABASE IF NOT EXISTS cxj"));
   auto options = [&](const std::string& database) {
     shared::ServiceOptions o = t::InProcessOptions(db.url(database));
     o.server.health_probe_interval = absl::Milliseconds(100);

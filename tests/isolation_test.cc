@@ -298,12 +298,8 @@ std::string Missing(const std::string& id) {
 }
 
 shared::ServiceOptions Options(const std::string& db_url) {
-  shared::ServiceOptions options;
-  options.db_url = db_url;
-  options.tokens = Tokens();
-  options.server.listen = "127.0.0.1:0";
-  options.server.drain_grace = absl::ZeroDuration();
-  options.page_token_key = "k";
+  shared::ServiceOptions options = shared::testing::InProcessOptions(db_url);
+  options.tokens = Tokens();  // with the under-privileged tokens
   return options;
 }
 

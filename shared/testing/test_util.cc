@@ -115,4 +115,38 @@ ServiceOptions InProcessOptions(const std::string& db_url) {
   return options;
 }
 
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+OwnMariaDb::OwnMariaDb(std::string script)
+    : script_(std::move(script)), dir_(absl::StrCat("/tmp/cx-mariadb-own-", getpid(), "-", FreePort())),
+      port_(FreePort()) {}
+
+OwnMariaDb::~OwnMariaDb() { Run("stop"); }
+
+bool OwnMariaDb::Run(const std::string& command) {
+  const std::string line = absl::StrCat("CX_MARIADB_DIR=", dir_, " CX_MARIADB_PORT=", port_, " bash ", script_, " ",
+                                        command, " > /dev/null");
+  return std::system(line.c_str()) == 0;
+}
+
+std::string OwnMariaDb::url(const std::string& database) const {
+  return absl::StrCat("mysql://cx:cx@127.0.0.1:", port_, "/", database);
+}
+
+bool OwnMariaDb::Sql(const std::string& sql) {
+  const std::string line =
+      absl::StrCat("mariadb --no-defaults --socket=", dir_, "/mysqld.sock -uroot -e \"", sql, "\" > /dev/null");
+  return std::system(line.c_str()) == 0;
+}
+
 }  // namespace cx::shared::testing

@@ -105,6 +105,28 @@ inline bool WaitFor(const std::function<bool()>& done) {
   return done();
 }
 
+// A 127.0.0.1 TCP port free at the time of the call.
+int FreePort();
+
+// A MariaDB of the test's own (scripts/mariadb.sh with its own directory
+// and port), for tests that stop, kill or restart the database. Stopped on
+// destruction.
+class OwnMariaDb {
+ public:
+  explicit OwnMariaDb(std::string script);
+  ~OwnMariaDb();
+  // "start" (fresh data, database cx), "stop", "resume", "kill9".
+  bool Run(const std::string& command);
+  std::string url(const std::string& database = "cx") const;
+  // Runs SQL as root through the server's socket.
+  bool Sql(const std::string& sql);
+
+ private:
+  std::string script_;
+  std::string dir_;
+  int port_;
+};
+
 // mysql:// URL of the MariaDB started by the test script (CX_TEST_MYSQL_URL),
 // or empty when it is not set.
 std::string MysqlBaseUrl();
