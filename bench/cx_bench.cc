@@ -316,13 +316,16 @@ int main(int argc, char** argv) {
                                std::thread::hardware_concurrency(),
                                absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
                                absl::ToInt64Seconds(duration));
-  std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p99 ms | errors | rows/commit | vs echo |\n"
-               "|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n";
+  std::cout << "CPU (cores busy) and RSS are the bench process's: client and service run in it together.\n\n";
+  std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
+               "cpu cores | rss MB | rows/commit | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
-    std::cout << absl::StrFormat("| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %s | %s | %.2f |\n", row.scenario,
-                                 row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call,
-                                 r.Percentile(0.50) / 1000, r.Percentile(0.99) / 1000, r.Errors(),
+    std::cout << absl::StrFormat("| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %.2f | %.0f | %s | %.2f |\n",
+                                 row.scenario, row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call,
+                                 r.Percentile(0.50) / 1000, r.Percentile(0.90) / 1000, r.Percentile(0.99) / 1000,
+                                 r.Max() / 1000, r.Errors(), r.cores(), r.rss_kb / 1024.0,
                                  row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
                                  row.rows_per_call > 1 ? (batch_echo_rps > 0 ? r.rps() / batch_echo_rps : 0)
                                                        : (echo_rps > 0 ? r.rps() / echo_rps : 0));

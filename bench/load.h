@@ -5,10 +5,13 @@
 #define CX_BENCH_LOAD_H_
 
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -27,6 +30,13 @@ struct LoadResult {
   int64_t errors = 0;
   std::map<int, int64_t> errors_by_code;
   std::vector<double> latencies_us;
+  // Of the whole process (the services run in-process with the client):
+  // CPU time used during the run, and the resident set at its end.
+  double cpu_seconds = 0;
+  int64_t rss_kb = 0;
+
+  double cores() const { return seconds > 0 ? cpu_seconds / seconds : 0; }
+  double Max() const { return latencies_us.empty() ? 0 : latencies_us.back(); }
 
   double rps() const { return seconds > 0 ? (calls - errors) / seconds : 0; }
   double Percentile(double p) const {
@@ -45,6 +55,19 @@ struct LoadResult {
 // issue(done) must start one asynchronous call and invoke done(status) when
 // it completes.
 using IssueFn = std::function<void(std::function<void(const grpc::Status&)>)>;
+
+inline double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+inline int64_t ProcessRssKb() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
 
 inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn& issue) {
   struct State {
@@ -80,6 +103,7 @@ inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn&
     });
   };
   const absl::Time begin = absl::Now();
+  const double cpu_begin = ProcessCpuSeconds();
   {
     std::lock_guard<std::mutex> lock(state.mu);
     state.active = in_flight;
@@ -88,6 +112,8 @@ inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn&
   std::unique_lock<std::mutex> lock(state.mu);
   state.cv.wait(lock, [&] { return state.active == 0; });
   state.result.seconds = absl::ToDoubleSeconds(absl::Now() - begin);
+  state.result.cpu_seconds = ProcessCpuSeconds() - cpu_begin;
+  state.result.rss_kb = ProcessRssKb();
   std::sort(state.result.latencies_us.begin(), state.result.latencies_us.end());
   return std::move(state.result);
 }
