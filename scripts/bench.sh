@@ -38,7 +38,8 @@ journeys=$(./build/bench/journey-bench --customers="${CX_JOURNEY_BENCH_CUSTOMERS
   echo "Durable: every call returns after its commit (SQLite WAL with synchronous=FULL; InnoDB with"
   echo "innodb_flush_log_at_trx_commit=1). One channel; the echo payload is the size of one"
   echo "SubmitFeedbackRequest; rows/commit is the service's own group-commit histogram. Journey events"
-  echo "are anonymous web visits by 5000 visitors."
+  echo "are anonymous web visits by 5000 visitors. CPU (cores busy) and RSS are the bench process's:"
+  echo "the client and the service run in it together."
   echo
   echo "$end_to_end" | sed -n '/^| scenario/,$p'
   echo
