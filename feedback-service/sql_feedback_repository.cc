@@ -368,9 +368,8 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       return AdvanceSequence(c, tombstone, 1);
     });
     if (!s.ok()) return s;
-    if (!out.already_erased()) {
-      if (auto st = shared::db::ScrubDeleted(c); !st.ok()) return st;
-    }
+    // Also on a repeat: a caller retrying after a failed scrub completes it.
+    if (auto st = shared::db::ScrubDeleted(c); !st.ok()) return st;
     return out;
   }
 

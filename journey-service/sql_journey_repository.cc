@@ -354,11 +354,10 @@ class SqlJourneyRepository final : public JourneyRepository {
     EraseResult out;
     absl::Status s = InTransaction([&](SqlConnection& c) { return EraseOnce(c, input, &out); });
     if (!s.ok()) return s;
-    if (!out.erasure.already_erased()) {
-      auto conn = pool_->Acquire();
-      if (!conn.ok()) return conn.status();
-      if (auto st = shared::db::ScrubDeleted(**conn); !st.ok()) return st;
-    }
+    // Also on a repeat: a caller retrying after a failed scrub completes it.
+    auto conn = pool_->Acquire();
+    if (!conn.ok()) return conn.status();
+    if (auto st = shared::db::ScrubDeleted(**conn); !st.ok()) return st;
     return out;
   }
 

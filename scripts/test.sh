@@ -56,6 +56,8 @@ echo "== ctest (SQLite and MariaDB conformance, in-process gRPC, processes)"
 logs="$root/build/suite-logs.jsonl"
 rm -f "$logs"
 (cd build && CX_LOG_COPY_FILE="$logs" ctest --output-on-failure -j2 --timeout 600)
+echo "== fault tests: acknowledged / present / lost / duplicated"
+grep -h "^fault " build/Testing/Temporary/LastTest.log | sed 's/^/   /'
 echo "== every log line of the suite: no personal data, tokens or SQL"
 bash tests/log_privacy.sh "$logs"
 

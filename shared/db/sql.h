@@ -132,7 +132,9 @@ absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParam
 // database's own files. SQLite zeroes freed cells (secure_delete, set on
 // every connection) but the WAL still holds the pages as they were: a
 // TRUNCATE checkpoint writes them back and empties it. Nothing to do for
-// MySQL, whose deleted rows are purged by InnoDB itself.
+// MySQL, whose deleted rows are purged by InnoDB itself. UNAVAILABLE when
+// readers kept the WAL busy: the erasure stands; calling it again (an
+// erasure repeated) completes the scrub.
 absl::Status ScrubDeleted(SqlConnection& c);
 
 // Runs fn inside a write transaction; commits on OK, rolls back otherwise.
