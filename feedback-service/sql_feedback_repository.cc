@@ -44,6 +44,19 @@ absl::StatusOr<Feedback> ParseBody(const std::string& body) {
   return f;
 }
 
+// The feedback of rows whose first column is a stored body.
+absl::StatusOr<std::vector<Feedback>> ParseBodies(const absl::StatusOr<SqlRows>& rows) {
+  if (!rows.ok()) return rows.status();
+  std::vector<Feedback> out;
+  out.reserve(rows->size());
+  for (const auto& row : *rows) {
+    auto parsed = ParseBody(row.Text(0));
+    if (!parsed.ok()) return parsed.status();
+    out.push_back(*std::move(parsed));
+  }
+  return out;
+}
+
 class SqlFeedbackRepository final : public FeedbackRepository {
  public:
   explicit SqlFeedbackRepository(std::shared_ptr<ConnectionPool> pool) : pool_(std::move(pool)) {}
@@ -108,15 +121,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     auto conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
     auto rows = (*conn)->Query(sql, params);
-    if (!rows.ok()) return rows.status();
-    std::vector<Feedback> out;
-    out.reserve(rows->size());
-    for (const auto& row : *rows) {
-      auto parsed = ParseBody(row.Text(0));
-      if (!parsed.ok()) return parsed.status();
-      out.push_back(*std::move(parsed));
-    }
-    return out;
+    return ParseBodies(rows);
   }
 
   absl::StatusOr<std::vector<FeedbackChange>> ListChanges(const std::optional<std::string>& tenant,
@@ -380,15 +385,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     auto rows = (*conn)->Query(
         "SELECT body FROM feedback WHERE tenant = ? AND customer_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
         {tenant, customer_id, after, int64_t{limit}});
-    if (!rows.ok()) return rows.status();
-    std::vector<Feedback> out;
-    out.reserve(rows->size());
-    for (const auto& row : *rows) {
-      auto parsed = ParseBody(row.Text(0));
-      if (!parsed.ok()) return parsed.status();
-      out.push_back(*std::move(parsed));
-    }
-    return out;
+    return ParseBodies(rows);
   }
 
   absl::Status Ping() override { return pool_->Ping(); }
