@@ -1,135 +1,127 @@
-// cx-bench: the write paths of the services over real gRPC, next to a bare
-// gRPC echo server run by the same ServerRunner, in one run on this machine:
-// durable SubmitFeedback and RecordEvent (N in flight), BatchSubmitFeedback
-// and BatchRecordEvents (100 items), on SQLite and on MariaDB. Prints RPS,
-// rows/s, p50/p99, rows per commit and the ratio to echo. It reports; it
-// does not pass or fail.
+// cx-bench: drives the service binaries over real gRPC, each service in its
+// own process as it is deployed, next to a bare gRPC echo server run by the
+// same ServerRunner (also its own process), in one run on this machine:
 //
-//   cx-bench [--seconds=5] [--inflight=32] [--batch-size=100]
-//            [--batch-inflight=8] [--mysql-url=mysql://user:pw@host:port/db]
-//            [--services=feedback,journey] [--scenarios=unary,batch] [--sqlite=true]
+//   - ingest: durable SubmitFeedback and RecordEvent (N channels x M calls in
+//     flight), BatchSubmitFeedback and BatchRecordEvents (100 items), on
+//     SQLite and on MariaDB;
+//   - metrics-service following both feeds: catch-up, a query mix (score,
+//     trend, breakdown, funnel, customer health), and end-to-end freshness
+//     (SubmitFeedback acknowledged -> visible in GetScore), idle and under
+//     batch ingest.
+//
+// Every scenario is bounded in time (--seconds) and in calls (--max-calls).
+// It prints calls/s, rows/s, p50/p90/p99/max, errors by code, the CPU (cores
+// busy) and RSS of the service process and of the load generator, rows per
+// commit (from the service's /metrics) and the ratio to the echo baseline.
+// It reports; it does not pass or fail.
+//
+//   cx-bench [--seconds=5] [--channels=1] [--inflight=32] [--batch-size=100]
+//            [--batch-inflight=8] [--query-inflight=8] [--freshness-samples=200]
+//            [--mysql-url=mysql://user:pw@host:port/db] [--sqlite=true]
+//            [--services=feedback,journey,metrics] [--scenarios=unary,batch]
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "bench/echo_server.h"
 #include "bench/load.h"
-#include "feedback-service/feedback_server.h"
-#include "journey-service/journey_server.h"
+#include "bench/service_process.h"
+#include "cx/feedback/v1/feedback_service.grpc.pb.h"
+#include "cx/journey/v1/journey_service.grpc.pb.h"
+#include "cx/metrics/v1/metrics_service.grpc.pb.h"
+#include "shared/auth.h"
+#include "shared/child_process.h"
 #include "shared/config.h"
 #include "shared/db/mysql_connection.h"
+#include "shared/local_net.h"
 #include "shared/log.h"
+#include "shared/proto_util.h"
+#include "shared/server_runner.h"
 
 namespace cx::bench {
 namespace {
 
-constexpr char kToken[] = "bench-ingest-token";
+namespace mv1 = metrics::v1;
 
-feedback::v1::Feedback SampleFeedback(int64_t i) {
-  feedback::v1::Feedback f;
-  f.set_customer_id(absl::StrCat("cust-", i % 5000));
-  f.set_kind(feedback::v1::FEEDBACK_KIND_NPS);
-  f.set_score(static_cast<int>(i % 11));
-  f.set_comment("The delivery was late but support sorted it out quickly.");
-  f.set_source(common::v1::SOURCE_SURVEY);
-  f.set_channel(common::v1::CHANNEL_EMAIL);
-  f.set_touchpoint_id("checkout");
-  f.set_journey_stage(common::v1::JOURNEY_STAGE_PURCHASE);
-  f.set_locale("en-US");
-  return f;
-}
+// Tenant "bench" ingests and reads; tenant "probe" carries the freshness
+// probes (so their count is not mixed with the load); the service token
+// reads the feeds for metrics-service.
+constexpr char kToken[] = "bench-token";
+constexpr char kProbeToken[] = "bench-probe-token";
+constexpr char kServiceToken[] = "bench-service-token";
 
+struct Settings {
+  absl::Duration duration;
+  int channels;
+  int in_flight;  // per channel
+  int batch_size;
+  int batch_in_flight;
+  int query_in_flight;
+  int freshness_samples;
+  int64_t max_calls;
+  bool unary;
+  bool batched;
+};
+
+// One line of the report.
 struct Row {
   std::string scenario;
   std::string backend;
-  int in_flight;
-  int rows_per_call;
+  int in_flight = 0;
+  int rows_per_call = 1;
   LoadResult result;
-  double rows_per_commit = 0;  // from the service's batch-size histogram
+  double rows_per_commit = 0;  // from the service's group-commit histogram
+  double service_cores = -1;   // -1: no service process (echo rows have theirs)
+  int64_t service_rss_kb = 0;
+  bool batch_baseline = false;
 };
 
-std::shared_ptr<grpc::Channel> Connect(int port) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args);
+// ---- processes ----
+
+std::vector<std::string> CommonArgs(const std::string& db_url, const std::string& tokens_file) {
+  return {"--db=" + db_url,          "--tokens-file=" + tokens_file, "--rate-limit-rps=0",
+          "--drain-grace-ms=0",      "--log-level=error",            "--reflection=false"};
 }
 
-// `rows_per_call` > 1 marks the batch baseline (its payload carries that many rows).
-Row RunEcho(const std::string& name, int in_flight, int rows_per_call, absl::Duration duration, size_t payload_bytes) {
-  EchoServiceImpl echo;
-  shared::ServerOptions options;
-  options.drain_grace = absl::ZeroDuration();
-  shared::ServerRunner runner(options);
-  runner.AddService(&echo, v1::EchoService::service_full_name());
-  if (auto s = runner.Start(); !s.ok()) {
-    std::cerr << "echo server: " << s << "\n";
-    std::exit(1);
+std::vector<std::shared_ptr<grpc::Channel>> Connect(int port, int channels) {
+  std::vector<std::shared_ptr<grpc::Channel>> out;
+  for (int i = 0; i < channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+    out.push_back(
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
   }
-  auto stub = v1::EchoService::NewStub(Connect(runner.port()));
-  const std::string payload(payload_bytes, 'x');
-  IssueFn issue = [&](std::function<void(const grpc::Status&)> done) {
-    struct Call {
-      grpc::ClientContext ctx;
-      v1::EchoRequest req;
-      v1::EchoResponse resp;
-    };
-    auto* call = new Call;
-    call->req.set_payload(payload);
-    stub->async()->Echo(&call->ctx, &call->req, &call->resp, [call, done](grpc::Status s) {
-      delete call;
-      done(s);
-    });
-  };
-  RunLoad(in_flight, absl::Milliseconds(500), issue);  // warm-up
-  Row row{name, "-", in_flight, rows_per_call, RunLoad(in_flight, duration, issue)};
-  runner.Drain();
-  return row;
+  return out;
 }
 
-// One measured scenario: calls of `rows_per_call` rows, `in_flight` at a time.
-struct Scenario {
-  std::string name;
-  int in_flight;
-  int rows_per_call;
-  IssueFn issue;
+// Stubs over N channels, used in turn.
+template <class Service>
+class Stubs {
+ public:
+  Stubs(int port, int channels) {
+    for (auto& c : Connect(port, channels)) stubs_.push_back(Service::NewStub(c));
+  }
+  typename Service::Stub* Next() { return stubs_[next_++ % stubs_.size()].get(); }
+
+ private:
+  std::vector<std::unique_ptr<typename Service::Stub>> stubs_;
+  std::atomic<size_t> next_{0};
 };
 
-shared::ServiceOptions BenchServiceOptions(const std::string& db_url) {
-  shared::ServiceOptions options;
-  options.db_url = db_url;
-  options.tokens = *shared::TokenStore::FromText(absl::StrCat(shared::Sha256Hex(kToken), " bench ingest\n"));
-  options.server.drain_grace = absl::ZeroDuration();
-  return options;
-}
-
-// Warms up with the first scenario, then measures each, reading the
-// service's own group-commit histogram around it.
-std::vector<Row> MeasureScenarios(const std::string& backend, shared::ServiceMetrics& metrics,
-                                  const std::vector<Scenario>& scenarios, absl::Duration duration) {
-  std::vector<Row> rows;
-  if (scenarios.empty()) return rows;
-  RunLoad(scenarios.front().in_flight, absl::Milliseconds(500), scenarios.front().issue);
-  for (const auto& sc : scenarios) {
-    uint64_t commits0, commits1;
-    double rows0, rows1;
-    metrics.WriteBatchTotals(&commits0, &rows0);
-    Row row{sc.name, backend, sc.in_flight, sc.rows_per_call, RunLoad(sc.in_flight, duration, sc.issue)};
-    metrics.WriteBatchTotals(&commits1, &rows1);
-    row.rows_per_commit = commits1 > commits0 ? (rows1 - rows0) / (commits1 - commits0) : 0;
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-// Starts an async call on `stub` with the bench token; `check` may turn an
-// OK answer into an error (e.g. when not every item was accepted).
+// Starts an async call with `token`; `check` may turn an OK answer into an
+// error (e.g. when not every item was accepted).
 template <class Req, class Resp, class Method>
-void Issue(Method method, std::unique_ptr<Req> req, std::function<void(const grpc::Status&)> done,
+void Issue(Method method, const char* token, std::unique_ptr<Req> req, std::function<void(const grpc::Status&)> done,
            std::function<grpc::Status(const Req&, const Resp&)> check = nullptr) {
   struct Call {
     grpc::ClientContext ctx;
@@ -138,7 +130,8 @@ void Issue(Method method, std::unique_ptr<Req> req, std::function<void(const grp
   };
   auto* call = new Call;
   call->req = std::move(req);
-  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kToken));
+  call->ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   method(&call->ctx, call->req.get(), &call->resp, [call, done, check](grpc::Status s) {
     if (s.ok() && check) s = check(*call->req, call->resp);
     delete call;
@@ -146,53 +139,94 @@ void Issue(Method method, std::unique_ptr<Req> req, std::function<void(const grp
   });
 }
 
-struct Options {
-  int in_flight;
-  int batch_in_flight;
-  int batch_size;
-  absl::Duration duration;
-  bool unary;
-  bool batched;
-};
+// A blocking call with `token`.
+template <class Stub, class Req, class Resp>
+grpc::Status Call(Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const char* token,
+                  const Req& req, Resp* resp) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  return (stub->*method)(&ctx, req, resp);
+}
 
-std::vector<Row> RunFeedback(const std::string& backend, const std::string& db_url, const Options& o) {
-  auto server = feedback::FeedbackServer::Start(BenchServiceOptions(db_url));
-  if (!server.ok()) {
-    std::cerr << backend << ": " << server.status() << "\n";
+// Measures one scenario against `service`: its CPU over the run, its RSS
+// at the end, and rows per commit from its /metrics.
+Row Measure(const std::string& name, const std::string& backend, const ServiceProcess& service, int in_flight,
+            int rows_per_call, const Settings& s, const IssueFn& issue) {
+  const double commits0 = service.Scrape("cx_write_batch_rows_count");
+  const double rows0 = service.Scrape("cx_write_batch_rows_sum");
+  const double cpu0 = service.CpuSeconds();
+  Row row{name, backend, in_flight, rows_per_call, RunLoad(in_flight, s.duration, issue, s.max_calls)};
+  row.service_cores = (service.CpuSeconds() - cpu0) / row.result.seconds;
+  row.service_rss_kb = service.RssKb();
+  const double commits = service.Scrape("cx_write_batch_rows_count") - commits0;
+  if (commits > 0) row.rows_per_commit = (service.Scrape("cx_write_batch_rows_sum") - rows0) / commits;
+  return row;
+}
+
+// ---- echo ----
+
+// `cx-bench --serve-echo=PORT`: the echo server's own process.
+int ServeEcho(int port) {
+  shared::BlockTerminationSignals();
+  EchoServiceImpl echo;
+  shared::ServerOptions options;
+  options.listen = absl::StrCat("127.0.0.1:", port);
+  options.drain_grace = absl::ZeroDuration();
+  options.reflection = false;
+  shared::ServerRunner runner(options);
+  runner.AddService(&echo, v1::EchoService::service_full_name());
+  if (auto s = runner.Start(); !s.ok()) {
+    std::cerr << "echo server: " << s << "\n";
+    return 1;
+  }
+  shared::WaitForTerminationSignal();
+  runner.Drain();
+  return 0;
+}
+
+Row RunEcho(const std::string& self, const std::string& name, int in_flight, int rows_per_call, size_t payload_bytes,
+            const Settings& s) {
+  const int port = shared::FreePort();
+  shared::ChildProcess child(self, {absl::StrCat("--serve-echo=", port)});
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  if (!child.Start() || !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+    std::cerr << "echo server did not start: " << child.output() << "\n";
     std::exit(1);
   }
-  auto stub = feedback::v1::FeedbackService::NewStub(Connect((*server)->port()));
-  std::atomic<int64_t> next_id{0};
-  const std::string run = absl::StrCat(getpid(), "-", absl::ToUnixMicros(absl::Now()));
-  auto item = [&](feedback::v1::SubmitFeedbackRequest* r) {
-    int64_t id = next_id++;
-    r->set_request_id(absl::StrCat(run, "-", id));
-    *r->mutable_feedback() = SampleFeedback(id);
+  Stubs<v1::EchoService> stubs(port, s.channels);
+  const std::string payload(payload_bytes, 'x');
+  IssueFn issue = [&](std::function<void(const grpc::Status&)> done) {
+    auto req = std::make_unique<v1::EchoRequest>();
+    req->set_payload(payload);
+    auto* async = stubs.Next()->async();
+    Issue<v1::EchoRequest, v1::EchoResponse>([async](auto... a) { async->Echo(a...); }, "", std::move(req), done);
   };
-  auto* async = stub->async();
-  IssueFn submit = [&](std::function<void(const grpc::Status&)> done) {
-    auto req = std::make_unique<feedback::v1::SubmitFeedbackRequest>();
-    item(req.get());
-    Issue<feedback::v1::SubmitFeedbackRequest, feedback::v1::SubmitFeedbackResponse>(
-        [async](auto... a) { async->SubmitFeedback(a...); }, std::move(req), done);
-  };
-  IssueFn batch = [&](std::function<void(const grpc::Status&)> done) {
-    auto req = std::make_unique<feedback::v1::BatchSubmitFeedbackRequest>();
-    for (int k = 0; k < o.batch_size; ++k) item(req->add_requests());
-    Issue<feedback::v1::BatchSubmitFeedbackRequest, feedback::v1::BatchSubmitFeedbackResponse>(
-        [async](auto... a) { async->BatchSubmitFeedback(a...); }, std::move(req), done,
-        [](const auto& q, const auto& r) {
-          return r.accepted_count() == q.requests_size()
-                     ? grpc::Status::OK
-                     : grpc::Status(grpc::StatusCode::INTERNAL, "not every item accepted");
-        });
-  };
-  std::vector<Scenario> scenarios;
-  if (o.unary) scenarios.push_back({"SubmitFeedback (durable)", o.in_flight, 1, submit});
-  if (o.batched) scenarios.push_back({absl::StrCat("BatchSubmitFeedback x", o.batch_size), o.batch_in_flight, o.batch_size, batch});
-  auto rows = MeasureScenarios(backend, (*server)->metrics(), scenarios, o.duration);
-  (*server)->Shutdown();
-  return rows;
+  RunLoad(in_flight, absl::Milliseconds(500), issue);  // warm-up
+  const double cpu0 = ProcessCpuSeconds(child.pid());
+  Row row{name, "-", in_flight, rows_per_call, RunLoad(in_flight, s.duration, issue, s.max_calls)};
+  row.service_cores = (ProcessCpuSeconds(child.pid()) - cpu0) / row.result.seconds;
+  row.service_rss_kb = ProcessRssKb(child.pid());
+  row.batch_baseline = rows_per_call > 1;
+  child.Signal(SIGTERM);
+  child.Wait(absl::Seconds(10));
+  return row;
+}
+
+// ---- ingest ----
+
+feedback::v1::Feedback SampleFeedback(int64_t i) {
+  feedback::v1::Feedback f;
+  f.set_customer_id(absl::StrCat("cust-", i % 5000));
+  f.set_kind(feedback::v1::FEEDBACK_KIND_NPS);
+  f.set_score(static_cast<int>(i % 11));
+  f.set_comment("The delivery was late but support sorted it out quickly.");
+  f.set_source(common::v1::SOURCE_SURVEY);
+  f.set_channel(i % 3 == 0 ? common::v1::CHANNEL_EMAIL : common::v1::CHANNEL_WEB);
+  f.set_touchpoint_id("checkout");
+  f.set_journey_stage(common::v1::JOURNEY_STAGE_PURCHASE);
+  f.set_locale("en-US");
+  return f;
 }
 
 journey::v1::Event SampleEvent(int64_t i, const std::string& run) {
@@ -209,96 +243,421 @@ journey::v1::Event SampleEvent(int64_t i, const std::string& run) {
   return e;
 }
 
-std::vector<Row> RunJourney(const std::string& backend, const std::string& db_url, const Options& o) {
-  auto server = journey::JourneyServer::Start(BenchServiceOptions(db_url));
-  if (!server.ok()) {
-    std::cerr << backend << ": " << server.status() << "\n";
-    std::exit(1);
-  }
-  auto stub = journey::v1::JourneyService::NewStub(Connect((*server)->port()));
+std::string RunId() { return absl::StrCat(getpid(), "-", absl::ToUnixMicros(absl::Now())); }
+
+std::vector<Row> RunFeedback(const std::string& backend, const ServiceProcess& service, const Settings& s) {
+  Stubs<feedback::v1::FeedbackService> stubs(service.port(), s.channels);
   std::atomic<int64_t> next_id{0};
-  const std::string run = absl::StrCat(getpid(), "-", absl::ToUnixMicros(absl::Now()));
-  auto* async = stub->async();
+  const std::string run = RunId();
+  auto item = [&](feedback::v1::SubmitFeedbackRequest* r) {
+    int64_t id = next_id++;
+    r->set_request_id(absl::StrCat(run, "-", id));
+    *r->mutable_feedback() = SampleFeedback(id);
+  };
+  IssueFn submit = [&](std::function<void(const grpc::Status&)> done) {
+    auto req = std::make_unique<feedback::v1::SubmitFeedbackRequest>();
+    item(req.get());
+    auto* async = stubs.Next()->async();
+    Issue<feedback::v1::SubmitFeedbackRequest, feedback::v1::SubmitFeedbackResponse>(
+        [async](auto... a) { async->SubmitFeedback(a...); }, kToken, std::move(req), done);
+  };
+  IssueFn batch = [&](std::function<void(const grpc::Status&)> done) {
+    auto req = std::make_unique<feedback::v1::BatchSubmitFeedbackRequest>();
+    for (int k = 0; k < s.batch_size; ++k) item(req->add_requests());
+    auto* async = stubs.Next()->async();
+    Issue<feedback::v1::BatchSubmitFeedbackRequest, feedback::v1::BatchSubmitFeedbackResponse>(
+        [async](auto... a) { async->BatchSubmitFeedback(a...); }, kToken, std::move(req), done,
+        [](const auto& q, const auto& r) {
+          return r.accepted_count() == q.requests_size()
+                     ? grpc::Status::OK
+                     : grpc::Status(grpc::StatusCode::INTERNAL, "not every item accepted");
+        });
+  };
+  std::vector<Row> rows;
+  RunLoad(s.in_flight, absl::Milliseconds(500), submit);  // warm-up
+  if (s.unary) {
+    rows.push_back(Measure("SubmitFeedback (durable)", backend, service, s.channels * s.in_flight, 1, s, submit));
+  }
+  if (s.batched) {
+    rows.push_back(Measure(absl::StrCat("BatchSubmitFeedback x", s.batch_size), backend, service, s.batch_in_flight,
+                           s.batch_size, s, batch));
+  }
+  return rows;
+}
+
+std::vector<Row> RunJourney(const std::string& backend, const ServiceProcess& service, const Settings& s) {
+  Stubs<journey::v1::JourneyService> stubs(service.port(), s.channels);
+  std::atomic<int64_t> next_id{0};
+  const std::string run = RunId();
   IssueFn record = [&](std::function<void(const grpc::Status&)> done) {
     auto req = std::make_unique<journey::v1::RecordEventRequest>();
     *req->mutable_event() = SampleEvent(next_id++, run);
+    auto* async = stubs.Next()->async();
     Issue<journey::v1::RecordEventRequest, journey::v1::RecordEventResponse>(
-        [async](auto... a) { async->RecordEvent(a...); }, std::move(req), done);
+        [async](auto... a) { async->RecordEvent(a...); }, kToken, std::move(req), done);
   };
   IssueFn batch = [&](std::function<void(const grpc::Status&)> done) {
     auto req = std::make_unique<journey::v1::BatchRecordEventsRequest>();
-    for (int k = 0; k < o.batch_size; ++k) *req->add_events() = SampleEvent(next_id++, run);
+    for (int k = 0; k < s.batch_size; ++k) *req->add_events() = SampleEvent(next_id++, run);
+    auto* async = stubs.Next()->async();
     Issue<journey::v1::BatchRecordEventsRequest, journey::v1::BatchRecordEventsResponse>(
-        [async](auto... a) { async->BatchRecordEvents(a...); }, std::move(req), done,
+        [async](auto... a) { async->BatchRecordEvents(a...); }, kToken, std::move(req), done,
         [](const auto& q, const auto& r) {
           return r.accepted_count() == q.events_size()
                      ? grpc::Status::OK
                      : grpc::Status(grpc::StatusCode::INTERNAL, "not every event accepted");
         });
   };
-  std::vector<Scenario> scenarios;
-  if (o.unary) scenarios.push_back({"RecordEvent (durable)", o.in_flight, 1, record});
-  if (o.batched) scenarios.push_back({absl::StrCat("BatchRecordEvents x", o.batch_size), o.batch_in_flight, o.batch_size, batch});
-  auto rows = MeasureScenarios(backend, (*server)->metrics(), scenarios, o.duration);
-  (*server)->Shutdown();
+  std::vector<Row> rows;
+  RunLoad(s.in_flight, absl::Milliseconds(500), record);  // warm-up
+  if (s.unary) {
+    rows.push_back(Measure("RecordEvent (durable)", backend, service, s.channels * s.in_flight, 1, s, record));
+  }
+  if (s.batched) {
+    rows.push_back(Measure(absl::StrCat("BatchRecordEvents x", s.batch_size), backend, service, s.batch_in_flight,
+                           s.batch_size, s, batch));
+  }
   return rows;
+}
+
+// ---- metrics-service ----
+
+common::v1::TimeRange LastDays(int days) {
+  common::v1::TimeRange r;
+  const absl::Time now = absl::Now();
+  *r.mutable_start_time() = shared::ToProtoTime(now - absl::Hours(24 * days));
+  *r.mutable_end_time() = shared::ToProtoTime(now + absl::Hours(1));
+  return r;
+}
+
+// True when metrics-service has applied everything `feed` holds now.
+template <class Service, class Req, class Resp>
+bool CaughtUp(typename Service::Stub* stub, grpc::Status (Service::Stub::*list)(grpc::ClientContext*, const Req&, Resp*),
+              double cursor) {
+  Req req;
+  req.set_after_sequence(static_cast<int64_t>(cursor));
+  req.set_limit(1);
+  Resp resp;
+  return Call(stub, list, kServiceToken, req, &resp).ok() && resp.changes_size() == 0;
+}
+
+struct MetricsReport {
+  std::vector<Row> queries;
+  std::vector<Row> freshness;
+  std::string catch_up;
+};
+
+// Freshness probes: SubmitFeedback on the probe tenant, then GetScore polled
+// until the answer is counted. Up to `samples`, within `duration`.
+LoadResult ProbeFreshness(feedback::v1::FeedbackService::Stub* feedback, mv1::MetricsService::Stub* metrics,
+                          int samples, absl::Duration duration) {
+  static std::atomic<int64_t> probe_id{0};
+  const std::string run = RunId();
+  mv1::GetScoreRequest score;
+  score.set_metric(mv1::METRIC_NPS);
+  auto seen = [&]() -> int64_t {
+    *score.mutable_range() = LastDays(1);
+    mv1::GetScoreResponse resp;
+    return Call(metrics, &mv1::MetricsService::Stub::GetScore, kProbeToken, score, &resp).ok() ? resp.score().n() : -1;
+  };
+  LoadResult result;
+  const absl::Time begin = absl::Now(), end = begin + duration;
+  int64_t before = seen();
+  for (int i = 0; i < samples && absl::Now() < end; ++i) {
+    feedback::v1::SubmitFeedbackRequest req;
+    req.set_request_id(absl::StrCat("probe-", run, "-", probe_id++));
+    *req.mutable_feedback() = SampleFeedback(i);
+    *req.mutable_feedback()->mutable_occurred_at() = shared::ToProtoTime(absl::Now());
+    feedback::v1::SubmitFeedbackResponse resp;
+    result.calls++;
+    grpc::Status st = Call(feedback, &feedback::v1::FeedbackService::Stub::SubmitFeedback, kProbeToken, req, &resp);
+    if (!st.ok()) {
+      result.errors++;
+      result.errors_by_code[st.error_code()]++;
+      continue;
+    }
+    const absl::Time acked = absl::Now();
+    int64_t now_seen = before;
+    while ((now_seen = seen()) <= before && absl::Now() - acked < absl::Seconds(10)) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (now_seen <= before) {
+      result.errors++;
+      result.errors_by_code[grpc::StatusCode::DEADLINE_EXCEEDED]++;
+      continue;
+    }
+    result.latencies_us.push_back(absl::ToDoubleMicroseconds(absl::Now() - acked));
+    before = now_seen;
+  }
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - begin);
+  std::sort(result.latencies_us.begin(), result.latencies_us.end());
+  return result;
+}
+
+MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path& dir, const std::string& tokens_file,
+                         const ServiceProcess& feedback, const ServiceProcess& journey, const Settings& s) {
+  MetricsReport report;
+  auto args = CommonArgs(absl::StrCat("sqlite://", (dir / "metrics.db").string()), tokens_file);
+  args.push_back(absl::StrCat("--feedback-endpoint=127.0.0.1:", feedback.port()));
+  args.push_back(absl::StrCat("--journey-endpoint=127.0.0.1:", journey.port()));
+  ServiceProcess metrics(binary, args, {{"CX_FEED_TOKEN", kServiceToken}});
+  const absl::Time t0 = absl::Now();
+  if (!metrics.Start("metrics-service")) std::exit(1);
+
+  // Catch-up: until the cursor of each feed reaches its end.
+  auto fstub = feedback::v1::FeedbackService::NewStub(Connect(feedback.port(), 1)[0]);
+  auto jstub = journey::v1::JourneyService::NewStub(Connect(journey.port(), 1)[0]);
+  auto caught_up = [&] {
+    return CaughtUp<feedback::v1::FeedbackService>(fstub.get(), &feedback::v1::FeedbackService::Stub::ListChanges,
+                                                    metrics.Scrape("cx_feed_cursor{feed=\"feedback\"}")) &&
+           CaughtUp<journey::v1::JourneyService>(jstub.get(), &journey::v1::JourneyService::Stub::ListChanges,
+                                                 metrics.Scrape("cx_feed_cursor{feed=\"journey\"}"));
+  };
+  while (!caught_up() && absl::Now() - t0 < absl::Minutes(10)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double applied = metrics.Scrape("cx_feed_changes_applied_total");
+  report.catch_up = absl::StrFormat(
+      "metrics-service catch-up (process start included): %.0f feed records (feedback %.0f, journey %.0f) in %.1f s = "
+      "%.0f records/s%s; RSS then %.0f MB\n",
+      applied, metrics.Scrape("cx_feed_changes_applied_total{feed=\"feedback\"}"),
+      metrics.Scrape("cx_feed_changes_applied_total{feed=\"journey\"}"), seconds, applied / seconds,
+      caught_up() ? "" : " (NOT caught up within 10 minutes)", metrics.RssKb() / 1024.0);
+
+  // The query mix: each kind alone, then all of them in turn.
+  Stubs<mv1::MetricsService> stubs(metrics.port(), s.channels);
+  using Query = std::function<void(mv1::MetricsService::Stub::async_interface*, std::function<void(const grpc::Status&)>)>;
+  std::vector<std::pair<std::string, Query>> queries;
+  queries.push_back({"GetScore NPS, 30 days", [](auto* async, auto done) {
+                       auto req = std::make_unique<mv1::GetScoreRequest>();
+                       req->set_metric(mv1::METRIC_NPS);
+                       *req->mutable_range() = LastDays(30);
+                       Issue<mv1::GetScoreRequest, mv1::GetScoreResponse>([async](auto... a) { async->GetScore(a...); },
+                                                                          kToken, std::move(req), done);
+                     }});
+  queries.push_back({"GetScore NPS, 30 days, channel = web", [](auto* async, auto done) {
+                       auto req = std::make_unique<mv1::GetScoreRequest>();
+                       req->set_metric(mv1::METRIC_NPS);
+                       *req->mutable_range() = LastDays(30);
+                       req->mutable_filters()->set_channel(common::v1::CHANNEL_WEB);
+                       Issue<mv1::GetScoreRequest, mv1::GetScoreResponse>([async](auto... a) { async->GetScore(a...); },
+                                                                          kToken, std::move(req), done);
+                     }});
+  queries.push_back({"GetTrend NPS by day, 30 days", [](auto* async, auto done) {
+                       auto req = std::make_unique<mv1::GetTrendRequest>();
+                       req->set_metric(mv1::METRIC_NPS);
+                       req->set_interval(mv1::INTERVAL_DAY);
+                       *req->mutable_range() = LastDays(30);
+                       Issue<mv1::GetTrendRequest, mv1::GetTrendResponse>([async](auto... a) { async->GetTrend(a...); },
+                                                                          kToken, std::move(req), done);
+                     }});
+  queries.push_back({"GetBreakdown NPS by channel, 30 days", [](auto* async, auto done) {
+                       auto req = std::make_unique<mv1::GetBreakdownRequest>();
+                       req->set_metric(mv1::METRIC_NPS);
+                       req->set_dimension(mv1::DIMENSION_CHANNEL);
+                       *req->mutable_range() = LastDays(30);
+                       Issue<mv1::GetBreakdownRequest, mv1::GetBreakdownResponse>(
+                           [async](auto... a) { async->GetBreakdown(a...); }, kToken, std::move(req), done);
+                     }});
+  queries.push_back({"GetFunnel 4 steps, 30 days", [](auto* async, auto done) {
+                       auto req = std::make_unique<mv1::GetFunnelRequest>();
+                       for (const char* type : {"page_view", "product_view", "cart_add", "order_placed"}) {
+                         req->add_steps()->set_event_type(type);
+                       }
+                       req->mutable_conversion_window()->set_seconds(7 * 86400);
+                       *req->mutable_range() = LastDays(30);
+                       Issue<mv1::GetFunnelRequest, mv1::GetFunnelResponse>(
+                           [async](auto... a) { async->GetFunnel(a...); }, kToken, std::move(req), done);
+                     }});
+  queries.push_back({"GetCustomerHealth", [](auto* async, auto done) {
+                       static std::atomic<int64_t> next{0};
+                       auto req = std::make_unique<mv1::GetCustomerHealthRequest>();
+                       req->set_customer_id(absl::StrCat("cust-", next++ % 5000));
+                       Issue<mv1::GetCustomerHealthRequest, mv1::GetCustomerHealthResponse>(
+                           [async](auto... a) { async->GetCustomerHealth(a...); }, kToken, std::move(req), done);
+                     }});
+  auto measure_query = [&](const std::string& name, const std::function<void(std::function<void(const grpc::Status&)>)>& issue) {
+    RunLoad(s.query_in_flight, absl::Milliseconds(200), issue);  // warm-up
+    report.queries.push_back(Measure(name, "SQLite", metrics, s.query_in_flight, 1, s, issue));
+  };
+  for (const auto& [name, q] : queries) {
+    measure_query(name, [&stubs, q = q](auto done) { q(stubs.Next()->async(), done); });
+  }
+  std::atomic<size_t> turn{0};
+  measure_query("query mix (the six above in turn)", [&](auto done) {
+    queries[turn++ % queries.size()].second(stubs.Next()->async(), done);
+  });
+
+  // Freshness, idle and under batch ingest on the bench tenant.
+  auto fprobe = feedback::v1::FeedbackService::NewStub(Connect(feedback.port(), 1)[0]);
+  auto mprobe = mv1::MetricsService::NewStub(Connect(metrics.port(), 1)[0]);
+  auto freshness = [&](const std::string& name, int in_flight, const LoadResult& r) {
+    Row row{name, "SQLite", in_flight, 1, r};
+    row.service_cores = -1;
+    row.service_rss_kb = metrics.RssKb();
+    report.freshness.push_back(std::move(row));
+  };
+  freshness("idle", 0, ProbeFreshness(fprobe.get(), mprobe.get(), s.freshness_samples, s.duration));
+  {
+    Stubs<feedback::v1::FeedbackService> load_stubs(feedback.port(), 1);
+    std::atomic<int64_t> next_id{0};
+    const std::string run = RunId();
+    IssueFn batch = [&](std::function<void(const grpc::Status&)> done) {
+      auto req = std::make_unique<feedback::v1::BatchSubmitFeedbackRequest>();
+      for (int k = 0; k < s.batch_size; ++k) {
+        auto* r = req->add_requests();
+        const int64_t id = next_id++;
+        r->set_request_id(absl::StrCat("fresh-load-", run, "-", id));
+        *r->mutable_feedback() = SampleFeedback(id);
+      }
+      auto* async = load_stubs.Next()->async();
+      Issue<feedback::v1::BatchSubmitFeedbackRequest, feedback::v1::BatchSubmitFeedbackResponse>(
+          [async](auto... a) { async->BatchSubmitFeedback(a...); }, kToken, std::move(req), done);
+    };
+    const int load_in_flight = std::max(1, s.batch_in_flight / 2);
+    LoadResult load;
+    std::thread background([&] { load = RunLoad(load_in_flight, s.duration + absl::Seconds(1), batch, s.max_calls); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    LoadResult probes = ProbeFreshness(fprobe.get(), mprobe.get(), s.freshness_samples, s.duration);
+    background.join();
+    freshness(absl::StrFormat("under BatchSubmitFeedback x%d load, %d in flight (%.0f rows/s meanwhile)", s.batch_size,
+                              load_in_flight, load.rps() * s.batch_size),
+              load_in_flight, probes);
+  }
+  metrics.Stop();
+  return report;
+}
+
+// ---- report ----
+
+std::string Ms(double us) { return absl::StrFormat("%.2f", us / 1000); }
+
+void PrintIngest(const std::vector<Row>& rows) {
+  double echo_rps = 0, batch_echo_rps = 0;
+  for (const auto& row : rows) {
+    if (row.backend != "-") continue;
+    (row.batch_baseline ? batch_echo_rps : echo_rps) = row.result.rps();
+  }
+  std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
+               "service cores | service RSS MB | client cores | rows/commit | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
+  for (const auto& row : rows) {
+    const auto& r = row.result;
+    const double baseline = row.rows_per_call > 1 ? batch_echo_rps : echo_rps;
+    std::cout << absl::StrFormat(
+        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %.2f |\n", row.scenario,
+        row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
+        Ms(r.Percentile(0.90)), Ms(r.Percentile(0.99)), Ms(r.Max()), r.Errors(), row.service_cores,
+        row.service_rss_kb / 1024.0, r.cores(),
+        row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
+        baseline > 0 ? r.rps() / baseline : 0);
+  }
+}
+
+void PrintMetrics(const MetricsReport& m) {
+  std::cout << "\n" << m.catch_up << "\n";
+  std::cout << "| query | in flight | calls/s | p50 ms | p90 ms | p99 ms | max ms | errors | service cores | "
+               "service RSS MB | client cores |\n|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
+  for (const auto& row : m.queries) {
+    const auto& r = row.result;
+    std::cout << absl::StrFormat("| %s | %d | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f |\n", row.scenario,
+                                 row.in_flight, r.rps(), Ms(r.Percentile(0.50)), Ms(r.Percentile(0.90)),
+                                 Ms(r.Percentile(0.99)), Ms(r.Max()), r.Errors(), row.service_cores,
+                                 row.service_rss_kb / 1024.0, r.cores());
+  }
+  std::cout << "\n| freshness: SubmitFeedback acknowledged -> counted by GetScore | samples | p50 ms | p90 ms | p99 ms | "
+               "max ms | errors | metrics-service RSS MB |\n|---|---:|---:|---:|---:|---:|---|---:|\n";
+  for (const auto& row : m.freshness) {
+    const auto& r = row.result;
+    std::cout << absl::StrFormat("| %s | %d | %s | %s | %s | %s | %s | %.0f |\n", row.scenario, r.latencies_us.size(),
+                                 Ms(r.Percentile(0.50)), Ms(r.Percentile(0.90)), Ms(r.Percentile(0.99)), Ms(r.Max()),
+                                 r.Errors(), row.service_rss_kb / 1024.0);
+  }
 }
 
 }  // namespace
 }  // namespace cx::bench
 
 int main(int argc, char** argv) {
-  using cx::bench::Row;
+  using namespace cx::bench;  // NOLINT: the bench's own names
+  for (int i = 1; i < argc; ++i) {
+    if (absl::StartsWith(argv[i], "--serve-echo=")) return ServeEcho(std::atoi(argv[i] + 13));
+  }
   std::vector<cx::shared::OptionSpec> specs = {
       {"seconds", "CX_BENCH_SECONDS", "5", "measured seconds per scenario"},
-      {"inflight", "CX_BENCH_INFLIGHT", "32", "unary calls in flight"},
-      {"batch-size", "CX_BENCH_BATCH_SIZE", "100", "items per BatchSubmitFeedback"},
+      {"max-calls", "CX_BENCH_MAX_CALLS", "2000000", "most calls per scenario"},
+      {"channels", "CX_BENCH_CHANNELS", "1", "gRPC channels (connections) per scenario"},
+      {"inflight", "CX_BENCH_INFLIGHT", "32", "unary calls in flight per channel"},
+      {"batch-size", "CX_BENCH_BATCH_SIZE", "100", "items per batch call"},
       {"batch-inflight", "CX_BENCH_BATCH_INFLIGHT", "8", "batch calls in flight"},
+      {"query-inflight", "CX_BENCH_QUERY_INFLIGHT", "8", "metrics queries in flight"},
+      {"freshness-samples", "CX_BENCH_FRESHNESS_SAMPLES", "200", "most freshness probes per scenario"},
       {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure (a fresh database is created)"},
       {"scenarios", "CX_BENCH_SCENARIOS", "unary,batch", "which of unary,batch to run"},
-      {"services", "CX_BENCH_SERVICES", "feedback,journey", "which of feedback,journey to measure"},
+      {"services", "CX_BENCH_SERVICES", "feedback,journey,metrics",
+       "which of feedback,journey,metrics to measure (metrics follows the SQLite services, or the MariaDB ones "
+       "with --sqlite=false)"},
       {"sqlite", "CX_BENCH_SQLITE", "true", "measure the SQLite backend"},
   };
   auto config = cx::shared::Config::ParseOrExit("cx-bench", specs, argc, argv);
   cx::shared::InitLogging("cx-bench", cx::shared::LogLevel::kWarning);
   cx::shared::InitProcessDefaults();
-  const absl::Duration duration = absl::Seconds(*config.GetInt("seconds"));
-  const int in_flight = static_cast<int>(*config.GetInt("inflight"));
-  const int batch_size = static_cast<int>(*config.GetInt("batch-size"));
-  const int batch_in_flight = static_cast<int>(*config.GetInt("batch-inflight"));
-
-  // The echo payload is the size of one SubmitFeedbackRequest.
-  cx::feedback::v1::SubmitFeedbackRequest sample;
-  sample.set_request_id("12345-1700000000000000-123456");
-  *sample.mutable_feedback() = cx::bench::SampleFeedback(1);
-  std::vector<Row> rows;
-  rows.push_back(cx::bench::RunEcho("echo (baseline)", in_flight, 1, duration, sample.ByteSizeLong()));
-  // The batch baseline: the payload of one BatchRecordEvents request, with
-  // the batch scenarios' calls in flight. Batch rows compare to it.
-  cx::journey::v1::BatchRecordEventsRequest batch_sample;
-  for (int i = 0; i < batch_size; ++i) *batch_sample.add_events() = cx::bench::SampleEvent(i, "12345-1700000000000000");
-  rows.push_back(cx::bench::RunEcho(absl::StrCat("echo, ", batch_size, "-event payload (batch baseline)"),
-                                    batch_in_flight, batch_size, duration, batch_sample.ByteSizeLong()));
-
-  cx::bench::Options o{in_flight, batch_in_flight, batch_size, duration,
-                       config.Get("scenarios").find("unary") != std::string::npos,
-                       config.Get("scenarios").find("batch") != std::string::npos};
+  Settings s;
+  s.duration = absl::Seconds(*config.GetInt("seconds"));
+  s.max_calls = *config.GetInt("max-calls");
+  s.channels = std::max<int>(1, static_cast<int>(*config.GetInt("channels")));
+  s.in_flight = static_cast<int>(*config.GetInt("inflight"));
+  s.batch_size = static_cast<int>(*config.GetInt("batch-size"));
+  s.batch_in_flight = static_cast<int>(*config.GetInt("batch-inflight"));
+  s.query_in_flight = static_cast<int>(*config.GetInt("query-inflight"));
+  s.freshness_samples = static_cast<int>(*config.GetInt("freshness-samples"));
+  s.unary = config.Get("scenarios").find("unary") != std::string::npos;
+  s.batched = config.Get("scenarios").find("batch") != std::string::npos;
   const bool feedback = config.Get("services").find("feedback") != std::string::npos;
   const bool journey = config.Get("services").find("journey") != std::string::npos;
-  auto run_backend = [&](const std::string& backend, const std::function<std::string(const std::string&)>& url) {
-    if (feedback) {
-      for (auto& r : cx::bench::RunFeedback(backend, url("feedback"), o)) rows.push_back(std::move(r));
-    }
-    if (journey) {
-      for (auto& r : cx::bench::RunJourney(backend, url("journey"), o)) rows.push_back(std::move(r));
-    }
-  };
+  bool metrics = config.Get("services").find("metrics") != std::string::npos;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+
   auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx-bench-", getpid());
   std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string tokens_file = (dir / "tokens").string();
+  std::ofstream(tokens_file) << cx::shared::Sha256Hex(kToken) << " bench ingest,read\n"
+                             << cx::shared::Sha256Hex(kProbeToken) << " probe ingest,read\n"
+                             << cx::shared::Sha256Hex(kServiceToken) << " * service\n";
+
+  // The echo payloads: one SubmitFeedbackRequest, and one BatchRecordEvents
+  // request (the batch baseline, with the batch scenarios' calls in flight).
+  cx::feedback::v1::SubmitFeedbackRequest sample;
+  sample.set_request_id("12345-1700000000000000-123456");
+  *sample.mutable_feedback() = SampleFeedback(1);
+  cx::journey::v1::BatchRecordEventsRequest batch_sample;
+  for (int i = 0; i < s.batch_size; ++i) *batch_sample.add_events() = SampleEvent(i, "12345-1700000000000000");
+  std::vector<Row> rows;
+  rows.push_back(RunEcho(self, "echo (baseline)", s.channels * s.in_flight, 1, sample.ByteSizeLong(), s));
+  rows.push_back(RunEcho(self, absl::StrCat("echo, ", s.batch_size, "-event payload (batch baseline)"),
+                         s.batch_in_flight, s.batch_size, batch_sample.ByteSizeLong(), s));
+
+  std::optional<MetricsReport> metrics_report;
+  auto run_backend = [&](const std::string& backend, const std::function<std::string(const std::string&)>& url) {
+    ServiceProcess f(CX_FEEDBACK_SERVICE_BINARY, CommonArgs(url("feedback"), tokens_file));
+    ServiceProcess j(CX_JOURNEY_SERVICE_BINARY, CommonArgs(url("journey"), tokens_file));
+    if (!f.Start("feedback-service") || !j.Start("journey-service")) std::exit(1);
+    if (feedback) {
+      for (auto& r : RunFeedback(backend, f, s)) rows.push_back(std::move(r));
+    }
+    if (journey) {
+      for (auto& r : RunJourney(backend, j, s)) rows.push_back(std::move(r));
+    }
+    if (metrics) {
+      metrics_report = RunMetrics(CX_METRICS_SERVICE_BINARY, dir, tokens_file, f, j, s);
+      metrics = false;
+    }
+    f.Stop();
+    j.Stop();
+  };
   if (*config.GetBool("sqlite")) {
     run_backend("SQLite", [&](const std::string& name) { return absl::StrCat("sqlite://", (dir / name).string(), ".db"); });
   }
-  std::filesystem::remove_all(dir);
   if (!config.Get("mysql-url").empty()) {
     run_backend("MariaDB", [&](const std::string& name) {
       auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), absl::StrCat("cx_bench_", name));
@@ -309,26 +668,15 @@ int main(int argc, char** argv) {
       return *url;
     });
   }
+  std::filesystem::remove_all(dir);
 
-  const double echo_rps = rows[0].result.rps();
-  const double batch_echo_rps = rows[1].result.rps();
-  std::cout << absl::StrFormat("\ncx-bench  %d cores  %s  %ds per scenario\n\n",
+  std::cout << absl::StrFormat("\ncx-bench  %d cores  %s  %ds per scenario, %d channel(s)\n\n",
                                std::thread::hardware_concurrency(),
                                absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
-                               absl::ToInt64Seconds(duration));
-  std::cout << "CPU (cores busy) and RSS are the bench process's: client and service run in it together.\n\n";
-  std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
-               "cpu cores | rss MB | rows/commit | vs echo |\n"
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n";
-  for (const auto& row : rows) {
-    const auto& r = row.result;
-    std::cout << absl::StrFormat("| %s | %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %s | %.2f | %.0f | %s | %.2f |\n",
-                                 row.scenario, row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call,
-                                 r.Percentile(0.50) / 1000, r.Percentile(0.90) / 1000, r.Percentile(0.99) / 1000,
-                                 r.Max() / 1000, r.Errors(), r.cores(), r.rss_kb / 1024.0,
-                                 row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
-                                 row.rows_per_call > 1 ? (batch_echo_rps > 0 ? r.rps() / batch_echo_rps : 0)
-                                                       : (echo_rps > 0 ? r.rps() / echo_rps : 0));
-  }
+                               absl::ToInt64Seconds(s.duration), s.channels);
+  std::cout << "Each service (and the echo server) runs in its own process; service cores and RSS are that "
+               "process's, client cores the load generator's.\n\n";
+  PrintIngest(rows);
+  if (metrics_report) PrintMetrics(*metrics_report);
   return 0;
 }

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -30,8 +32,8 @@ struct LoadResult {
   int64_t errors = 0;
   std::map<int, int64_t> errors_by_code;
   std::vector<double> latencies_us;
-  // Of the whole process (the services run in-process with the client):
-  // CPU time used during the run, and the resident set at its end.
+  // Of the load generator's own process: CPU time used during the run, and
+  // the resident set at its end.
   double cpu_seconds = 0;
   int64_t rss_kb = 0;
 
@@ -62,14 +64,30 @@ inline double ProcessCpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-inline int64_t ProcessRssKb() {
-  std::ifstream statm("/proc/self/statm");
+// CPU seconds (user + system) and resident set of another process, from /proc.
+inline double ProcessCpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces) start at state (3).
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+inline int64_t ProcessRssKb(pid_t pid = 0) {
+  std::ifstream statm(pid == 0 ? std::string("/proc/self/statm") : "/proc/" + std::to_string(pid) + "/statm");
   int64_t size = 0, resident = 0;
   statm >> size >> resident;
   return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn& issue) {
+// Bounded in time (`duration`) and in calls (`max_calls`).
+inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn& issue,
+                          int64_t max_calls = 10'000'000) {
   struct State {
     std::mutex mu;
     std::condition_variable cv;
@@ -92,7 +110,7 @@ inline LoadResult RunLoad(int in_flight, absl::Duration duration, const IssueFn&
         } else {
           state.result.latencies_us.push_back(absl::ToDoubleMicroseconds(now - start));
         }
-        again = now < state.end;
+        again = now < state.end && state.result.calls + state.active <= max_calls;
         if (!again) --state.active;
       }
       if (again) {

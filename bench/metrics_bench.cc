@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bench/service_process.h"
 #include "feedback-service/feedback_server.h"
 #include "metrics-service/feed_applier.h"
 #include "metrics-service/metrics_server.h"
@@ -226,6 +228,7 @@ int main(int argc, char** argv) {
                                  absl::ToDoubleSeconds(absl::Now() - t0), (*server)->index().cells());
     auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials());
     auto stub = mv1::MetricsService::NewStub(channel);
+    mv1::MetricsService::Stub* target = stub.get();  // the server the timed queries go to
     std::mt19937_64 qrng(7);
     auto random_range = [&](int64_t days) {
       const int64_t from = start_s + static_cast<int64_t>(qrng() % static_cast<uint64_t>((kDays - days) * 86400));
@@ -248,7 +251,7 @@ int main(int argc, char** argv) {
         mv1::GetScoreRequest r = score_query(i, filters);
         mv1::GetScoreResponse resp;
         const absl::Time s = absl::Now();
-        grpc::Status st = Call(stub.get(), &mv1::MetricsService::Stub::GetScore, r, &resp);
+        grpc::Status st = Call(target, &mv1::MetricsService::Stub::GetScore, r, &resp);
         p.ms.push_back(Ms(absl::Now() - s));
         if (!st.ok()) std::cerr << "GetScore: " << st.error_message() << "\n";
         *answers += resp.score().n();
@@ -267,7 +270,7 @@ int main(int argc, char** argv) {
         if (filters >= 2) r.mutable_filters()->set_segment(kSegments[i % 4]);
         mv1::GetTrendResponse resp;
         const absl::Time s = absl::Now();
-        grpc::Status st = Call(stub.get(), &mv1::MetricsService::Stub::GetTrend, r, &resp);
+        grpc::Status st = Call(target, &mv1::MetricsService::Stub::GetTrend, r, &resp);
         p.ms.push_back(Ms(absl::Now() - s));
         if (!st.ok()) std::cerr << "GetTrend: " << st.error_message() << "\n";
       }
@@ -321,6 +324,34 @@ int main(int argc, char** argv) {
     row("GetTrend NPS by day, 90 days, channel + segment (gRPC; a pair series)", t2p, sqlt50);
     row("SQL: NPS GROUP BY day over 90 days", sql_trend, 0);
     (*server)->Shutdown();
+    server->reset();
+
+    // 3b. The metrics-service binary on the same database, as its own
+    // process (as deployed): start, the same queries, and its RSS.
+    const std::string tokens_file = (dir / "tokens").string();
+    std::ofstream(tokens_file) << cx::shared::Sha256Hex(kToken) << " " << kTenant << " admin\n";
+    ServiceProcess process(CX_METRICS_SERVICE_BINARY,
+                           {"--db=" + db_url, "--tokens-file=" + tokens_file, "--feedback-endpoint=",
+                            "--journey-endpoint=", "--rate-limit-rps=0", "--log-level=error", "--drain-grace-ms=0"});
+    const absl::Time p0 = absl::Now();
+    if (!process.Start("metrics-service", absl::Minutes(30))) return 1;
+    std::cout << absl::StrFormat(
+        "| metrics-service as its own process on the same database: start (index rebuilt) | %.1f s | RSS %.0f MB |\n",
+        absl::ToDoubleSeconds(absl::Now() - p0), process.RssKb() / 1024.0);
+    auto pstub = mv1::MetricsService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", process.port()), grpc::InsecureChannelCredentials()));
+    target = pstub.get();
+    int64_t unused = 0;
+    Percentiles ps0 = time_scores(0, &unused), ps1 = time_scores(1, &unused), ps2 = time_scores(2, &unused);
+    Percentiles pt0 = time_trends(0), pt2 = time_trends(2);
+    row("its own process: GetScore NPS 30 days, no filter", ps0, sql50);
+    row("its own process: GetScore NPS 30 days, channel filter", ps1, sql50);
+    row("its own process: GetScore NPS 30 days, channel + segment", ps2, sql50);
+    row("its own process: GetTrend NPS by day, 90 days, no filter", pt0, sqlt50);
+    row("its own process: GetTrend NPS by day, 90 days, channel + segment", pt2, sqlt50);
+    std::cout << absl::StrFormat("| metrics-service process RSS after the queries (%d records stored) | %.0f MB | %s |\n",
+                                 n, process.RssKb() / 1024.0, process.RssParts());
+    process.Stop();
   }
 
   // 4 and 5. Catch-up and freshness over gRPC with a real feedback-service.

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "feedback-service/feedback_server.h"
+#include "shared/local_net.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::feedback {
@@ -733,7 +734,7 @@ TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
     v1::SubmitFeedbackResponse resp;
     (void)stub->SubmitFeedback(&ctx, ValidRequest(absl::StrCat("m", score), score), &resp);
   }
-  std::string page = t::HttpGet((*server)->metrics_port(), "/metrics");
+  std::string page = shared::HttpGet((*server)->metrics_port(), "/metrics");
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"OK\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),
             std::string::npos) << page;
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),

@@ -18,6 +18,7 @@
 #include "journey-service/journey_server.h"
 #include "metrics-service/metrics_server.h"
 #include "shared/proto_util.h"
+#include "shared/local_net.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::metrics {
@@ -180,7 +181,7 @@ TEST_F(ThreeServicesTest, FeedbackReachesGetScoreWithTheExactValueAndIntervalAnd
   // detractors opened.
   std::string page;
   ASSERT_TRUE(WaitFor([&] {
-    page = t::HttpGet(metrics_server_->metrics_port(), "/metrics");
+    page = shared::HttpGet(metrics_server_->metrics_port(), "/metrics");
     return page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 480") != std::string::npos;
   }));
   EXPECT_NE(page.find("cx_feed_changes_applied_total{feed=\"feedback\"} 480"), std::string::npos) << page;
@@ -261,7 +262,7 @@ TEST_F(ThreeServicesTest, ASignificantDropIsStreamedByWatchAlertsOnce) {
   ctx.TryCancel();
   follower.join();
   ASSERT_EQ(streamed.size(), 1u);
-  EXPECT_NE(t::HttpGet(metrics_server_->metrics_port(), "/metrics").find("cx_alerts_fired_total 1"), std::string::npos);
+  EXPECT_NE(shared::HttpGet(metrics_server_->metrics_port(), "/metrics").find("cx_alerts_fired_total 1"), std::string::npos);
   EXPECT_EQ(streamed[0].rule_name(), created->rule().name());
   EXPECT_LT(streamed[0].p_value(), 0.05);
   auto list = metrics_.Call(&v1::MetricsService::Stub::ListAlerts, v1::ListAlertsRequest{}, t::kAcmeRead);
@@ -425,7 +426,7 @@ TEST_F(ThreeServicesTest, TheConsumerReconnectsWithBackoffWhenFeedbackServiceRes
   StartFeedback(port);
   SubmitNps("after", Nps(100, 10, 60), absl::Hours(1));
   ASSERT_TRUE(WaitFor([&] { return ScoreN() == 200; })) << ScoreN();
-  EXPECT_NE(t::HttpGet(metrics_server_->metrics_port(), "/metrics").find("cx_feed_reconnects_total{feed=\"feedback\"}"),
+  EXPECT_NE(shared::HttpGet(metrics_server_->metrics_port(), "/metrics").find("cx_feed_reconnects_total{feed=\"feedback\"}"),
             std::string::npos);
   auto s = Score();
   ASSERT_TRUE(s.ok());

@@ -1,6 +1,7 @@
 #include "shared/metrics.h"
 
 #include "absl/strings/str_cat.h"
+#include "shared/log.h"
 
 namespace cx::shared {
 namespace {
@@ -45,6 +46,7 @@ absl::Status ServiceMetrics::Serve(const std::string& listen) {
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen));
   }
+  LogInfo("metrics listening", {{"address", listen}, {"port", absl::StrCat(port())}});
   return absl::OkStatus();
 }
 

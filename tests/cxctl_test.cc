@@ -22,7 +22,7 @@
 #include "metrics-service/metrics_server.h"
 #include "shared/csv.h"
 #include "shared/proto_util.h"
-#include "shared/testing/process.h"
+#include "shared/child_process.h"
 #include "shared/testing/test_util.h"
 #include "tools/cxctl/importer.h"
 
@@ -93,11 +93,11 @@ class CxctlTest : public ::testing::Test {
     auto code = child->Wait(absl::Seconds(120));
     return {code.value_or(-1), child->output()};
   }
-  std::unique_ptr<t::ChildProcess> Start(std::vector<std::string> args, const std::string& token) {
+  std::unique_ptr<shared::ChildProcess> Start(std::vector<std::string> args, const std::string& token) {
     args.push_back(absl::StrCat("--feedback=127.0.0.1:", feedback_->port()));
     args.push_back(absl::StrCat("--journey=127.0.0.1:", journey_->port()));
     args.push_back(absl::StrCat("--metrics=127.0.0.1:", metrics_->port()));
-    auto child = std::make_unique<t::ChildProcess>(CX_CXCTL_BINARY, args,
+    auto child = std::make_unique<shared::ChildProcess>(CX_CXCTL_BINARY, args,
                                                    std::map<std::string, std::string>{{"CX_TOKEN", token},
                                                                                       {"HOME", dir_.string()}});
     EXPECT_TRUE(child->Start());

@@ -30,7 +30,7 @@
 #include "journey-service/journey_server.h"
 #include "shared/db/sql.h"
 #include "shared/proto_util.h"
-#include "shared/testing/process.h"
+#include "shared/child_process.h"
 #include "shared/testing/test_util.h"
 
 namespace cx {
@@ -247,7 +247,7 @@ TEST_P(KillNineTest, EveryAcknowledgedWriteIsPresentOnceAfterRestarts) {
   const std::string binary = feedback ? CX_FEEDBACK_SERVICE_BINARY : CX_JOURNEY_SERVICE_BINARY;
   const std::string db = absl::StrCat("sqlite://", (scratch.dir() / "service.db").string());
   auto start = [&](int port) {
-    auto p = std::make_unique<t::ChildProcess>(
+    auto p = std::make_unique<shared::ChildProcess>(
         binary, std::vector<std::string>{absl::StrCat("--listen=127.0.0.1:", port), "--db=" + db,
                                          "--tokens-file=" + (scratch.dir() / "tokens").string(), "--metrics-listen=",
                                          "--drain-grace-ms=0", "--rate-limit-rps=0"});

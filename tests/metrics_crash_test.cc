@@ -16,7 +16,7 @@
 #include "metrics-service/sql_metrics_repository.h"
 #include "shared/db/sql.h"
 #include "shared/proto_util.h"
-#include "shared/testing/process.h"
+#include "shared/child_process.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::metrics {
@@ -70,7 +70,7 @@ TEST(MetricsCrashTest, KillNineMidConsumptionThenRestartEqualsARecomputation) {
 
   const std::string db = absl::StrCat("sqlite://", (dir / "metrics.db").string());
   auto start = [&] {
-    auto child = std::make_unique<t::ChildProcess>(
+    auto child = std::make_unique<shared::ChildProcess>(
         CX_METRICS_SERVICE_BINARY,
         std::vector<std::string>{"--listen=127.0.0.1:0", "--db=" + db, "--tokens-file=" + (dir / "tokens").string(),
                                  "--metrics-listen=", absl::StrCat("--feedback-endpoint=127.0.0.1:", (*feedback)->port()),

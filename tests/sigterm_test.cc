@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "cx/feedback/v1/feedback_service.grpc.pb.h"
 #include "feedback-service/sql_feedback_repository.h"
-#include "shared/testing/process.h"
+#include "shared/child_process.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::feedback {
@@ -33,7 +33,7 @@ TEST(SigtermTest, DrainsUnderLoadAndExitsZeroWithNothingLost) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "tokens") << t::TestTokensText();
   const std::string db = absl::StrCat("sqlite://", (dir / "feedback.db").string());
-  t::ChildProcess service(CX_FEEDBACK_SERVICE_BINARY,
+  shared::ChildProcess service(CX_FEEDBACK_SERVICE_BINARY,
                           {"--listen=127.0.0.1:0", "--db=" + db, "--tokens-file=" + (dir / "tokens").string(),
                            "--metrics-listen=", "--drain-grace-ms=1000", "--shutdown-timeout-ms=5000",
                            "--rate-limit-rps=0"});

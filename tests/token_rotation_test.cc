@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "cx/feedback/v1/feedback_service.grpc.pb.h"
 #include "shared/auth.h"
-#include "shared/testing/process.h"
+#include "shared/child_process.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::feedback {
@@ -38,8 +38,8 @@ class TokenRotationTest : public ::testing::Test {
     std::filesystem::rename(dir_ / "tokens.new", dir_ / "tokens");
   }
 
-  std::unique_ptr<t::ChildProcess> StartService(const std::string& poll_ms) {
-    auto service = std::make_unique<t::ChildProcess>(
+  std::unique_ptr<shared::ChildProcess> StartService(const std::string& poll_ms) {
+    auto service = std::make_unique<shared::ChildProcess>(
         CX_FEEDBACK_SERVICE_BINARY,
         std::vector<std::string>{"--listen=127.0.0.1:0", "--db=sqlite::memory:",
                                  "--tokens-file=" + (dir_ / "tokens").string(), "--metrics-listen=",

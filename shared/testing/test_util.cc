@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "shared/db/mysql_connection.h"
+#include "shared/local_net.h"
 
 namespace cx::shared::testing {
 
@@ -49,26 +50,6 @@ int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string
   for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   // HealthCheckResponse{status: N} is the two bytes 0x08 N.
   return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
-}
-
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, static_cast<size_t>(n));
-  close(fd);
-  return response;
 }
 
 std::string MysqlBaseUrl() {
@@ -113,18 +94,6 @@ ServiceOptions InProcessOptions(const std::string& db_url) {
   options.server.drain_grace = absl::ZeroDuration();
   options.page_token_key = "k";
   return options;
-}
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 OwnMariaDb::OwnMariaDb(std::string script)

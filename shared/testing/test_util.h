@@ -62,10 +62,6 @@ std::shared_ptr<const TokenStore> TestTokens();
 // closed or the name is unknown).
 int HealthCheck(const std::shared_ptr<grpc::Channel>& channel, const std::string& service = "");
 
-// A plain HTTP/1.0 GET to 127.0.0.1:port; the whole response ("" when the
-// connection is refused). For the Prometheus endpoints.
-std::string HttpGet(int port, const std::string& path);
-
 // Options of a service under test: the test tokens, 127.0.0.1 port 0, no
 // drain grace, a fixed page-token key.
 ServiceOptions InProcessOptions(const std::string& db_url);
@@ -105,8 +101,6 @@ inline bool WaitFor(const std::function<bool()>& done) {
   return done();
 }
 
-// A 127.0.0.1 TCP port free at the time of the call.
-int FreePort();
 
 // A MariaDB of the test's own (scripts/mariadb.sh with its own directory
 // and port), for tests that stop, kill or restart the database. Stopped on

@@ -1,4 +1,4 @@
-#include "shared/testing/process.h"
+#include "shared/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 
 extern char** environ;
 
-namespace cx::shared::testing {
+namespace cx::shared {
 
 ChildProcess::ChildProcess(std::string binary, std::vector<std::string> args,
                            std::map<std::string, std::string> env)
@@ -113,4 +113,4 @@ std::optional<int> ChildProcess::Wait(absl::Duration timeout) {
   return std::nullopt;
 }
 
-}  // namespace cx::shared::testing
+}  // namespace cx::shared

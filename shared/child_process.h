@@ -1,8 +1,8 @@
-// Starts a service binary as a child process for tests that need a real
-// process (signals, exit codes, restarts), reads its JSON log lines and
+// Starts a service binary as a child process (tests that need a real
+// process for signals, exit codes and restarts; cx-bench), reads its JSON log lines and
 // stops it by PID.
-#ifndef CX_SHARED_TESTING_PROCESS_H_
-#define CX_SHARED_TESTING_PROCESS_H_
+#ifndef CX_SHARED_CHILD_PROCESS_H_
+#define CX_SHARED_CHILD_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -13,7 +13,7 @@
 
 #include "absl/time/time.h"
 
-namespace cx::shared::testing {
+namespace cx::shared {
 
 class ChildProcess {
  public:
@@ -42,6 +42,6 @@ class ChildProcess {
   bool exited_ = false;
 };
 
-}  // namespace cx::shared::testing
+}  // namespace cx::shared
 
-#endif  // CX_SHARED_TESTING_PROCESS_H_
+#endif  // CX_SHARED_CHILD_PROCESS_H_

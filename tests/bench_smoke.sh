@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs cx-bench briefly so the tool keeps working: every scenario must
+# print its row with no errors. Its figures are not read (a test never
+# passes or fails on a time).
+#   bench_smoke.sh CX_BENCH_BINARY
+set -euo pipefail
+bench=$1
+out=$("$bench" --seconds=1 --freshness-samples=20 --query-inflight=4)
+echo "$out"
+rows=$(echo "$out" | grep '^| ' | grep -v '^| scenario |\|^| query |\|^| freshness:' || true)
+for scenario in 'echo (baseline)' 'SubmitFeedback (durable)' 'BatchSubmitFeedback x100' 'RecordEvent (durable)' \
+  'BatchRecordEvents x100' 'GetScore NPS, 30 days' 'GetFunnel 4 steps' 'GetCustomerHealth' 'query mix' '| idle' \
+  'under BatchSubmitFeedback'; do
+  if ! echo "$rows" | grep -qF "$scenario"; then
+    echo "bench_smoke: no row for '$scenario'" >&2
+    exit 1
+  fi
+done
+# Errors are printed as codeN:count; a clean row says 0.
+if echo "$rows" | grep -q 'code[0-9]*:'; then
+  echo "bench_smoke: a scenario had errors:" >&2
+  echo "$rows" | grep 'code[0-9]*:' >&2
+  exit 1
+fi
+echo "$out" | grep -q 'metrics-service catch-up' || { echo "bench_smoke: no catch-up line" >&2; exit 1; }
+echo "bench_smoke: ok"
