@@ -1,72 +1,132 @@
 #!/usr/bin/env bash
-# Regenerates BENCHMARKS.md: builds, starts a throwaway MariaDB, runs
-# cx-bench (echo baseline, SQLite, MariaDB), repository-bench (the storage
-# layer alone, next to plain INSERTs into the same table) and metrics-bench
-# (query latency over N feedback records next to SQL over the raw rows,
-# catch-up, freshness) in one go.
+# Regenerates BENCHMARKS.md. Each part writes its own section under
+# bench/results/ (with the date and machine it was taken on); BENCHMARKS.md
+# is those sections put together, so a part can be taken again alone.
+#   CX_BENCH_PARTS            which parts to run (default "cx storage metrics journey"):
+#     cx       cx-bench: echo baseline, feedback and journey ingest on SQLite
+#              and MariaDB, metrics-service catch-up, query mix and freshness;
+#              every service in its own process (a few minutes)
+#     storage  repository-bench: the storage layer alone, next to plain
+#              INSERTs into the same table (a minute)
+#     metrics  metrics-bench: query latency over N feedback records next to
+#              SQL over the raw rows (default 10 million: about 15 minutes
+#              and 10 GB under /tmp)
+#     journey  journey-bench: funnels and retention from the journey index
+#              (default 1 million customers, 20 million events: about an hour)
 #   CX_BENCH_SECONDS          measured seconds per scenario (default 5)
-#   CX_METRICS_BENCH_RECORDS  records for metrics-bench (default 10000000:
-#                             about 15 minutes and 10 GB under /tmp)
+#   CX_BENCH_CHANNELS         cx-bench channels (default 1)
+#   CX_METRICS_BENCH_RECORDS  records for metrics-bench (default 10000000)
 #   CX_JOURNEY_BENCH_CUSTOMERS, CX_JOURNEY_BENCH_EVENTS  journey-bench size
-#                             (default 1000000 customers, 20000000 events)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh >/dev/null
-trap 'bash scripts/mariadb.sh stop' EXIT
-url=$(bash scripts/mariadb.sh start)
+parts=${CX_BENCH_PARTS:-cx storage metrics journey}
 seconds=${CX_BENCH_SECONDS:-5}
+results=bench/results
+mkdir -p "$results"
 
-end_to_end=$(./build/bench/cx-bench --seconds="$seconds" --mysql-url="$url")
-storage=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 : 1)) --mysql-url="$url")
-records=${CX_METRICS_BENCH_RECORDS:-10000000}
-metrics=$(./build/bench/metrics-bench --records="$records" 2>/dev/null | grep "^|")
-journeys=$(./build/bench/journey-bench --customers="${CX_JOURNEY_BENCH_CUSTOMERS:-1000000}" \
-  --events="${CX_JOURNEY_BENCH_EVENTS:-20000000}" 2>/dev/null)
+machine() {
+  echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"),"
+  echo "MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1),"
+  echo "SQLite $(dpkg-query -W -f='${Version}' libsqlite3-0), gRPC $(dpkg-query -W -f='${Version}' libgrpc++1.51)."
+}
+taken() { echo "Taken by \`scripts/bench.sh\` (part \`$1\`) on $(date -u '+%Y-%m-%d %H:%M UTC'): $(machine)"; }
+
+url=""
+if [[ " $parts " == *" cx "* || " $parts " == *" storage "* ]]; then
+  trap 'bash scripts/mariadb.sh stop' EXIT
+  url=$(bash scripts/mariadb.sh start)
+fi
+
+if [[ " $parts " == *" cx "* ]]; then
+  out=$(./build/bench/cx-bench --seconds="$seconds" --channels="${CX_BENCH_CHANNELS:-1}" --mysql-url="$url")
+  {
+    echo "## End to end: the services over gRPC, next to a bare echo server (cx-bench)"
+    echo
+    taken cx
+    echo
+    echo "Every service runs as its own process (the binaries, started by cx-bench on loopback ports),"
+    echo "and so does the echo server, which is served by the same ServerRunner as the services. Durable:"
+    echo "every call returns after its commit (SQLite WAL with synchronous=FULL; InnoDB with"
+    echo "innodb_flush_log_at_trx_commit=1). The echo payload is the size of one SubmitFeedbackRequest; the"
+    echo "batch baseline's, of one 100-event BatchRecordEvents. Journey events are anonymous web visits by"
+    echo "5000 visitors. Service cores and RSS are the service process's (from /proc), client cores the load"
+    echo "generator's; rows/commit is the service's own group-commit histogram (from its /metrics). Client,"
+    echo "services and database share the two cores; the machine is shared and noisy, so compare rows of"
+    echo "one run, not runs."
+    echo
+    echo "$out" | sed -n '/^| scenario/,/^$/p'
+    echo "### metrics-service following both services (SQLite), after the ingest above"
+    echo
+    echo "Catch-up is from the metrics-service process's start until its feed cursors reach the end of both"
+    echo "feeds. Queries are over gRPC with 8 in flight. Freshness probes go to their own tenant: one"
+    echo "SubmitFeedback at a time, then GetScore polled until the answer is counted; under load, a"
+    echo "BatchSubmitFeedback load runs on the other tenant meanwhile."
+    echo
+    echo "$out" | sed -n '/^metrics-service catch-up/,$p'
+  } > "$results/cx.md"
+fi
+
+if [[ " $parts " == *" storage "* ]]; then
+  out=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 : 1)) --mysql-url="$url")
+  {
+    echo "## Storage alone: FeedbackRepository::Write, and plain INSERTs into the same table"
+    echo
+    taken storage
+    echo
+    echo "The plain INSERT rows put the same kind of rows into the same, already filled table without"
+    echo "the idempotency lookup, the sequence lock or protobuf: the database's own ceiling for this"
+    echo "schema (five B-trees per row) on this machine."
+    echo
+    echo "$out"
+  } > "$results/storage.md"
+fi
+
+if [[ " $parts " == *" metrics "* ]]; then
+  records=${CX_METRICS_BENCH_RECORDS:-10000000}
+  out=$(./build/bench/metrics-bench --records="$records" 2>/dev/null | grep "^|")
+  {
+    echo "## metrics-service: rollups against SQL over the raw rows, catch-up, freshness"
+    echo
+    taken metrics
+    echo
+    echo "$records synthetic feedback records over 90 days (60% NPS, 20% CSAT, 20% CES; skewed channels,"
+    echo "sources, 12 touchpoints, 5 stages, 4 segments over 200k customers, 30% with a tag) go through the"
+    echo "feed applier into SQLite; then metrics-service serves them over gRPC, one query at a time. The SQL"
+    echo "rows are the same aggregate over metrics_facts (one row per record, indexed by tenant, metric, hour)"
+    echo "on the same database. Catch-up and freshness use a real feedback-service and its change feed."
+    echo
+    echo "| what | figure | note |"
+    echo "|---|---|---|"
+    echo "$out"
+  } > "$results/metrics.md"
+fi
+
+if [[ " $parts " == *" journey "* ]]; then
+  out=$(./build/bench/journey-bench --customers="${CX_JOURNEY_BENCH_CUSTOMERS:-1000000}" \
+    --events="${CX_JOURNEY_BENCH_EVENTS:-20000000}" 2>/dev/null)
+  {
+    echo "## metrics-service: journey metrics from the journey index against SQL over the raw rows"
+    echo
+    taken journey
+    echo
+    echo '```'
+    echo "$out"
+    echo '```'
+  } > "$results/journey.md"
+fi
 
 {
   echo "# Benchmarks"
   echo
-  echo "Generated by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores,"
-  echo "$(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"), MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1),"
-  echo "SQLite $(dpkg-query -W -f='${Version}' libsqlite3-0), gRPC $(dpkg-query -W -f='${Version}' libgrpc++1.51)."
-  echo "Client, server and database share the same cores; the machine is shared and noisy, so compare"
-  echo "rows of one run, not runs."
-  echo
-  echo "## End to end: the services over gRPC, next to a bare echo server"
-  echo
-  echo "Durable: every call returns after its commit (SQLite WAL with synchronous=FULL; InnoDB with"
-  echo "innodb_flush_log_at_trx_commit=1). One channel; the echo payload is the size of one"
-  echo "SubmitFeedbackRequest; rows/commit is the service's own group-commit histogram. Journey events"
-  echo "are anonymous web visits by 5000 visitors. CPU (cores busy) and RSS are the bench process's:"
-  echo "the client and the service run in it together."
-  echo
-  echo "$end_to_end" | sed -n '/^| scenario/,$p'
-  echo
-  echo "## Storage alone: FeedbackRepository::Write, and plain INSERTs into the same table"
-  echo
-  echo "The plain INSERT rows put the same kind of rows into the same, already filled table without"
-  echo "the idempotency lookup, the sequence lock or protobuf: the database's own ceiling for this"
-  echo "schema (five B-trees per row) on this machine."
-  echo
-  echo "$storage"
-  echo
-  echo "## metrics-service: rollups against SQL over the raw rows, catch-up, freshness"
-  echo
-  echo "$records synthetic feedback records over 90 days (60% NPS, 20% CSAT, 20% CES; skewed channels,"
-  echo "sources, 12 touchpoints, 5 stages, 4 segments over 200k customers, 30% with a tag) go through the"
-  echo "feed applier into SQLite; then metrics-service serves them over gRPC, one query at a time. The SQL"
-  echo "rows are the same aggregate over metrics_facts (one row per record, indexed by tenant, metric, hour)"
-  echo "on the same database. Catch-up and freshness use a real feedback-service and its change feed."
-  echo
-  echo "| what | figure | note |"
-  echo "|---|---|---|"
-  echo "$metrics"
-  echo
-  echo "## metrics-service: journey metrics from the journey index against SQL over the raw rows"
-  echo
-  echo '```'
-  echo "$journeys"
-  echo '```'
+  echo "Generated by \`scripts/bench.sh\` from the sections in \`bench/results/\`; each section says when"
+  echo "and on what it was taken. Benchmarks print figures; none passes or fails on a time."
+  for part in cx storage metrics journey; do
+    if [[ -f "$results/$part.md" ]]; then
+      echo
+      cat "$results/$part.md"
+    fi
+  done
 } > BENCHMARKS.md
 cat BENCHMARKS.md
