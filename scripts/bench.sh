@@ -27,9 +27,9 @@ results=bench/results
 mkdir -p "$results"
 
 machine() {
-  echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME"),"
-  echo "MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1),"
-  echo "SQLite $(dpkg-query -W -f='${Version}' libsqlite3-0), gRPC $(dpkg-query -W -f='${Version}' libgrpc++1.51)."
+  echo "$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")," \
+    "MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1)," \
+    "SQLite $(dpkg-query -W -f='${Version}' libsqlite3-0), gRPC $(dpkg-query -W -f='${Version}' libgrpc++1.51)."
 }
 taken() { echo "Taken by \`scripts/bench.sh\` (part \`$1\`) on $(date -u '+%Y-%m-%d %H:%M UTC'): $(machine)"; }
 
@@ -51,7 +51,9 @@ if [[ " $parts " == *" cx "* ]]; then
     echo "every call returns after its commit (SQLite WAL with synchronous=FULL; InnoDB with"
     echo "innodb_flush_log_at_trx_commit=1). The echo payload is the size of one SubmitFeedbackRequest; the"
     echo "batch baseline's, of one 100-event BatchRecordEvents. Journey events are anonymous web visits by"
-    echo "5000 visitors. Service cores and RSS are the service process's (from /proc), client cores the load"
+    echo "5000 visitors. Feedback scores cycle through 0-10, so 7 in 11 answers are detractors and, under"
+    echo "the default follow-up rules, each opens a follow-up case (one more row and feed record) in the"
+    echo "same transaction. Service cores and RSS are the service process's (from /proc), client cores the load"
     echo "generator's; rows/commit is the service's own group-commit histogram (from its /metrics). Client,"
     echo "services and database share the two cores; the machine is shared and noisy, so compare rows of"
     echo "one run, not runs."
