@@ -155,6 +155,10 @@ void Metrics(const fs::path& dir) {
   funnel.add_steps()->set_event_type("order_placed");
   *funnel.mutable_range() = score.range();
   Write(dir, 10, funnel.SerializeAsString(), &n);
+  // Regression: a conversion window outside Duration's range once
+  // overflowed the conversion to microseconds (UBSan).
+  funnel.mutable_conversion_window()->set_seconds(372001853295915);
+  Write(dir, 10, funnel.SerializeAsString(), &n);
   v1::GetRetentionRequest retention;
   retention.set_cohort_event_type("order_placed");
   retention.set_return_event_type("login");

@@ -48,7 +48,15 @@ google::protobuf::Duration DurationOfUs(int64_t us) {
   return d;
 }
 
-int64_t DurationUs(const google::protobuf::Duration& d) { return d.seconds() * kUsPerSecond + d.nanos() / 1000; }
+// Saturates outside google.protobuf.Duration's valid range (about ±10000
+// years), so a forged value fails the caller's bounds check instead of
+// overflowing.
+int64_t DurationUs(const google::protobuf::Duration& d) {
+  constexpr int64_t kMaxSeconds = 315'576'000'000;
+  if (d.seconds() > kMaxSeconds) return std::numeric_limits<int64_t>::max();
+  if (d.seconds() < -kMaxSeconds) return std::numeric_limits<int64_t>::min();
+  return d.seconds() * kUsPerSecond + d.nanos() / 1000;
+}
 
 // The middle value; the mean of the two middle ones (truncated) when even.
 int64_t MedianUs(std::vector<int64_t>& v) {
@@ -87,10 +95,12 @@ UsRange CheckRange(const common::v1::TimeRange& r, const std::string& field, Vio
     v->push_back({field, "needs start_time and end_time"});
     return {};
   }
-  const bool valid = shared::IsValidTimestamp(r.start_time()) && shared::IsValidTimestamp(r.end_time());
-  if (!valid) v->push_back({field, "has a time that is not valid"});
+  if (!shared::IsValidTimestamp(r.start_time()) || !shared::IsValidTimestamp(r.end_time())) {
+    v->push_back({field, "has a time that is not valid"});
+    return {};  // not converted: an invalid time could overflow
+  }
   UsRange out{ToUs(r.start_time()), ToUs(r.end_time())};
-  if (valid && out.from >= out.to) v->push_back({field, "start_time must be before end_time"});
+  if (out.from >= out.to) v->push_back({field, "start_time must be before end_time"});
   return out;
 }
 

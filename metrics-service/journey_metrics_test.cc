@@ -4,6 +4,7 @@
 // repeated events, merges and unmerges of customers and anonymous visitors,
 // on SQLite and MariaDB, before and after a restart.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -476,7 +477,19 @@ TEST(JourneyMetricsExamples, BadInputNamesTheField) {
   funnel.mutable_conversion_window()->set_seconds(0);
   EXPECT_THAT(fx.metrics().GetFunnel(kAcme, funnel),
               t::StatusIsField(absl::StatusCode::kInvalidArgument, "conversion_window"));
+  // Values outside google.protobuf.Duration's range (found by the fuzzer:
+  // they overflowed the conversion to microseconds).
+  for (int64_t seconds : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(),
+                          int64_t{315'576'000'001}}) {
+    funnel.mutable_conversion_window()->set_seconds(seconds);
+    EXPECT_THAT(fx.metrics().GetFunnel(kAcme, funnel),
+                t::StatusIsField(absl::StatusCode::kInvalidArgument, "conversion_window"));
+  }
   funnel.mutable_conversion_window()->set_seconds(60);
+  // The same for a time range's timestamps.
+  funnel.mutable_range()->mutable_start_time()->set_seconds(std::numeric_limits<int64_t>::min());
+  EXPECT_THAT(fx.metrics().GetFunnel(kAcme, funnel), t::StatusIsField(absl::StatusCode::kInvalidArgument, "range"));
+  *funnel.mutable_range() = Range(kBase, kBase + kDay);
   funnel.add_steps()->set_event_type("Bad Type");
   EXPECT_THAT(fx.metrics().GetFunnel(kAcme, funnel),
               t::StatusIsField(absl::StatusCode::kInvalidArgument, "steps[1].event_type"));
