@@ -190,7 +190,11 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
   sqlite3_busy_timeout(db, 10000);
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
-                             "PRAGMA cache_size=-65536", "PRAGMA mmap_size=268435456",
+                             // Memory stays bounded whatever the database's size:
+                             // 16 MB of page cache per connection, and no memory
+                             // map (mapped pages count in the RSS up to the map's
+                             // size; reads go through the kernel's page cache).
+                             "PRAGMA cache_size=-16384", "PRAGMA mmap_size=0",
                              // Deleted rows leave no bytes behind (erasure).
                              "PRAGMA secure_delete=ON"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) return s;
