@@ -1,5 +1,7 @@
 #include "shared/db/sql.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -7,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "shared/db/mysql_connection.h"
 #include "shared/db/sqlite_connection.h"
 
@@ -105,12 +108,19 @@ absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParam
 
 absl::Status ScrubDeleted(SqlConnection& c) {
   if (c.backend() != Backend::kSqlite) return absl::OkStatus();
-  // Busy (first column 1) while a reader still uses an older snapshot; the
-  // busy handler waits for it, so a few tries suffice.
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // Busy (first column 1) while a reader still uses an older snapshot (the
+  // busy handler waits for those) or while another connection, such as the
+  // background checkpointer, holds the checkpoint lock: that one answers at
+  // once, so the tries are spaced out, up to about ten seconds in all.
+  absl::Duration pause = absl::Milliseconds(5);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (true) {
     auto rows = c.Query("PRAGMA wal_checkpoint(TRUNCATE)");
     if (!rows.ok()) return rows.status();
     if (rows->empty() || rows->front().Int(0) == 0) return absl::OkStatus();
+    if (absl::Now() + pause > deadline) break;
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(200));
   }
   return absl::UnavailableError("the SQLite WAL could not be emptied after an erasure");
 }
