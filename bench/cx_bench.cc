@@ -670,10 +670,12 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
 
-  std::cout << absl::StrFormat("\ncx-bench  %d cores  %s  %ds per scenario, %d channel(s)\n\n",
-                               std::thread::hardware_concurrency(),
-                               absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
-                               absl::ToInt64Seconds(s.duration), s.channels);
+  std::cout << absl::StrFormat(
+      "\ncx-bench  %d cores  %s  %ds per scenario (at most %d calls), %d channel(s) x %d unary calls in flight, "
+      "%d batch calls of %d items in flight, %d queries in flight\n\n",
+      std::thread::hardware_concurrency(), absl::FormatTime("%Y-%m-%d %H:%M UTC", absl::Now(), absl::UTCTimeZone()),
+      absl::ToInt64Seconds(s.duration), s.max_calls, s.channels, s.in_flight, s.batch_in_flight, s.batch_size,
+      s.query_in_flight);
   std::cout << "Each service (and the echo server) runs in its own process; service cores and RSS are that "
                "process's, client cores the load generator's.\n\n";
   PrintIngest(rows);

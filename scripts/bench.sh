@@ -60,6 +60,8 @@ if [[ " $parts " == *" cx "* ]]; then
     echo "services and database share the two cores; the machine is shared and noisy, so compare rows of"
     echo "one run, not runs."
     echo
+    echo "Settings: $(echo "$out" | grep '^cx-bench ' | sed 's/^cx-bench *//; s/  */ /g')."
+    echo
     echo "$out" | sed -n '/^| scenario/,/^$/p'
     echo "### metrics-service following both services (SQLite), after the ingest above"
     echo
