@@ -307,6 +307,41 @@ NewFeedback WithCase(NewFeedback n, int64_t created_us = 1'700'000'100'000'000) 
   return n;
 }
 
+// Several cases in one batch (stored many rows per statement on MySQL):
+// each right after its feedback, linked both ways, in its own tenant.
+TEST_P(FeedbackRepositoryConformance, ManyCasesInOneBatchEachFollowTheirFeedback) {
+  std::vector<NewFeedback> batch;
+  for (int i = 0; i < 12; ++i) {
+    NewFeedback n = Make(i % 3 == 0 ? "globex" : "acme", absl::StrCat("m", i), i % 2 ? 2 : 9);
+    batch.push_back(i % 2 ? WithCase(std::move(n)) : std::move(n));
+  }
+  auto results = WriteOk(batch);
+  ASSERT_EQ(results.size(), 12u);
+  int64_t expected = 1;
+  for (int i = 0; i < 12; ++i) {
+    const auto& f = results[static_cast<size_t>(i)].feedback;
+    EXPECT_EQ(f.sequence(), expected) << i;
+    expected += i % 2 ? 2 : 1;
+    if (i % 2 == 0) {
+      EXPECT_TRUE(f.follow_up().empty()) << i;
+      continue;
+    }
+    const int64_t case_id = f.sequence() + 1;
+    EXPECT_EQ(f.follow_up(), absl::StrCat("followups/", case_id)) << i;
+    auto stored = repo_->GetFollowUp(i % 3 == 0 ? "globex" : "acme", case_id);
+    ASSERT_TRUE(stored.ok() && stored->has_value()) << i;
+    EXPECT_EQ((*stored)->feedback(), f.name()) << i;
+    EXPECT_EQ((*stored)->customer_id(), f.customer_id()) << i;
+  }
+  auto changes = repo_->ListChanges(std::nullopt, 0, 100);
+  ASSERT_TRUE(changes.ok());
+  ASSERT_EQ(changes->size(), 18u);
+  for (size_t i = 0; i < changes->size(); ++i) EXPECT_EQ((*changes)[i].sequence(), static_cast<int64_t>(i) + 1);
+  int cases = 0;
+  for (const auto& c : *changes) cases += c.change_case() == v1::FeedbackChange::kFollowUpChanged;
+  EXPECT_EQ(cases, 6);
+}
+
 TEST_P(FeedbackRepositoryConformance, ACaseOpensWithItsFeedbackOnceAndTakesTheNextSequence) {
   auto first = WriteOk({Make("acme", "a", 9), WithCase(Make("acme", "b", 2)), Make("acme", "c", 8)});
   ASSERT_EQ(first.size(), 3u);

@@ -547,10 +547,21 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
     });
     if (!s.ok()) return s;
-    for (const NewCase& n : cases) {
-      if (absl::Status st = InsertFollowUp(c, *n.tenant, n.id, n.feedback_sequence, n.follow_up); !st.ok()) return st;
-      if (absl::Status st = InsertChange(c, *n.tenant, n.id, committed_us, n.follow_up); !st.ok()) return st;
-    }
+    // The cases and their feed records, chunked like the rows above.
+    s = ForEachChunk(cases.size(), max_rows, [&](size_t offset, size_t count) {
+      SqlParams follow_ups, changes;
+      for (size_t i = offset; i < offset + count; ++i) {
+        const NewCase& n = cases[i];
+        AppendFollowUp(*n.tenant, n.id, n.feedback_sequence, n.follow_up, &follow_ups);
+        AppendChange(*n.tenant, n.id, committed_us, n.follow_up, &changes);
+      }
+      if (auto r = c.Execute(absl::StrCat(kFollowUpInsert, Placeholders(count, kFollowUpColumns)), follow_ups);
+          !r.ok()) {
+        return r.status();
+      }
+      return c.Execute(absl::StrCat(kChangeInsert, Placeholders(count, kChangeColumns)), changes).status();
+    });
+    if (!s.ok()) return s;
     return AdvanceSequence(c, first, next - first);
   }
 
@@ -579,26 +590,37 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     return absl::OkStatus();
   }
 
-  static absl::Status InsertChange(SqlConnection& c, const std::string& tenant, int64_t sequence, int64_t committed_us,
-                                   const v1::FollowUp& follow_up) {
+  static constexpr char kChangeInsert[] = "INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES ";
+  static constexpr int kChangeColumns = 4;
+  static constexpr char kFollowUpInsert[] =
+      "INSERT INTO follow_ups (tenant, id, feedback_sequence, customer_id, status, assignee, outcome, created_us, "
+      "resolved_us, body) VALUES ";
+  static constexpr int kFollowUpColumns = 10;
+
+  // The values of one feed_changes row recording `follow_up` at `sequence`.
+  static void AppendChange(const std::string& tenant, int64_t sequence, int64_t committed_us,
+                           const v1::FollowUp& follow_up, SqlParams* params) {
     FeedbackChange change;
     change.set_sequence(sequence);
     change.set_tenant(tenant);
     *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(committed_us);
     *change.mutable_follow_up_changed() = follow_up;
-    return c.Execute("INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES (?, ?, ?, ?)",
-                     {sequence, tenant, committed_us, change.SerializeAsString()})
-        .status();
+    params->insert(params->end(), {sequence, tenant, committed_us, change.SerializeAsString()});
   }
 
-  static absl::Status InsertFollowUp(SqlConnection& c, const std::string& tenant, int64_t id,
-                                     int64_t feedback_sequence, const v1::FollowUp& f) {
-    return c.Execute("INSERT INTO follow_ups (tenant, id, feedback_sequence, customer_id, status, assignee, outcome, "
-                     "created_us, resolved_us, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     {tenant, id, feedback_sequence, f.customer_id(),
-                      int64_t{f.status()}, f.assignee(), int64_t{f.outcome()},
-                      TimeUtil::TimestampToMicroseconds(f.create_time()), ResolvedColumn(f), f.SerializeAsString()})
-        .status();
+  // The values of one follow_ups row.
+  static void AppendFollowUp(const std::string& tenant, int64_t id, int64_t feedback_sequence,
+                             const v1::FollowUp& f, SqlParams* params) {
+    params->insert(params->end(), {tenant, id, feedback_sequence, f.customer_id(), int64_t{f.status()}, f.assignee(),
+                                   int64_t{f.outcome()}, TimeUtil::TimestampToMicroseconds(f.create_time()),
+                                   ResolvedColumn(f), f.SerializeAsString()});
+  }
+
+  static absl::Status InsertChange(SqlConnection& c, const std::string& tenant, int64_t sequence, int64_t committed_us,
+                                   const v1::FollowUp& follow_up) {
+    SqlParams params;
+    AppendChange(tenant, sequence, committed_us, follow_up, &params);
+    return c.Execute(absl::StrCat(kChangeInsert, Placeholders(1, kChangeColumns)), params).status();
   }
 
   struct Known {
