@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -215,9 +216,18 @@ Row RunEcho(const std::string& self, const std::string& name, int in_flight, int
 
 // ---- ingest ----
 
+constexpr int64_t kCustomers = 5000;
+// How many of the kCustomers ids have feedback so far: GetCustomerHealth asks
+// only for those (a short run may not reach them all).
+std::atomic<int64_t> customers_with_feedback{0};
+
 feedback::v1::Feedback SampleFeedback(int64_t i) {
   feedback::v1::Feedback f;
-  f.set_customer_id(absl::StrCat("cust-", i % 5000));
+  f.set_customer_id(absl::StrCat("cust-", i % kCustomers));
+  const int64_t covered = std::min(i + 1, kCustomers);
+  int64_t seen = customers_with_feedback.load();
+  while (seen < covered && !customers_with_feedback.compare_exchange_weak(seen, covered)) {
+  }
   f.set_kind(feedback::v1::FEEDBACK_KIND_NPS);
   f.set_score(static_cast<int>(i % 11));
   f.set_comment("The delivery was late but support sorted it out quickly.");
@@ -234,7 +244,7 @@ journey::v1::Event SampleEvent(int64_t i, const std::string& run) {
   journey::v1::Event e;
   e.set_event_id(absl::StrCat(run, "-", i));
   // Web visitors: anonymous ids need no customer record first.
-  e.set_anonymous_id(absl::StrCat("visitor-", i % 5000));
+  e.set_anonymous_id(absl::StrCat("visitor-", i % kCustomers));
   e.set_type(kTypes[i % 5]);
   e.set_channel(common::v1::CHANNEL_WEB);
   e.set_touchpoint_id("website");
@@ -471,7 +481,7 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
   queries.push_back({"GetCustomerHealth", [](auto* async, auto done) {
                        static std::atomic<int64_t> next{0};
                        auto req = std::make_unique<mv1::GetCustomerHealthRequest>();
-                       req->set_customer_id(absl::StrCat("cust-", next++ % 5000));
+                       req->set_customer_id(absl::StrCat("cust-", next++ % std::max<int64_t>(1, customers_with_feedback)));
                        Issue<mv1::GetCustomerHealthRequest, mv1::GetCustomerHealthResponse>(
                            [async](auto... a) { async->GetCustomerHealth(a...); }, kToken, std::move(req), done);
                      }});

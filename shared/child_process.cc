@@ -28,25 +28,39 @@ ChildProcess::~ChildProcess() {
 }
 
 bool ChildProcess::Start() {
+  // Everything the child needs is built before fork: between fork and exec a
+  // child of a multi-threaded parent may only make async-signal-safe calls
+  // (a malloc there can wait forever on a lock another thread held at fork).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    if (env_.count(entry.substr(0, entry.find('='))) == 0) env_strings.push_back(entry);
+  }
+  for (const auto& [k, v] : env_) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<char*> argv;
+  argv.push_back(binary_.data());
+  for (auto& a : args_) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+
   int fds[2];
-  if (pipe(fds) != 0) return false;
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
   pid_ = fork();
-  if (pid_ < 0) return false;
-  if (pid_ == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
+  if (pid_ < 0) {
     close(fds[0]);
     close(fds[1]);
+    return false;
+  }
+  if (pid_ == 0) {
+    dup2(fds[1], STDOUT_FILENO);  // dup2 clears close-on-exec on the copies
+    dup2(fds[1], STDERR_FILENO);
     // Signals blocked in the parent's threads must not stay blocked here.
-    sigset_t none;
-    sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary_.c_str()));
-    for (auto& a : args_) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(binary_.c_str(), argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(fds[1]);
