@@ -6,14 +6,17 @@
 // (200k customers), starts the feedback-service binary on it as its own
 // process and reads through it over gRPC (ListFeedback by customer, newest
 // first, and ListChanges from random positions): the latencies, and the
-// service's RSS with N records stored.
+// service's RSS with N records stored. --stored-events=N does the same for
+// journey-service: N events of 200k visitors, GetJourney and ListChanges.
 //
 //   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
-//                    [--stored-records=0]
+//                    [--stored-records=0] [--stored-events=0]
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 
@@ -23,7 +26,10 @@
 #include "bench/service_process.h"
 #include "cx/feedback/v1/feedback_service.grpc.pb.h"
 #include "shared/auth.h"
+#include "cx/journey/v1/journey_service.grpc.pb.h"
 #include "feedback-service/sql_feedback_repository.h"
+#include "journey-service/sql_journey_repository.h"
+#include "shared/proto_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "shared/config.h"
 #include "shared/db/mysql_connection.h"
@@ -115,6 +121,67 @@ void Measure(const std::string& backend, const std::string& url, absl::Duration 
   }
 }
 
+// A read served by a service started on a filled database, and the
+// latencies (ms) it took.
+struct Read {
+  std::string name;
+  std::function<grpc::Status()> call;
+  std::vector<double> ms;
+};
+
+// Runs the reads in turn for `duration` (at most a million rounds), exits on
+// an error, prints p50/p99 of each.
+void RunReads(std::vector<Read>& reads, absl::Duration duration) {
+  const absl::Time end = absl::Now() + duration;
+  for (int i = 0; absl::Now() < end && i < 1000000; ++i) {
+    for (Read& r : reads) {
+      const absl::Time t = absl::Now();
+      grpc::Status st = r.call();
+      r.ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+      if (!st.ok()) { std::cerr << r.name << ": " << st.error_message() << "\n"; std::exit(1); }
+    }
+  }
+  auto pct = [](std::vector<double> v, double p) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+  };
+  for (const Read& r : reads) {
+    std::cout << absl::StrFormat("  %s: %d calls, p50 %.2f ms, p99 %.2f ms\n", r.name, r.ms.size(), pct(r.ms, 0.5),
+                                 pct(r.ms, 0.99));
+  }
+}
+
+constexpr char kReadToken[] = "bench-read-token";
+constexpr char kServiceToken[] = "bench-service-token";
+
+// Starts `binary` on the database at `url` as its own process (tokens for
+// kReadToken and kServiceToken in `dir`) and prints its RSS.
+std::unique_ptr<cx::bench::ServiceProcess> StartOnStored(const std::string& binary, const std::string& name,
+                                                         const std::string& url, const std::filesystem::path& dir) {
+  const std::string tokens = (dir / "tokens").string();
+  std::ofstream(tokens) << cx::shared::Sha256Hex(kReadToken) << " bench read\n"
+                        << cx::shared::Sha256Hex(kServiceToken) << " * service\n";
+  auto service = std::make_unique<cx::bench::ServiceProcess>(
+      binary,
+      std::vector<std::string>{"--db=" + url, "--tokens-file=" + tokens, "--rate-limit-rps=0", "--log-level=error",
+                               "--drain-grace-ms=0"});
+  if (!service->Start(name, absl::Minutes(5))) std::exit(1);
+  std::cout << absl::StrFormat("%s started on it: RSS %.0f MB (%s)\n", name, service->RssKb() / 1024.0,
+                               service->RssParts());
+  return service;
+}
+
+void PrintStored(const std::string& what, int64_t n, absl::Time start, const std::filesystem::path& file) {
+  std::cout << absl::StrFormat("\nstored: %d %s written in %.0f s; database %.0f MB\n", n, what,
+                               absl::ToDoubleSeconds(absl::Now() - start), std::filesystem::file_size(file) / 1048576.0);
+}
+
+template <class Stub>
+std::unique_ptr<Stub> Connect(const cx::bench::ServiceProcess& service) {
+  return std::make_unique<Stub>(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", service.port()), grpc::InsecureChannelCredentials()));
+}
+
 // Fills `path` with n rows, then measures feedback-service on it.
 void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration duration) {
   const std::string url = absl::StrCat("sqlite://", (dir / "stored.db").string());
@@ -132,72 +199,111 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
       }
       if (auto r = (*repo)->Write(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
-    std::cout << absl::StrFormat("\nstored: %d feedback rows written in %.0f s; database %.0f MB\n", n,
-                                 absl::ToDoubleSeconds(absl::Now() - start),
-                                 std::filesystem::file_size(dir / "stored.db") / 1048576.0);
+    PrintStored("feedback rows", n, start, dir / "stored.db");
   }
-  constexpr char kRead[] = "bench-read-token";
-  constexpr char kService[] = "bench-service-token";
-  const std::string tokens = (dir / "tokens").string();
-  std::ofstream(tokens) << cx::shared::Sha256Hex(kRead) << " bench read\n"
-                        << cx::shared::Sha256Hex(kService) << " * service\n";
-  cx::bench::ServiceProcess service(
-      CX_FEEDBACK_SERVICE_BINARY,
-      {"--db=" + url, "--tokens-file=" + tokens, "--rate-limit-rps=0", "--log-level=error", "--drain-grace-ms=0"});
-  if (!service.Start("feedback-service", absl::Minutes(5))) std::exit(1);
-  std::cout << absl::StrFormat("feedback-service started on it: RSS %.0f MB (%s)\n", service.RssKb() / 1024.0,
-                               service.RssParts());
-  auto stub = cx::feedback::v1::FeedbackService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", service.port()), grpc::InsecureChannelCredentials()));
+  auto service = StartOnStored(CX_FEEDBACK_SERVICE_BINARY, "feedback-service", url, dir);
+  auto stub = Connect<cx::feedback::v1::FeedbackService::Stub>(*service);
   std::mt19937_64 rng(5);
-  std::vector<double> by_customer, newest, changes;
-  const absl::Time end = absl::Now() + duration;
-  for (int i = 0; absl::Now() < end && i < 1000000; ++i) {
-    auto timed = [&](std::vector<double>* into, auto call) {
-      const absl::Time t = absl::Now();
-      grpc::Status st = call();
-      into->push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
-      if (!st.ok()) { std::cerr << st.error_message() << "\n"; std::exit(1); }
-    };
-    timed(&by_customer, [&] {
-      grpc::ClientContext ctx;
-      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kRead));
-      cx::feedback::v1::ListFeedbackRequest req;
-      req.set_customer_id(absl::StrCat("cust-", rng() % 200000));
-      cx::feedback::v1::ListFeedbackResponse resp;
-      return stub->ListFeedback(&ctx, req, &resp);
-    });
-    timed(&newest, [&] {
-      grpc::ClientContext ctx;
-      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kRead));
-      cx::feedback::v1::ListFeedbackRequest req;
-      cx::feedback::v1::ListFeedbackResponse resp;
-      return stub->ListFeedback(&ctx, req, &resp);
-    });
-    timed(&changes, [&] {
-      grpc::ClientContext ctx;
-      ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kService));
-      cx::feedback::v1::ListChangesRequest req;
-      req.set_after_sequence(static_cast<int64_t>(rng() % static_cast<uint64_t>(n)));
-      req.set_limit(500);
-      cx::feedback::v1::ListChangesResponse resp;
-      return stub->ListChanges(&ctx, req, &resp);
-    });
+  namespace fv1 = cx::feedback::v1;
+  std::vector<Read> reads;
+  reads.push_back({"ListFeedback by customer (50 newest)", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kReadToken));
+                     fv1::ListFeedbackRequest req;
+                     req.set_customer_id(absl::StrCat("cust-", rng() % 200000));
+                     fv1::ListFeedbackResponse resp;
+                     return stub->ListFeedback(&ctx, req, &resp);
+                   }});
+  reads.push_back({"ListFeedback newest first (50)", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kReadToken));
+                     fv1::ListFeedbackRequest req;
+                     fv1::ListFeedbackResponse resp;
+                     return stub->ListFeedback(&ctx, req, &resp);
+                   }});
+  reads.push_back({"ListChanges 500 from a random position", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kServiceToken));
+                     fv1::ListChangesRequest req;
+                     req.set_after_sequence(static_cast<int64_t>(rng() % static_cast<uint64_t>(n)));
+                     req.set_limit(500);
+                     fv1::ListChangesResponse resp;
+                     return stub->ListChanges(&ctx, req, &resp);
+                   }});
+  RunReads(reads, duration);
+  std::cout << absl::StrFormat("feedback-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
+                               service->RssParts());
+  service->Stop();
+}
+
+// Fills a journey database with n events of 200k visitors (20 event types,
+// spread over 180 days), then measures journey-service on it.
+void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Duration duration) {
+  constexpr int64_t kVisitors = 200000;
+  const std::string url = absl::StrCat("sqlite://", (dir / "journey.db").string());
+  const int64_t end_us = absl::ToUnixMicros(absl::Now());
+  constexpr int64_t kSpanUs = int64_t{180} * 86400 * 1000000;
+  {
+    auto pool = cx::shared::db::OpenDatabase(url, "", 1);
+    if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
+    auto repo = cx::journey::OpenJourneyRepository(*pool);
+    if (!repo.ok()) { std::cerr << repo.status() << "\n"; std::exit(1); }
+    static const char* kTypes[] = {"page_view", "product_view", "cart_add", "order_placed", "support_ticket_opened",
+                                   "support_ticket_resolved", "invoice_paid", "store_visit", "review_posted",
+                                   "email_opened"};
+    const absl::Time start = absl::Now();
+    for (int64_t i = 0; i < n; i += 1000) {
+      std::vector<cx::journey::NewEvent> batch;
+      for (int64_t j = i; j < std::min(n, i + 1000); ++j) {
+        cx::journey::NewEvent ne;
+        ne.tenant = "bench";
+        auto& e = ne.event;
+        e.set_event_id(absl::StrCat("stored-", j));
+        e.set_anonymous_id(absl::StrCat("visitor-", (j * 7919) % kVisitors));  // 7919 is prime: all visitors
+        e.set_type(kTypes[j % 10]);
+        e.set_channel(cx::common::v1::CHANNEL_WEB);
+        e.set_touchpoint_id("website");
+        e.set_session_id(absl::StrCat("s-", j / 8));
+        (*e.mutable_properties())["path"] = "/products/espresso-machine";
+        const int64_t t = end_us - kSpanUs + kSpanUs / n * j;
+        *e.mutable_occurred_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(t);
+        *e.mutable_event_time() = e.occurred_at();
+        *e.mutable_received_at() = e.occurred_at();
+        ne.payload_hash = cx::shared::PayloadHash(e);
+        batch.push_back(std::move(ne));
+      }
+      if (auto r = (*repo)->WriteEvents(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+    }
+    PrintStored("journey events", n, start, dir / "journey.db");
   }
-  auto pct = [](std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-  };
-  for (auto& [name, v] : std::vector<std::pair<std::string, std::vector<double>*>>{
-           {"ListFeedback by customer (50 newest)", &by_customer},
-           {"ListFeedback newest first (50)", &newest},
-           {"ListChanges 500 from a random position", &changes}}) {
-    std::cout << absl::StrFormat("  %s: %d calls, p50 %.2f ms, p99 %.2f ms\n", name, v->size(), pct(*v, 0.5),
-                                 pct(*v, 0.99));
-  }
-  std::cout << absl::StrFormat("feedback-service after the reads: RSS %.0f MB (%s)\n", service.RssKb() / 1024.0,
-                               service.RssParts());
-  service.Stop();
+  auto service = StartOnStored(CX_JOURNEY_SERVICE_BINARY, "journey-service", url, dir);
+  auto stub = Connect<cx::journey::v1::JourneyService::Stub>(*service);
+  std::mt19937_64 rng(7);
+  namespace jv1 = cx::journey::v1;
+  std::vector<Read> reads;
+  reads.push_back({"GetJourney of a visitor (first page of 100 events)", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kReadToken));
+                     jv1::GetJourneyRequest req;
+                     // A visitor of a random stored event: every one asked has events.
+                     const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+                     req.mutable_identity()->set_anonymous_id(absl::StrCat("visitor-", (j * 7919) % kVisitors));
+                     jv1::GetJourneyResponse resp;
+                     return stub->GetJourney(&ctx, req, &resp);
+                   }});
+  reads.push_back({"ListChanges 500 from a random position", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kServiceToken));
+                     jv1::ListChangesRequest req;
+                     req.set_after_sequence(static_cast<int64_t>(rng() % static_cast<uint64_t>(n)));
+                     req.set_limit(500);
+                     jv1::ListChangesResponse resp;
+                     return stub->ListChanges(&ctx, req, &resp);
+                   }});
+  RunReads(reads, duration);
+  std::cout << absl::StrFormat("journey-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
+                               service->RssParts());
+  service->Stop();
 }
 
 }  // namespace
@@ -208,6 +314,8 @@ int main(int argc, char** argv) {
       {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure"},
       {"stored-records", "CX_BENCH_STORED_RECORDS", "0",
        "also: feedback-service's RSS and read latency with this many records stored (SQLite)"},
+      {"stored-events", "CX_BENCH_STORED_EVENTS", "0",
+       "also: journey-service's RSS and read latency with this many events stored (SQLite)"},
   };
   auto config = cx::shared::Config::ParseOrExit("repository-bench", specs, argc, argv);
   cx::shared::InitLogging("repository-bench", cx::shared::LogLevel::kWarning);
@@ -224,6 +332,9 @@ int main(int argc, char** argv) {
   }
   if (const int64_t stored = *config.GetInt("stored-records"); stored > 0) {
     MeasureStored(dir, stored, std::max(duration, absl::Seconds(10)));
+  }
+  if (const int64_t stored = *config.GetInt("stored-events"); stored > 0) {
+    MeasureStoredEvents(dir, stored, std::max(duration, absl::Seconds(10)));
   }
   std::filesystem::remove_all(dir);
   return 0;
