@@ -8,7 +8,8 @@
 #              every service in its own process (a few minutes)
 #     storage  repository-bench: the storage layer alone, next to plain
 #              INSERTs into the same table; then feedback-service's read
-#              latency and RSS with CX_BENCH_STORED_RECORDS rows stored
+#              latency and RSS with CX_BENCH_STORED_RECORDS rows stored, and
+#              journey-service with CX_BENCH_STORED_EVENTS events (the same)
 #              (default 10000000: about 10 minutes and 4 GB under /tmp)
 #     metrics  metrics-bench: query latency over N feedback records next to
 #              SQL over the raw rows (default 10 million: about 15 minutes
@@ -77,7 +78,7 @@ fi
 if [[ " $parts " == *" storage "* ]]; then
   stored=${CX_BENCH_STORED_RECORDS:-10000000}
   out=$(./build/bench/repository-bench --seconds=$((seconds > 2 ? seconds / 2 : 1)) --mysql-url="$url" \
-    --stored-records="$stored")
+    --stored-records="$stored" --stored-events="${CX_BENCH_STORED_EVENTS:-$stored}")
   {
     echo "## Storage alone: FeedbackRepository::Write, and plain INSERTs into the same table"
     echo
@@ -88,6 +89,7 @@ if [[ " $parts " == *" storage "* ]]; then
     echo "schema (five B-trees per row) on this machine. Then $stored feedback rows (200k customers) are"
     echo "written to a SQLite file and the feedback-service binary serves reads from it as its own process:"
     echo "the read latency and the process's RSS (anonymous and file-backed) with that many records stored."
+    echo "The same for journey-service: ${CX_BENCH_STORED_EVENTS:-$stored} events of 200k visitors, GetJourney and ListChanges."
     echo
     echo "$out" | grep '^|'
     echo
