@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +48,8 @@ bool ChildProcess::Start() {
   sigset_t none;
   sigemptyset(&none);
 
+  const pid_t parent = getpid();
+
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return false;
   pid_ = fork();
@@ -60,6 +63,10 @@ bool ChildProcess::Start() {
     dup2(fds[1], STDERR_FILENO);
     // Signals blocked in the parent's threads must not stay blocked here.
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // A parent that dies without stopping it (a crash, an exit on an error)
+    // takes the child with it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }

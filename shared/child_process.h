@@ -20,6 +20,9 @@ class ChildProcess {
   ChildProcess(std::string binary, std::vector<std::string> args, std::map<std::string, std::string> env = {});
   ~ChildProcess();  // SIGKILLs a child that is still running
 
+  // The child gets SIGKILL if the thread that started it ends first, so a
+  // parent that exits or crashes leaves nothing running: start children from
+  // a thread that outlives them (the main thread).
   bool Start();
   // Reads log lines until one contains `needle` (returns it) or timeout.
   std::optional<std::string> WaitForLine(const std::string& needle, absl::Duration timeout);
