@@ -1,5 +1,7 @@
 #include "metrics-service/feed_applier.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -216,16 +218,22 @@ absl::Status FeedApplier::LoadJourneys(JourneyIndex& into, const std::optional<s
 
 absl::Status FeedApplier::Load() {
   if (auto s = LoadJourneys(*journeys_, std::nullopt); !s.ok()) return s;
+  journeys_->ShrinkToFit();
+  // Small batches: the index's merge buffers are transient, and at a rebuild
+  // of millions of cells large ones would leave the heap fragmented.
   std::vector<CellDelta> cells;
   auto s = repository_->ForEachCell([&](CellDelta&& d) {
     cells.push_back(std::move(d));
-    if (cells.size() >= 100000) {
+    if (cells.size() >= 10000) {
       index_->Apply(cells);
       cells.clear();
     }
   });
   if (!s.ok()) return s;
   index_->Apply(cells);
+  // The rebuild's transient buffers are freed; give their pages back to the
+  // system (glibc keeps freed heap memory otherwise).
+  malloc_trim(0);
   return absl::OkStatus();
 }
 
@@ -259,6 +267,7 @@ absl::Status FeedApplier::Commit(const std::string& feed, int64_t after, int64_t
       shared::LogError("journey index rebuild after an erasure failed", {{"error", st.ToString()}});
       return st;
     }
+    fresh.ShrinkToFit();
     journeys_->ReplaceTenant(tenant, std::move(fresh));
   }
   std::sort(tenants.begin(), tenants.end());

@@ -5,18 +5,6 @@
 
 namespace cx::metrics {
 
-uint32_t Dictionary::Intern(const std::string& name) {
-  auto [it, added] = ids_.emplace(name, static_cast<uint32_t>(names_.size()));
-  if (added) names_.push_back(name);
-  return it->second;
-}
-
-std::optional<uint32_t> Dictionary::Find(const std::string& name) const {
-  auto it = ids_.find(name);
-  if (it == ids_.end()) return std::nullopt;
-  return it->second;
-}
-
 void FeedbackSummary::Add(const Fact& f) {
   any = true;
   last_time_us = std::max(last_time_us, f.time_us);
@@ -76,13 +64,15 @@ void TenantJourneys::Subtree(int node, std::vector<int>* out) const {
   out->clear();
   out->push_back(node);
   for (size_t i = 0; i < out->size() && i < 100000; ++i) {
-    for (int child : nodes[(*out)[i]].children) out->push_back(child);
+    auto it = children.find((*out)[i]);
+    if (it == children.end()) continue;
+    for (int child : it->second) out->push_back(child);
   }
 }
 
 std::pair<const Ev*, const Ev*> TenantJourneys::Timeline(int root, std::vector<Ev>* scratch) const {
   const IdentityNode& n = nodes[root];
-  if (n.children.empty()) return {n.events.data(), n.events.data() + n.events.size()};
+  if (children.count(root) == 0) return {n.events.data(), n.events.data() + n.events.size()};
   std::vector<int> members;
   Subtree(root, &members);
   scratch->clear();
@@ -175,14 +165,15 @@ void JourneyIndex::PutNode(const std::string& tenant, const CustomerNode& node) 
   const int id = NodeOf(t, node.customer_id);
   const int parent = node.parent.empty() ? -1 : NodeOf(t, node.parent);
   IdentityNode& n = t.nodes[id];
-  n.segment = node.segment;
+  n.segment = t.segments.Intern(node.segment);
   if (n.parent != parent) {
     if (n.parent >= 0) {
-      auto& siblings = t.nodes[n.parent].children;
+      auto& siblings = t.children[n.parent];
       siblings.erase(std::remove(siblings.begin(), siblings.end(), id), siblings.end());
+      if (siblings.empty()) t.children.erase(n.parent);
     }
     n.parent = parent;
-    if (parent >= 0) t.nodes[parent].children.push_back(id);
+    if (parent >= 0) t.children[parent].push_back(id);
   }
   if (node.health_version != 0 && node.health_version != n.version && !n.anonymous) {
     t.by_version.erase({n.version, id});
@@ -201,6 +192,19 @@ void JourneyIndex::AddOpenFollowUps(const std::string& tenant, const std::string
   std::unique_lock lock(mu_);
   TenantJourneys& t = Tenant(tenant);
   t.nodes[NodeOf(t, customer_id)].open_follow_ups += delta;
+}
+
+void JourneyIndex::ShrinkToFit() {
+  std::unique_lock lock(mu_);
+  for (auto& [name, t] : tenants_) {
+    t->nodes.shrink_to_fit();
+    for (IdentityNode& n : t->nodes) {
+      n.events.shrink_to_fit();
+      n.types.shrink_to_fit();
+    }
+    for (auto& ids : t->by_type) ids.shrink_to_fit();
+    for (auto& ids : t->by_stage) ids.shrink_to_fit();
+  }
 }
 
 void JourneyIndex::SetVersions(const std::string& tenant,

@@ -20,23 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
+#include "metrics-service/dictionary.h"
 #include "metrics-service/metrics_repository.h"
 
 namespace cx::metrics {
-
-// Interned strings; id 0 is "".
-class Dictionary {
- public:
-  Dictionary() : names_{""} { ids_[""] = 0; }
-  uint32_t Intern(const std::string& name);
-  std::optional<uint32_t> Find(const std::string& name) const;
-  const std::string& Name(uint32_t id) const { return names_[id]; }
-  size_t size() const { return names_.size(); }
-
- private:
-  std::unordered_map<std::string, uint32_t> ids_;
-  std::vector<std::string> names_;
-};
 
 // One event in memory (40 bytes).
 struct Ev {
@@ -72,8 +60,7 @@ struct IdentityNode {
   std::string key;  // customer id, or kAnonymousPrefix + anonymous id
   bool anonymous = false;
   int parent = -1;
-  std::vector<int> children;
-  std::string segment;
+  uint32_t segment = 0;         // id in TenantJourneys::segments
   std::vector<Ev> events;       // sorted by EventBefore
   std::vector<uint32_t> types;  // sorted distinct event types
   uint8_t stages = 0;           // bit s: has an event of stage s
@@ -95,19 +82,22 @@ enum TicketKind { kTicketOther = 0, kTicketOpened, kTicketContact, kTicketResolv
 TicketKind TicketKindOf(const std::string& type);
 
 struct TenantJourneys {
-  Dictionary types, touchpoints, currencies, ticket_ids;
+  Dictionary types, touchpoints, currencies, ticket_ids, segments;
   std::vector<IdentityNode> nodes;
+  // Identities merged into a node, by node (few nodes have any).
+  std::unordered_map<int, std::vector<int>> children;
   std::unordered_map<std::string, int> by_key;
   std::vector<std::vector<int>> by_type;  // type id -> identities with such events
   std::vector<int> by_stage[8];           // stage -> identities with such events
   std::map<uint32_t, std::vector<TicketEvent>> tickets;  // ticket id -> sorted events
-  std::set<std::pair<int64_t, int>> by_version;          // customers (not anonymous)
+  absl::btree_set<std::pair<int64_t, int>> by_version;   // customers (not anonymous)
 
   int Find(const std::string& key) const {
     auto it = by_key.find(key);
     return it == by_key.end() ? -1 : it->second;
   }
   int Root(int node) const;
+  const std::string& SegmentOf(int node) const { return segments.Name(nodes[node].segment); }
   // The node and every identity merged into it, directly or not.
   void Subtree(int node, std::vector<int>* out) const;
   // The events of a root and its subtree, sorted. Points into the node's
@@ -130,6 +120,9 @@ class JourneyIndex {
   // Replaces one tenant's state with the one `fresh` holds (after an
   // erasure, the tenant is rebuilt from the repository).
   void ReplaceTenant(const std::string& tenant, JourneyIndex&& fresh);
+  // Gives back the spare capacity of every vector (after a rebuild, when
+  // nothing grows for a while).
+  void ShrinkToFit();
 
   // Runs fn over the tenant's state under a shared lock (an empty state
   // when the tenant is unknown).

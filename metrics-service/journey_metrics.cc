@@ -128,12 +128,12 @@ struct EventFilter {
   bool any_touchpoint = true;
   uint32_t touchpoint = 0;
   bool any_segment = true;
-  std::string segment;
+  uint32_t segment = 0;
 
   EventFilter(const v1::JourneyFilters& f, const TenantJourneys& t)
-      : channel(f.channel()), any_touchpoint(f.touchpoint_id().empty()),
-        any_segment(f.segment().empty()), segment(f.segment()) {
+      : channel(f.channel()), any_touchpoint(f.touchpoint_id().empty()), any_segment(f.segment().empty()) {
     if (!any_touchpoint) touchpoint = t.touchpoints.Find(f.touchpoint_id()).value_or(kNoId);
+    if (!any_segment) segment = t.segments.Find(f.segment()).value_or(kNoId);
   }
   bool Passes(const Ev& e) const {
     return (channel == 0 || e.channel == channel) && (any_touchpoint || e.touchpoint == touchpoint);
@@ -673,12 +673,11 @@ absl::StatusOr<v1::GetCustomerLifetimeValueResponse> JourneyMetrics::GetCustomer
     std::vector<Ev> scratch;
     if (currency != 0) {
       for (int root : t.Roots()) {
-        const IdentityNode& node = t.nodes[root];
-        if (!r.segment().empty() && node.segment != r.segment()) continue;
+        if (!r.segment().empty() && t.SegmentOf(root) != r.segment()) continue;
         const auto [begin, end] = t.Timeline(root, &scratch);
         const RevenueTotals mine = RevenueOf(begin, end, currency, refund, range.from, range.to);
         all.Add(mine);
-        segments[node.segment].Add(mine);
+        segments[t.SegmentOf(root)].Add(mine);
       }
     }
     if (!r.segment().empty()) segments.emplace(r.segment(), RevenueTotals{});
@@ -694,7 +693,7 @@ absl::StatusOr<v1::GetCustomerLifetimeValueResponse> JourneyMetrics::GetCustomer
       const auto [begin, end] = t.Timeline(root, &scratch);
       const RevenueTotals mine = currency != 0 ? RevenueOf(begin, end, currency, refund, range.from, range.to)
                                                : RevenueTotals{};
-      auto seg = segments.find(t.nodes[root].segment);
+      auto seg = segments.find(t.SegmentOf(root));
       *out.mutable_customer() = ValueOf("customer:" + t.nodes[root].key, mine,
                                         seg != segments.end() ? seg->second : RevenueTotals{}, params);
     }
@@ -761,7 +760,7 @@ RevenueTotals JourneyMetrics::SegmentTotals(const std::string& tenant, const Ten
   RevenueTotals totals;
   std::vector<Ev> scratch;
   for (int root : t.Roots()) {
-    if (t.nodes[root].segment != segment) continue;
+    if (t.SegmentOf(root) != segment) continue;
     const auto [begin, end] = t.Timeline(root, &scratch);
     totals.Add(RevenueOf(begin, end, currency, refund, from_us, to_us));
   }
@@ -782,7 +781,7 @@ v1::CustomerHealth JourneyMetrics::HealthOf(const std::string& tenant, const Ten
     return h;
   }
   const int64_t now_us = absl::ToUnixMicros(now);
-  h.set_segment(node.segment);
+  h.set_segment(t.SegmentOf(id));
   std::vector<int> members;
   t.Subtree(id, &members);
   FeedbackSummary feedback;
@@ -863,7 +862,7 @@ v1::CustomerHealth JourneyMetrics::HealthOf(const std::string& tenant, const Ten
   if (currency != 0) {
     const int64_t from = now_us - 365 * kUsPerDay;
     const RevenueTotals mine = RevenueOf(begin, end, currency, refund, from, now_us);
-    const RevenueTotals segment = SegmentTotals(tenant, t, node.segment, currency, from, now_us, now);
+    const RevenueTotals segment = SegmentTotals(tenant, t, t.SegmentOf(id), currency, from, now_us, now);
     h.set_currency_code(t.currencies.Name(currency));
     *h.mutable_lifetime_value() = ValueOf("customer:" + node.key, mine, segment, ValueParams{});
   }

@@ -3,34 +3,159 @@
 #include <algorithm>
 #include <mutex>
 
-#include "absl/strings/str_join.h"
 
 namespace cx::metrics {
 
-Counts Series::Before(int64_t h) const {
-  auto it = std::lower_bound(hours_.begin(), hours_.end(), h);
-  if (it == hours_.begin()) return Counts{};
-  return cumulative_[static_cast<size_t>(it - hours_.begin()) - 1];
+namespace {
+
+// Cell encoding: varint((hour - previous hour) << 1 | one), then for a cell of
+// one answer (one = 1; n = 1, top and bottom 0 or 1, sum_sq = sum^2,
+// 0 <= sum < 32) a byte top << 6 | bottom << 5 | sum, else the five counters
+// as zigzag varints.
+void PutVarint(uint64_t v, std::vector<uint8_t>* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<uint8_t>(v));
 }
 
-void Series::Merge(std::vector<std::pair<int64_t, Counts>>& deltas) {
+uint64_t GetVarint(const uint8_t*& p) {
+  uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const uint8_t b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (b < 0x80) return v;
+  }
+}
+
+uint64_t Zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t Unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+bool IsOneAnswer(const Counts& c) {
+  return c.n == 1 && (c.top == 0 || c.top == 1) && (c.bottom == 0 || c.bottom == 1) && c.sum >= 0 && c.sum < 32 &&
+         c.sum_sq == c.sum * c.sum;
+}
+
+void EncodeCell(int64_t hour_delta, const Counts& c, std::vector<uint8_t>* out) {
+  const bool one = IsOneAnswer(c);
+  PutVarint(static_cast<uint64_t>(hour_delta) << 1 | (one ? 1 : 0), out);
+  if (one) {
+    out->push_back(static_cast<uint8_t>(c.top << 6 | c.bottom << 5 | c.sum));
+    return;
+  }
+  for (int64_t v : {c.n, c.top, c.bottom, c.sum, c.sum_sq}) PutVarint(Zigzag(v), out);
+}
+
+// Decodes one cell at p (advancing it); *hour is the previous cell's hour on
+// entry and this cell's on return.
+Counts DecodeCell(const uint8_t*& p, int64_t* hour) {
+  const uint64_t head = GetVarint(p);
+  *hour += static_cast<int64_t>(head >> 1);
+  Counts c;
+  if (head & 1) {
+    const uint8_t b = *p++;
+    c.n = 1;
+    c.top = b >> 6 & 1;
+    c.bottom = b >> 5 & 1;
+    c.sum = b & 31;
+    c.sum_sq = c.sum * c.sum;
+    return c;
+  }
+  c.n = Unzigzag(GetVarint(p));
+  c.top = Unzigzag(GetVarint(p));
+  c.bottom = Unzigzag(GetVarint(p));
+  c.sum = Unzigzag(GetVarint(p));
+  c.sum_sq = Unzigzag(GetVarint(p));
+  return c;
+}
+
+// Appends `tail` to `v`, growing the capacity by a quarter rather than
+// doubling it: series are many, and most stop growing.
+template <class T>
+void AppendGrowing(std::vector<T>& v, const std::vector<T>& tail) {
+  const size_t need = v.size() + tail.size();
+  if (need > v.capacity()) v.reserve(std::max(need, v.capacity() + v.capacity() / 4 + 1));
+  v.insert(v.end(), tail.begin(), tail.end());
+}
+
+}  // namespace
+
+Counts Series::Before(int64_t h) const {
+  auto it = std::partition_point(blocks_.begin(), blocks_.end(), [h](const Block& b) { return b.first_hour < h; });
+  if (it == blocks_.begin()) return Counts{};
+  const Block& block = *(it - 1);
+  Counts sum = block.before;
+  const uint8_t* p = bytes_.data() + block.offset;
+  int64_t hour = block.first_hour;
+  for (uint32_t i = 0; i < block.cells; ++i) {
+    const Counts cell = DecodeCell(p, &hour);
+    if (hour >= h) break;
+    sum += cell;
+  }
+  return sum;
+}
+
+void Series::DecodeFrom(size_t first, Cells* out) const {
+  for (size_t b = first; b < blocks_.size(); ++b) {
+    const uint8_t* p = bytes_.data() + blocks_[b].offset;
+    int64_t hour = blocks_[b].first_hour;
+    for (uint32_t i = 0; i < blocks_[b].cells; ++i) {
+      Counts c = DecodeCell(p, &hour);
+      out->emplace_back(hour, c);
+    }
+  }
+}
+
+Series::Cells Series::Decoded() const {
+  Cells out;
+  DecodeFrom(0, &out);
+  return out;
+}
+
+void Series::Append(const Cells& cells, Counts before) {
+  thread_local std::vector<Block> new_blocks;  // reused: merges are many and small
+  thread_local std::vector<uint8_t> new_bytes;
+  new_blocks.clear();
+  new_bytes.clear();
+  const size_t base = bytes_.size();
+  int64_t previous = 0;
+  for (const auto& [hour, cell] : cells) {
+    if (new_blocks.empty() || new_blocks.back().cells == kBlockCells) {
+      new_blocks.push_back(Block{before, hour, static_cast<uint32_t>(base + new_bytes.size()), 0});
+      previous = hour;
+    }
+    EncodeCell(hour - previous, cell, &new_bytes);
+    previous = hour;
+    before += cell;
+    ++new_blocks.back().cells;
+  }
+  AppendGrowing(blocks_, new_blocks);
+  AppendGrowing(bytes_, new_bytes);
+  cells_ += static_cast<uint32_t>(cells.size());
+}
+
+void Series::Merge(Cells& deltas) {
   if (deltas.empty()) return;
   std::sort(deltas.begin(), deltas.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Only the cells from the earliest changed hour on are rebuilt, so new
-  // recent answers (the usual case) cost O(changes), not O(series).
-  const size_t first = static_cast<size_t>(
-      std::lower_bound(hours_.begin(), hours_.end(), deltas.front().first) - hours_.begin());
-  const Counts base = first == 0 ? Counts{} : cumulative_[first - 1];
-  thread_local std::vector<std::pair<int64_t, Counts>> suffix;  // reused: merges are many and small
+  // The first block that can change: the last one starting at or before the
+  // earliest delta (a delta before every cell changes the first block).
+  const int64_t earliest = deltas.front().first;
+  size_t first = static_cast<size_t>(
+      std::partition_point(blocks_.begin(), blocks_.end(), [&](const Block& b) { return b.first_hour <= earliest; }) -
+      blocks_.begin());
+  if (first > 0) --first;
+  thread_local Cells suffix;  // reused: merges are many and small
+  thread_local Cells merged;
   suffix.clear();
-  Counts previous = base;
-  for (size_t i = first; i < hours_.size(); ++i) {
-    suffix.emplace_back(hours_[i], cumulative_[i] - previous);
-    previous = cumulative_[i];
+  merged.clear();
+  DecodeFrom(first, &suffix);
+  const Counts before = first < blocks_.size() ? blocks_[first].before : Counts{};
+  if (first < blocks_.size()) {
+    bytes_.resize(blocks_[first].offset);
+    blocks_.resize(first);
   }
-  hours_.resize(first);
-  cumulative_.resize(first);
-  Counts running = base;
+  cells_ -= static_cast<uint32_t>(suffix.size());
   size_t i = 0, j = 0;
   while (i < suffix.size() || j < deltas.size()) {
     const int64_t hour = (j == deltas.size() || (i < suffix.size() && suffix[i].first < deltas[j].first))
@@ -40,22 +165,12 @@ void Series::Merge(std::vector<std::pair<int64_t, Counts>>& deltas) {
     if (i < suffix.size() && suffix[i].first == hour) cell = suffix[i++].second;
     while (j < deltas.size() && deltas[j].first == hour) cell += deltas[j++].second;
     if (cell == Counts{}) continue;  // retracted to nothing: drop the cell
-    running += cell;
-    hours_.push_back(hour);
-    cumulative_.push_back(running);
+    merged.emplace_back(hour, cell);
   }
+  Append(merged, before);
 }
 
 namespace {
-
-std::string JoinKey(const CellKey& key) { return absl::StrJoin(key, "\x1f"); }
-
-bool Matches(const CellKey& key, const Filter& filter) {
-  for (int d = 0; d < kDims; ++d) {
-    if (filter[d] && key[d] != *filter[d]) return false;
-  }
-  return true;
-}
 
 // How many dimensions the filter names; `first` and `last` of them.
 int FilteredDims(const Filter& filter, int* last, int* first = nullptr) {
@@ -100,9 +215,11 @@ void RollupIndex::Apply(const std::vector<CellDelta>& deltas) {
       pending[&m.by_value[kTag][d.key[kTag]]].emplace_back(d.hour, d.delta);
       for (int a = 0; a < kTag; ++a) pair(a, kTag);
     }
-    Combo& combo = m.combos[JoinKey(d.key)];
-    if (combo.series.empty()) combo.key = d.key;
-    pending[&combo.series].emplace_back(d.hour, d.delta);
+    ComboKey key;
+    for (int dim = 0; dim < kDims; ++dim) key[dim] = m.values[dim].Intern(d.key[dim]);
+    auto [it, added] = m.combo_index.try_emplace(key, static_cast<uint32_t>(m.combos.size()));
+    if (added) m.combos.push_back(Combo{key, Series{}});
+    pending[&m.combos[it->second].series].emplace_back(d.hour, d.delta);
   }
   for (auto& [series, list] : pending) series->Merge(list);
 }
@@ -115,10 +232,18 @@ const RollupIndex::MetricSeries* RollupIndex::Find(const std::string& tenant, Me
 template <class Fn>
 void RollupIndex::ForMatchingCombos(const MetricSeries& m, const Filter& filter, bool tag_breakdown, Fn fn) {
   const bool tagged = tag_breakdown || filter[kTag].has_value();
-  for (const auto& [joined, combo] : m.combos) {
-    if (combo.key[kTag].empty() == tagged) continue;
-    if (!Matches(combo.key, filter)) continue;
-    fn(combo.key, combo.series);
+  // The filter as ids; a value never seen matches nothing.
+  std::array<std::optional<uint32_t>, kDims> ids;
+  for (int d = 0; d < kDims; ++d) {
+    if (!filter[d]) continue;
+    ids[d] = m.values[d].Find(*filter[d]);
+    if (!ids[d]) return;
+  }
+  for (const Combo& combo : m.combos) {
+    if ((combo.key[kTag] == 0) == tagged) continue;  // id 0 is "": the all-answers cell
+    bool match = true;
+    for (int d = 0; d < kDims && match; ++d) match = !ids[d] || combo.key[d] == *ids[d];
+    if (match) fn(combo);
   }
 }
 
@@ -149,7 +274,7 @@ Counts RollupIndex::Sum(const std::string& tenant, Metric metric, const Filter& 
   if (const Series* s = Direct(*m, filter, &scan)) return s->Range(from_hour, to_hour);
   Counts sum;
   if (scan) {
-    ForMatchingCombos(*m, filter, false, [&](const CellKey&, const Series& s) { sum += s.Range(from_hour, to_hour); });
+    ForMatchingCombos(*m, filter, false, [&](const Combo& c) { sum += c.series.Range(from_hour, to_hour); });
   }
   return sum;
 }
@@ -174,7 +299,7 @@ std::vector<Counts> RollupIndex::SumIntervals(const std::string& tenant, Metric 
   if (const Series* s = Direct(*m, filter, &scan)) {
     add(*s);
   } else if (scan) {
-    ForMatchingCombos(*m, filter, false, [&](const CellKey&, const Series& s) { add(s); });
+    ForMatchingCombos(*m, filter, false, [&](const Combo& c) { add(c.series); });
   }
   return out;
 }
@@ -206,10 +331,12 @@ std::map<std::string, Counts> RollupIndex::Breakdown(const std::string& tenant, 
     }
     return out;
   }
-  ForMatchingCombos(*m, filter, dim == kTag, [&](const CellKey& key, const Series& s) {
-    Counts c = s.Range(from_hour, to_hour);
-    if (c.n != 0) out[key[dim]] += c;
+  std::map<uint32_t, Counts> by_id;
+  ForMatchingCombos(*m, filter, dim == kTag, [&](const Combo& combo) {
+    Counts c = combo.series.Range(from_hour, to_hour);
+    if (c.n != 0) by_id[combo.key[dim]] += c;
   });
+  for (const auto& [id, c] : by_id) out[m->values[dim].Name(id)] += c;
   return out;
 }
 
@@ -224,7 +351,7 @@ size_t RollupIndex::cells() const {
     for (const auto& pairs : m.by_pair) {
       for (const auto& [v, ps] : pairs) n += ps.series.cells();
     }
-    for (const auto& [j, c] : m.combos) n += c.series.cells();
+    for (const Combo& c : m.combos) n += c.series.cells();
   }
   return n;
 }
