@@ -72,19 +72,27 @@ Counts DecodeCell(const uint8_t*& p, int64_t* hour) {
 
 // Appends `tail` to `v`, growing the capacity by a quarter rather than
 // doubling it: series are many, and most stop growing.
-template <class T>
-void AppendGrowing(std::vector<T>& v, const std::vector<T>& tail) {
-  const size_t need = v.size() + tail.size();
+template <class T, class It>
+void AppendGrowing(std::vector<T>& v, It begin, It end) {
+  const size_t need = v.size() + static_cast<size_t>(end - begin);
   if (need > v.capacity()) v.reserve(std::max(need, v.capacity() + v.capacity() / 4 + 1));
-  v.insert(v.end(), tail.begin(), tail.end());
+  v.insert(v.end(), begin, end);
 }
 
 }  // namespace
 
+size_t Series::BlocksStartingBefore(int64_t h, bool inclusive) const {
+  auto starts_before = [&](int64_t first_hour) { return inclusive ? first_hour <= h : first_hour < h; };
+  if (first_cells_ == 0 || !starts_before(first_hour_)) return 0;
+  return 1 + static_cast<size_t>(std::partition_point(later_.begin(), later_.end(),
+                                                      [&](const Block& b) { return starts_before(b.first_hour); }) -
+                                 later_.begin());
+}
+
 Counts Series::Before(int64_t h) const {
-  auto it = std::partition_point(blocks_.begin(), blocks_.end(), [h](const Block& b) { return b.first_hour < h; });
-  if (it == blocks_.begin()) return Counts{};
-  const Block& block = *(it - 1);
+  const size_t count = BlocksStartingBefore(h, false);
+  if (count == 0) return Counts{};
+  const Block block = BlockAt(count - 1);
   Counts sum = block.before;
   const uint8_t* p = bytes_.data() + block.offset;
   int64_t hour = block.first_hour;
@@ -97,10 +105,11 @@ Counts Series::Before(int64_t h) const {
 }
 
 void Series::DecodeFrom(size_t first, Cells* out) const {
-  for (size_t b = first; b < blocks_.size(); ++b) {
-    const uint8_t* p = bytes_.data() + blocks_[b].offset;
-    int64_t hour = blocks_[b].first_hour;
-    for (uint32_t i = 0; i < blocks_[b].cells; ++i) {
+  for (size_t b = first; b < BlockCount(); ++b) {
+    const Block block = BlockAt(b);
+    const uint8_t* p = bytes_.data() + block.offset;
+    int64_t hour = block.first_hour;
+    for (uint32_t i = 0; i < block.cells; ++i) {
       Counts c = DecodeCell(p, &hour);
       out->emplace_back(hour, c);
     }
@@ -130,8 +139,14 @@ void Series::Append(const Cells& cells, Counts before) {
     before += cell;
     ++new_blocks.back().cells;
   }
-  AppendGrowing(blocks_, new_blocks);
-  AppendGrowing(bytes_, new_bytes);
+  auto first_new = new_blocks.begin();
+  if (first_cells_ == 0 && first_new != new_blocks.end()) {  // the series' first block
+    first_hour_ = first_new->first_hour;
+    first_cells_ = first_new->cells;
+    ++first_new;
+  }
+  AppendGrowing(later_, first_new, new_blocks.end());
+  AppendGrowing(bytes_, new_bytes.begin(), new_bytes.end());
   cells_ += static_cast<uint32_t>(cells.size());
 }
 
@@ -140,20 +155,18 @@ void Series::Merge(Cells& deltas) {
   std::sort(deltas.begin(), deltas.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   // The first block that can change: the last one starting at or before the
   // earliest delta (a delta before every cell changes the first block).
-  const int64_t earliest = deltas.front().first;
-  size_t first = static_cast<size_t>(
-      std::partition_point(blocks_.begin(), blocks_.end(), [&](const Block& b) { return b.first_hour <= earliest; }) -
-      blocks_.begin());
+  size_t first = BlocksStartingBefore(deltas.front().first, true);
   if (first > 0) --first;
   thread_local Cells suffix;  // reused: merges are many and small
   thread_local Cells merged;
   suffix.clear();
   merged.clear();
   DecodeFrom(first, &suffix);
-  const Counts before = first < blocks_.size() ? blocks_[first].before : Counts{};
-  if (first < blocks_.size()) {
-    bytes_.resize(blocks_[first].offset);
-    blocks_.resize(first);
+  const Counts before = first < BlockCount() ? BlockAt(first).before : Counts{};
+  if (first < BlockCount()) {  // drop blocks [first, end): they are re-encoded below
+    bytes_.resize(BlockAt(first).offset);
+    later_.resize(first == 0 ? 0 : first - 1);
+    if (first == 0) first_cells_ = 0;
   }
   cells_ -= static_cast<uint32_t>(suffix.size());
   size_t i = 0, j = 0;

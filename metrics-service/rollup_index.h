@@ -75,7 +75,7 @@ class Series {
   size_t cells() const { return cells_; }
   bool empty() const { return cells_ == 0; }
   // Heap bytes held (capacity), for the benchmark's report.
-  size_t heap_bytes() const { return blocks_.capacity() * sizeof(Block) + bytes_.capacity(); }
+  size_t heap_bytes() const { return later_.capacity() * sizeof(Block) + bytes_.capacity(); }
 
   static constexpr uint32_t kBlockCells = 64;
 
@@ -86,13 +86,22 @@ class Series {
     uint32_t offset;     // into bytes_
     uint32_t cells;
   };
+  // The first block (nothing before it, offset 0) is kept in the series
+  // itself, so a series of up to kBlockCells cells, as most fine
+  // combinations are, has one allocation: its bytes.
+  size_t BlockCount() const { return first_cells_ == 0 ? 0 : 1 + later_.size(); }
+  Block BlockAt(size_t i) const { return i == 0 ? Block{Counts{}, first_hour_, 0, first_cells_} : later_[i - 1]; }
+  // The number of blocks whose first hour is below `h` (inclusive: at or below).
+  size_t BlocksStartingBefore(int64_t h, bool inclusive) const;
   // Appends the cells of blocks [first, end) to *out.
   void DecodeFrom(size_t first, Cells* out) const;
   // Appends cells (ascending hours, none empty) as new blocks after `before`.
   void Append(const Cells& cells, Counts before);
 
-  std::vector<Block> blocks_;
+  std::vector<Block> later_;  // blocks 1..
   std::vector<uint8_t> bytes_;
+  int64_t first_hour_ = 0;
+  uint32_t first_cells_ = 0;
   uint32_t cells_ = 0;
 };
 
