@@ -105,14 +105,13 @@ TenantJourneys& JourneyIndex::Tenant(const std::string& tenant) {
 }
 
 int JourneyIndex::NodeOf(TenantJourneys& t, const std::string& key) {
-  auto [it, added] = t.by_key.emplace(key, static_cast<int>(t.nodes.size()));
-  if (added) {
-    IdentityNode n;
-    n.key = key;
-    n.anonymous = key.rfind(kAnonymousPrefix, 0) == 0;
-    t.nodes.push_back(std::move(n));
-  }
-  return it->second;
+  if (const int found = t.Find(key); found >= 0) return found;
+  IdentityNode n;
+  n.key = key;
+  n.anonymous = key.rfind(kAnonymousPrefix, 0) == 0;
+  t.nodes.push_back(std::move(n));
+  t.by_key.Insert(static_cast<uint32_t>(t.nodes.size() - 1));
+  return static_cast<int>(t.nodes.size() - 1);
 }
 
 void JourneyIndex::AddEvents(const std::vector<JourneyEventRow>& events) {

@@ -16,6 +16,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "absl/container/btree_set.h"
 #include "metrics-service/dictionary.h"
 #include "metrics-service/metrics_repository.h"
+#include "metrics-service/position_index.h"
 
 namespace cx::metrics {
 
@@ -82,19 +84,27 @@ enum TicketKind { kTicketOther = 0, kTicketOpened, kTicketContact, kTicketResolv
 TicketKind TicketKindOf(const std::string& type);
 
 struct TenantJourneys {
+  TenantJourneys() = default;
+  TenantJourneys(const TenantJourneys&) = delete;  // by_key refers to nodes
+  TenantJourneys& operator=(const TenantJourneys&) = delete;
+
   Dictionary types, touchpoints, currencies, ticket_ids, segments;
   std::vector<IdentityNode> nodes;
   // Identities merged into a node, by node (few nodes have any).
   std::unordered_map<int, std::vector<int>> children;
-  std::unordered_map<std::string, int> by_key;
+  struct NodeKey {
+    const std::vector<IdentityNode>* nodes;
+    std::string_view operator()(uint32_t i) const { return (*nodes)[i].key; }
+  };
+  PositionIndex<std::string_view, NodeKey> by_key{NodeKey{&nodes}};  // key -> node
   std::vector<std::vector<int>> by_type;  // type id -> identities with such events
   std::vector<int> by_stage[8];           // stage -> identities with such events
   std::map<uint32_t, std::vector<TicketEvent>> tickets;  // ticket id -> sorted events
   absl::btree_set<std::pair<int64_t, int>> by_version;   // customers (not anonymous)
 
   int Find(const std::string& key) const {
-    auto it = by_key.find(key);
-    return it == by_key.end() ? -1 : it->second;
+    auto node = by_key.Find(key);
+    return node ? static_cast<int>(*node) : -1;
   }
   int Root(int node) const;
   const std::string& SegmentOf(int node) const { return segments.Name(nodes[node].segment); }

@@ -230,9 +230,13 @@ void RollupIndex::Apply(const std::vector<CellDelta>& deltas) {
     }
     ComboKey key;
     for (int dim = 0; dim < kDims; ++dim) key[dim] = m.values[dim].Intern(d.key[dim]);
-    auto [it, added] = m.combo_index.try_emplace(key, static_cast<uint32_t>(m.combos.size()));
-    if (added) m.combos.push_back(Combo{key, Series{}});
-    pending[&m.combos[it->second].series].emplace_back(d.hour, d.delta);
+    std::optional<uint32_t> position = m.combo_index.Find(key);
+    if (!position) {
+      m.combos.push_back(Combo{key, Series{}});
+      position = static_cast<uint32_t>(m.combos.size() - 1);
+      m.combo_index.Insert(*position);
+    }
+    pending[&m.combos[*position].series].emplace_back(d.hour, d.delta);
   }
   for (auto& [series, list] : pending) series->Merge(list);
 }

@@ -27,8 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "metrics-service/dictionary.h"
+#include "metrics-service/position_index.h"
 #include "metrics-service/score_math.h"
 
 namespace cx::metrics {
@@ -136,13 +136,21 @@ class RollupIndex {
   static constexpr int kPairs = kDims * (kDims - 1) / 2;
   // Index of the pair of dimensions a < b.
   static int PairIndex(int a, int b) { return a * (2 * kDims - a - 1) / 2 + (b - a - 1); }
+  struct ComboKeyOf {
+    const std::deque<Combo>* combos;
+    const ComboKey& operator()(uint32_t i) const { return (*combos)[i].key; }
+  };
   struct MetricSeries {
+    MetricSeries() = default;
+    MetricSeries(const MetricSeries&) = delete;  // combo_index refers to combos
+    MetricSeries& operator=(const MetricSeries&) = delete;
+
     Series total;
     std::array<std::unordered_map<std::string, Series>, kDims> by_value;
     std::array<std::unordered_map<std::string, PairSeries>, kPairs> by_pair;  // by "first\x1fsecond"
     std::array<Dictionary, kDims> values;  // each dimension's values as ids
     std::deque<Combo> combos;              // a deque: pointers stay valid as it grows
-    absl::flat_hash_map<ComboKey, uint32_t> combo_index;  // key -> position in combos
+    PositionIndex<ComboKey, ComboKeyOf> combo_index{ComboKeyOf{&combos}};  // key -> position in combos
   };
   using TenantMetric = std::pair<std::string, int>;
 
