@@ -46,29 +46,31 @@ inline bool EventBefore(const Ev& a, const Ev& b) {
 }
 
 // What one identity's scored feedback adds up to.
+// (Fields ordered by size: one per identity, in memory.)
 struct FeedbackSummary {
-  bool has_nps = false;
-  int64_t nps_time_us = 0;
   std::string nps_feedback_id;  // ties of time: the greatest id is the latest
-  int nps_score = 0;
+  int64_t nps_time_us = 0;
   int64_t csat_n = 0, csat_sum = 0, ces_n = 0, ces_sum = 0;
   int64_t last_time_us = 0;
+  int nps_score = 0;
+  bool has_nps = false;
   bool any = false;
   void Add(const Fact& f);
   void Merge(const FeedbackSummary& o);
 };
 
+// (Fields ordered by size: one per identity, in memory.)
 struct IdentityNode {
   std::string key;  // customer id, or kAnonymousPrefix + anonymous id
-  bool anonymous = false;
-  int parent = -1;
-  uint32_t segment = 0;         // id in TenantJourneys::segments
   std::vector<Ev> events;       // sorted by EventBefore
   std::vector<uint32_t> types;  // sorted distinct event types
-  uint8_t stages = 0;           // bit s: has an event of stage s
   FeedbackSummary feedback;
-  int open_follow_ups = 0;  // follow-up cases of this identity not yet resolved
   int64_t version = 0;
+  int parent = -1;
+  uint32_t segment = 0;     // id in TenantJourneys::segments
+  int open_follow_ups = 0;  // follow-up cases of this identity not yet resolved
+  uint8_t stages = 0;       // bit s: has an event of stage s
+  bool anonymous = false;
 };
 
 // A support ticket's event, kept sorted by (time, sequence) per ticket.
