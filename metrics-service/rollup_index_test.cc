@@ -5,8 +5,11 @@
 
 #include <map>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
+#include "metrics-service/position_index.h"
 
 namespace cx::metrics {
 namespace {
@@ -84,6 +87,26 @@ TEST(SeriesTest, EmptyAndRetractedToNothing) {
   EXPECT_EQ(series.cells(), 1u);
   EXPECT_EQ(series.Before(100).n, 1);
   EXPECT_EQ(series.Before(12).n, 0);
+}
+
+TEST(PositionIndexTest, FindsRecordsByTheirOwnKeys) {
+  std::vector<std::string> names;
+  struct NameOf {
+    const std::vector<std::string>* names;
+    std::string_view operator()(uint32_t i) const { return (*names)[i]; }
+  };
+  PositionIndex<std::string_view, NameOf> index{NameOf{&names}};
+  for (int i = 0; i < 5000; ++i) {  // grows the vector and rehashes the set many times
+    names.push_back("customer-" + std::to_string(i));
+    index.Insert(static_cast<uint32_t>(names.size() - 1));
+  }
+  for (int i = 0; i < 5000; i += 7) {
+    auto found = index.Find("customer-" + std::to_string(i));
+    ASSERT_TRUE(found.has_value());
+    EXPECT_EQ(*found, static_cast<uint32_t>(i));
+  }
+  EXPECT_FALSE(index.Find("customer-5000").has_value());
+  EXPECT_FALSE(index.Find("").has_value());
 }
 
 }  // namespace
