@@ -27,7 +27,6 @@ class PositionIndex {
   }
   // Indexes the record at `position` (already in the container).
   void Insert(uint32_t position) { set_.insert(position); }
-  void Clear() { set_.clear(); }
 
  private:
   struct Hash {

@@ -74,8 +74,6 @@ class Series {
   Cells Decoded() const;
   size_t cells() const { return cells_; }
   bool empty() const { return cells_ == 0; }
-  // Heap bytes held (capacity), for the benchmark's report.
-  size_t heap_bytes() const { return later_.capacity() * sizeof(Block) + bytes_.capacity(); }
 
   static constexpr uint32_t kBlockCells = 64;
 
