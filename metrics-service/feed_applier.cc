@@ -231,6 +231,8 @@ absl::Status FeedApplier::Load() {
   });
   if (!s.ok()) return s;
   index_->Apply(cells);
+  cells = {};
+  index_->ShrinkToFit();
   // The rebuild's transient buffers are freed; give their pages back to the
   // system (glibc keeps freed heap memory otherwise).
   malloc_trim(0);

@@ -3,17 +3,29 @@
 #include <algorithm>
 #include <mutex>
 
+#include "absl/strings/numbers.h"
+
 namespace cx::metrics {
+
+namespace {
+
+uint64_t FeedOrderOf(const std::string& feedback_id) {
+  uint64_t order = 0;
+  return absl::SimpleAtoi(feedback_id, &order) ? order : 0;
+}
+
+}  // namespace
 
 void FeedbackSummary::Add(const Fact& f) {
   any = true;
   last_time_us = std::max(last_time_us, f.time_us);
   switch (f.metric) {
     case Metric::kNps:
-      if (!has_nps || f.time_us > nps_time_us || (f.time_us == nps_time_us && f.feedback_id > nps_feedback_id)) {
+      if (const uint64_t order = FeedOrderOf(f.feedback_id);
+          !has_nps || f.time_us > nps_time_us || (f.time_us == nps_time_us && order > nps_order)) {
         has_nps = true;
         nps_time_us = f.time_us;
-        nps_feedback_id = f.feedback_id;
+        nps_order = order;
         nps_score = f.score;
       }
       break;
@@ -33,10 +45,10 @@ void FeedbackSummary::Merge(const FeedbackSummary& o) {
   any = true;
   last_time_us = std::max(last_time_us, o.last_time_us);
   if (o.has_nps && (!has_nps || o.nps_time_us > nps_time_us ||
-                    (o.nps_time_us == nps_time_us && o.nps_feedback_id > nps_feedback_id))) {
+                    (o.nps_time_us == nps_time_us && o.nps_order > nps_order))) {
     has_nps = true;
     nps_time_us = o.nps_time_us;
-    nps_feedback_id = o.nps_feedback_id;
+    nps_order = o.nps_order;
     nps_score = o.nps_score;
   }
   csat_n += o.csat_n;

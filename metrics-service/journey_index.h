@@ -48,10 +48,12 @@ inline bool EventBefore(const Ev& a, const Ev& b) {
 // What one identity's scored feedback adds up to.
 // (Fields ordered by size: one per identity, in memory.)
 struct FeedbackSummary {
-  std::string nps_feedback_id;  // ties of time: the greatest id is the latest
   int64_t nps_time_us = 0;
-  int64_t csat_n = 0, csat_sum = 0, ces_n = 0, ces_sum = 0;
+  // Ties of time: the answer later in the feed is the latest. Feedback ids
+  // are their feed sequences in decimal; this is that number.
+  uint64_t nps_order = 0;
   int64_t last_time_us = 0;
+  uint32_t csat_n = 0, csat_sum = 0, ces_n = 0, ces_sum = 0;  // of one identity: far below 2^32
   int nps_score = 0;
   bool has_nps = false;
   bool any = false;

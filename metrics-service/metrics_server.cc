@@ -15,6 +15,12 @@ namespace cx::metrics {
 
 std::vector<shared::OptionSpec> MetricsServiceOptionSpecs() {
   auto specs = shared::CommonOptions("0.0.0.0:50053", "sqlite:///data/metrics.db", "0.0.0.0:9466");
+  // Queries are answered from memory; the database is written by the feed
+  // applier and read in full only at start. A small page cache keeps the
+  // memory for the index.
+  for (auto& spec : specs) {
+    if (spec.name == "db-cache-mb") spec.default_value = "2";
+  }
   specs.push_back({"feedback-endpoint", "CX_FEEDBACK_ENDPOINT", "127.0.0.1:50051",
                    "feedback-service host:port whose change feed to follow (empty: none)"});
   specs.push_back({"journey-endpoint", "CX_JOURNEY_ENDPOINT", "127.0.0.1:50052",

@@ -84,9 +84,10 @@ void AppendGrowing(std::vector<T>& v, It begin, It end) {
 size_t Series::BlocksStartingBefore(int64_t h, bool inclusive) const {
   auto starts_before = [&](int64_t first_hour) { return inclusive ? first_hour <= h : first_hour < h; };
   if (first_cells_ == 0 || !starts_before(first_hour_)) return 0;
-  return 1 + static_cast<size_t>(std::partition_point(later_.begin(), later_.end(),
+  if (!later_) return 1;
+  return 1 + static_cast<size_t>(std::partition_point(later_->begin(), later_->end(),
                                                       [&](const Block& b) { return starts_before(b.first_hour); }) -
-                                 later_.begin());
+                                 later_->begin());
 }
 
 Counts Series::Before(int64_t h) const {
@@ -94,7 +95,7 @@ Counts Series::Before(int64_t h) const {
   if (count == 0) return Counts{};
   const Block block = BlockAt(count - 1);
   Counts sum = block.before;
-  const uint8_t* p = bytes_.data() + block.offset;
+  const uint8_t* p = bytes_.get() + block.offset;
   int64_t hour = block.first_hour;
   for (uint32_t i = 0; i < block.cells; ++i) {
     const Counts cell = DecodeCell(p, &hour);
@@ -107,7 +108,7 @@ Counts Series::Before(int64_t h) const {
 void Series::DecodeFrom(size_t first, Cells* out) const {
   for (size_t b = first; b < BlockCount(); ++b) {
     const Block block = BlockAt(b);
-    const uint8_t* p = bytes_.data() + block.offset;
+    const uint8_t* p = bytes_.get() + block.offset;
     int64_t hour = block.first_hour;
     for (uint32_t i = 0; i < block.cells; ++i) {
       Counts c = DecodeCell(p, &hour);
@@ -127,7 +128,7 @@ void Series::Append(const Cells& cells, Counts before) {
   thread_local std::vector<uint8_t> new_bytes;
   new_blocks.clear();
   new_bytes.clear();
-  const size_t base = bytes_.size();
+  const size_t base = size_;
   int64_t previous = 0;
   for (const auto& [hour, cell] : cells) {
     if (new_blocks.empty() || new_blocks.back().cells == kBlockCells) {
@@ -145,9 +146,30 @@ void Series::Append(const Cells& cells, Counts before) {
     first_cells_ = first_new->cells;
     ++first_new;
   }
-  AppendGrowing(later_, first_new, new_blocks.end());
-  AppendGrowing(bytes_, new_bytes.begin(), new_bytes.end());
+  if (first_new != new_blocks.end()) {
+    if (!later_) later_ = std::make_unique<std::vector<Block>>();
+    AppendGrowing(*later_, first_new, new_blocks.end());
+  }
+  const size_t need = size_ + new_bytes.size();
+  if (need > capacity_) Reserve(static_cast<uint32_t>(std::max<size_t>(need, capacity_ + capacity_ / 4 + 1)));
+  std::copy(new_bytes.begin(), new_bytes.end(), bytes_.get() + size_);
+  size_ = static_cast<uint32_t>(need);
   cells_ += static_cast<uint32_t>(cells.size());
+}
+
+void Series::Reserve(uint32_t capacity) {
+  if (capacity == capacity_) return;
+  std::unique_ptr<uint8_t[]> bytes(capacity == 0 ? nullptr : new uint8_t[capacity]);
+  size_ = std::min(size_, capacity);
+  if (size_ > 0) std::copy(bytes_.get(), bytes_.get() + size_, bytes.get());
+  bytes_ = std::move(bytes);
+  capacity_ = capacity;
+}
+
+void Series::ShrinkToFit() {
+  Reserve(size_);
+  if (later_ && later_->empty()) later_.reset();
+  if (later_) later_->shrink_to_fit();
 }
 
 void Series::Merge(Cells& deltas) {
@@ -164,8 +186,8 @@ void Series::Merge(Cells& deltas) {
   DecodeFrom(first, &suffix);
   const Counts before = first < BlockCount() ? BlockAt(first).before : Counts{};
   if (first < BlockCount()) {  // drop blocks [first, end): they are re-encoded below
-    bytes_.resize(BlockAt(first).offset);
-    later_.resize(first == 0 ? 0 : first - 1);
+    size_ = BlockAt(first).offset;
+    if (later_) later_->resize(first == 0 ? 0 : first - 1);
     if (first == 0) first_cells_ = 0;
   }
   cells_ -= static_cast<uint32_t>(suffix.size());
@@ -355,6 +377,20 @@ std::map<std::string, Counts> RollupIndex::Breakdown(const std::string& tenant, 
   });
   for (const auto& [id, c] : by_id) out[m->values[dim].Name(id)] += c;
   return out;
+}
+
+void RollupIndex::ShrinkToFit() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  for (auto& [k, m] : data_) {
+    m.total.ShrinkToFit();
+    for (auto& values : m.by_value) {
+      for (auto& [v, s] : values) s.ShrinkToFit();
+    }
+    for (auto& pairs : m.by_pair) {
+      for (auto& [v, ps] : pairs) ps.series.ShrinkToFit();
+    }
+    for (Combo& c : m.combos) c.series.ShrinkToFit();
+  }
 }
 
 size_t RollupIndex::cells() const {

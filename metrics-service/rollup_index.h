@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -73,6 +74,8 @@ class Series {
   // Every cell in hour order (for tests).
   Cells Decoded() const;
   size_t cells() const { return cells_; }
+  // Gives back spare capacity (after a rebuild).
+  void ShrinkToFit();
   bool empty() const { return cells_ == 0; }
 
   static constexpr uint32_t kBlockCells = 64;
@@ -87,8 +90,9 @@ class Series {
   // The first block (nothing before it, offset 0) is kept in the series
   // itself, so a series of up to kBlockCells cells, as most fine
   // combinations are, has one allocation: its bytes.
-  size_t BlockCount() const { return first_cells_ == 0 ? 0 : 1 + later_.size(); }
-  Block BlockAt(size_t i) const { return i == 0 ? Block{Counts{}, first_hour_, 0, first_cells_} : later_[i - 1]; }
+  size_t BlockCount() const { return first_cells_ == 0 ? 0 : 1 + LaterCount(); }
+  size_t LaterCount() const { return later_ ? later_->size() : 0; }
+  Block BlockAt(size_t i) const { return i == 0 ? Block{Counts{}, first_hour_, 0, first_cells_} : (*later_)[i - 1]; }
   // The number of blocks whose first hour is below `h` (inclusive: at or below).
   size_t BlocksStartingBefore(int64_t h, bool inclusive) const;
   // Appends the cells of blocks [first, end) to *out.
@@ -96,8 +100,14 @@ class Series {
   // Appends cells (ascending hours, none empty) as new blocks after `before`.
   void Append(const Cells& cells, Counts before);
 
-  std::vector<Block> later_;  // blocks 1..
-  std::vector<uint8_t> bytes_;
+  // Resizes the encoded bytes to `size` (keeping what fits), with room for
+  // `capacity` in all.
+  void Reserve(uint32_t capacity);
+
+  // 40 bytes in all: series are many (one per combination of values).
+  std::unique_ptr<std::vector<Block>> later_;  // blocks 1.., null when none
+  std::unique_ptr<uint8_t[]> bytes_;           // the encoded cells of every block
+  uint32_t size_ = 0, capacity_ = 0;           // of bytes_
   int64_t first_hour_ = 0;
   uint32_t first_cells_ = 0;
   uint32_t cells_ = 0;
@@ -119,6 +129,9 @@ class RollupIndex {
 
   // Cells in the index (all series), for the benchmark's report.
   size_t cells() const;
+  // Gives back the spare capacity of every series (after a rebuild, when
+  // most stop growing for a while).
+  void ShrinkToFit();
 
  private:
   // A full combination of values, as ids of the metric's dictionaries.

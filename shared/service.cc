@@ -12,6 +12,10 @@ absl::StatusOr<ServiceOptions> ServiceOptions::FromConfig(const Config& config) 
   auto pool_size = config.GetInt("db-pool-size");
   if (!pool_size.ok()) return pool_size.status();
   options.db_pool_size = static_cast<size_t>(std::max<int64_t>(1, *pool_size));
+  auto cache_mb = config.GetInt("db-cache-mb");
+  if (!cache_mb.ok()) return cache_mb.status();
+  if (*cache_mb < 1 || *cache_mb > 65536) return absl::InvalidArgumentError("--db-cache-mb must be 1 to 65536");
+  options.db_cache_kib = static_cast<int>(*cache_mb * 1024);
   auto migrate_only = config.GetBool("migrate-only");
   if (!migrate_only.ok()) return migrate_only.status();
   options.migrate_only = *migrate_only;

@@ -23,6 +23,7 @@ struct ServiceOptions {
   std::string db_url = "sqlite::memory:";
   std::string db_password;  // CX_DB_PASSWORD, never a flag
   size_t db_pool_size = 4;
+  int db_cache_kib = 16384;  // each SQLite connection's page cache
   std::shared_ptr<const TokenStore> tokens;
   // When set, `tokens` came from this file, which is watched and reloaded
   // (file change or SIGHUP).
@@ -44,7 +45,7 @@ struct ServiceOptions {
 // numbered migrations, and returns.
 template <class OpenRepository>
 absl::Status MigrateOnly(const ServiceOptions& options, OpenRepository open_repository) {
-  auto pool = db::OpenDatabase(options.db_url, options.db_password, 1);
+  auto pool = db::OpenDatabase(options.db_url, options.db_password, 1, options.db_cache_kib);
   if (!pool.ok()) return pool.status();
   return open_repository(*pool).status();
 }

@@ -29,7 +29,7 @@ class ServiceHost {
   // Opens the database and serves /metrics (when configured).
   absl::Status Open(const std::string& service, const ServiceOptions& options) {
     options_ = options;
-    auto pool = db::OpenDatabase(options.db_url, options.db_password, options.db_pool_size);
+    auto pool = db::OpenDatabase(options.db_url, options.db_password, options.db_pool_size, options.db_cache_kib);
     if (!pool.ok()) return pool.status();
     pool_ = *pool;
     metrics_ = std::make_shared<ServiceMetrics>(service);

@@ -135,10 +135,10 @@ absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::S
 
 absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& url,
                                                              const std::string& mysql_password,
-                                                             size_t pool_size) {
+                                                             size_t pool_size, int sqlite_cache_kib) {
   if (url == "sqlite::memory:") {
     // One connection: every connection to :memory: would be its own database.
-    auto conn = OpenSqlite(":memory:");
+    auto conn = OpenSqlite(":memory:", true, sqlite_cache_kib);
     if (!conn.ok()) return conn.status();
     auto shared_conn = std::shared_ptr<SqlConnection>(std::move(*conn));
     return std::make_shared<ConnectionPool>(Backend::kSqlite, 1, [shared_conn]()
@@ -150,10 +150,10 @@ absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& 
     std::string path = url.substr(std::string("sqlite://").size());
     if (path.empty()) return absl::InvalidArgumentError("--db: sqlite:// needs a path");
     // Check it opens (and create it) now so a bad path fails at start-up.
-    auto probe = OpenSqlite(path);
+    auto probe = OpenSqlite(path, true, 64);
     if (!probe.ok()) return probe.status();
-    auto pool = std::make_shared<ConnectionPool>(Backend::kSqlite, pool_size, [path]() {
-      return OpenSqlite(path, /*auto_checkpoint=*/false);
+    auto pool = std::make_shared<ConnectionPool>(Backend::kSqlite, pool_size, [path, sqlite_cache_kib]() {
+      return OpenSqlite(path, /*auto_checkpoint=*/false, sqlite_cache_kib);
     });
     auto checkpointer = SqliteCheckpointer::Start(path);
     if (!checkpointer.ok()) return checkpointer.status();

@@ -96,10 +96,11 @@ class ConnectionPool {
 
 // Opens a pool from a URL: sqlite:///path/to/file.db, sqlite::memory:, or
 // mysql://user[:password]@host:port/database (password otherwise from the
-// `mysql_password` argument, i.e. CX_DB_PASSWORD).
+// `mysql_password` argument, i.e. CX_DB_PASSWORD). `sqlite_cache_kib`: each
+// SQLite connection's page cache.
 absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& url,
                                                              const std::string& mysql_password,
-                                                             size_t pool_size);
+                                                             size_t pool_size, int sqlite_cache_kib = 16384);
 
 // "(?,?,?),(?,?,?)" for `rows` rows of `columns` placeholders.
 std::string Placeholders(size_t rows, int columns);

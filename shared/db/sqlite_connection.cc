@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <unordered_map>
 
@@ -187,7 +188,8 @@ int WaitWhileBusy(void*, int attempts) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint) {
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint,
+                                                         int cache_kib) {
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
@@ -205,14 +207,15 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
                              // Memory stays bounded whatever the database's size:
-                             // 16 MB of page cache per connection, and no memory
-                             // map (mapped pages count in the RSS up to the map's
-                             // size; reads go through the kernel's page cache).
-                             "PRAGMA cache_size=-16384", "PRAGMA mmap_size=0",
+                             // no memory map (mapped pages count in the RSS up to
+                             // the map's size; reads go through the kernel's page
+                             // cache), and a page cache of `cache_kib` (below).
+                             "PRAGMA mmap_size=0",
                              // Deleted rows leave no bytes behind (erasure).
                              "PRAGMA secure_delete=ON"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) return s;
   }
+  if (auto s = conn->ExecScript(absl::StrCat("PRAGMA cache_size=-", std::max(cache_kib, 64))); !s.ok()) return s;
   if (!auto_checkpoint) {
     if (auto s = conn->ExecScript("PRAGMA wal_autocheckpoint=0"); !s.ok()) return s;
   }

@@ -15,7 +15,10 @@
 namespace cx::shared::db {
 
 // `auto_checkpoint` false leaves WAL checkpoints to a SqliteCheckpointer.
-absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint = true);
+// `cache_kib`: the connection's page cache (PRAGMA cache_size), in KiB.
+inline constexpr int kDefaultSqliteCacheKib = 16384;
+absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint = true,
+                                                         int cache_kib = kDefaultSqliteCacheKib);
 
 // Checkpoints the WAL of a database file from its own thread (PASSIVE, so
 // writers never wait for it), which keeps checkpoint I/O off the commit path
