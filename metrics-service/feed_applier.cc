@@ -232,7 +232,7 @@ absl::Status FeedApplier::Load() {
   if (!s.ok()) return s;
   index_->Apply(cells);
   cells = {};
-  index_->ShrinkToFit();
+  index_->Compact();
   // The rebuild's transient buffers are freed; give their pages back to the
   // system (glibc keeps freed heap memory otherwise).
   malloc_trim(0);

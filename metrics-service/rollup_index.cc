@@ -1,6 +1,7 @@
 #include "metrics-service/rollup_index.h"
 
 #include <algorithm>
+#include <array>
 #include <mutex>
 
 
@@ -11,7 +12,12 @@ namespace {
 // Cell encoding: varint((hour - previous hour) << 1 | one), then for a cell of
 // one answer (one = 1; n = 1, top and bottom 0 or 1, sum_sq = sum^2,
 // 0 <= sum < 32) a byte top << 6 | bottom << 5 | sum, else the five counters
-// as zigzag varints.
+// as zigzag varints: either as they are, or as differences from the previous
+// cell of the block (zero counters before its first cell), whichever is
+// shorter. Dense series (totals, values, pairs) hold similar counts hour
+// after hour, so their differences take fewer bytes. The first varint
+// carries the choice in its low bit: zigzag(n or its difference) << 1 |
+// difference (counters stay below 2^62).
 void PutVarint(uint64_t v, std::vector<uint8_t>* out) {
   while (v >= 0x80) {
     out->push_back(static_cast<uint8_t>(v | 0x80));
@@ -37,19 +43,45 @@ bool IsOneAnswer(const Counts& c) {
          c.sum_sq == c.sum * c.sum;
 }
 
-void EncodeCell(int64_t hour_delta, const Counts& c, std::vector<uint8_t>* out) {
+size_t VarintLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+// The five counters as zigzag values, the first shifted left to make room
+// for the flag bit.
+std::array<uint64_t, 5> CounterCodes(const Counts& c, bool difference) {
+  return {Zigzag(c.n) << 1 | (difference ? 1 : 0), Zigzag(c.top), Zigzag(c.bottom), Zigzag(c.sum),
+          Zigzag(c.sum_sq)};
+}
+
+size_t CodesLength(const std::array<uint64_t, 5>& codes) {
+  size_t n = 0;
+  for (uint64_t v : codes) n += VarintLength(v);
+  return n;
+}
+
+// Encodes one cell; `previous` is the block's previous cell (zero counters
+// for its first).
+void EncodeCell(int64_t hour_delta, const Counts& c, const Counts& previous, std::vector<uint8_t>* out) {
   const bool one = IsOneAnswer(c);
   PutVarint(static_cast<uint64_t>(hour_delta) << 1 | (one ? 1 : 0), out);
   if (one) {
     out->push_back(static_cast<uint8_t>(c.top << 6 | c.bottom << 5 | c.sum));
     return;
   }
-  for (int64_t v : {c.n, c.top, c.bottom, c.sum, c.sum_sq}) PutVarint(Zigzag(v), out);
+  Counts difference = c;
+  difference -= previous;
+  const auto as_is = CounterCodes(c, false);
+  const auto as_difference = CounterCodes(difference, true);
+  for (uint64_t v : CodesLength(as_difference) < CodesLength(as_is) ? as_difference : as_is) PutVarint(v, out);
 }
 
-// Decodes one cell at p (advancing it); *hour is the previous cell's hour on
-// entry and this cell's on return.
-Counts DecodeCell(const uint8_t*& p, int64_t* hour) {
+// Decodes one cell at p (advancing it); *hour and *previous are the previous
+// cell's hour and counters on entry (zero counters before a block's first
+// cell), and this cell's on return.
+Counts DecodeCell(const uint8_t*& p, int64_t* hour, Counts* previous) {
   const uint64_t head = GetVarint(p);
   *hour += static_cast<int64_t>(head >> 1);
   Counts c;
@@ -60,13 +92,16 @@ Counts DecodeCell(const uint8_t*& p, int64_t* hour) {
     c.bottom = b >> 5 & 1;
     c.sum = b & 31;
     c.sum_sq = c.sum * c.sum;
-    return c;
+  } else {
+    const uint64_t first = GetVarint(p);
+    c.n = Unzigzag(first >> 1);
+    c.top = Unzigzag(GetVarint(p));
+    c.bottom = Unzigzag(GetVarint(p));
+    c.sum = Unzigzag(GetVarint(p));
+    c.sum_sq = Unzigzag(GetVarint(p));
+    if (first & 1) c += *previous;
   }
-  c.n = Unzigzag(GetVarint(p));
-  c.top = Unzigzag(GetVarint(p));
-  c.bottom = Unzigzag(GetVarint(p));
-  c.sum = Unzigzag(GetVarint(p));
-  c.sum_sq = Unzigzag(GetVarint(p));
+  *previous = c;
   return c;
 }
 
@@ -97,8 +132,9 @@ Counts Series::Before(int64_t h) const {
   Counts sum = block.before;
   const uint8_t* p = bytes_.get() + block.offset;
   int64_t hour = block.first_hour;
+  Counts previous;
   for (uint32_t i = 0; i < block.cells; ++i) {
-    const Counts cell = DecodeCell(p, &hour);
+    const Counts cell = DecodeCell(p, &hour, &previous);
     if (hour >= h) break;
     sum += cell;
   }
@@ -110,8 +146,9 @@ void Series::DecodeFrom(size_t first, Cells* out) const {
     const Block block = BlockAt(b);
     const uint8_t* p = bytes_.get() + block.offset;
     int64_t hour = block.first_hour;
+    Counts previous;
     for (uint32_t i = 0; i < block.cells; ++i) {
-      Counts c = DecodeCell(p, &hour);
+      Counts c = DecodeCell(p, &hour, &previous);
       out->emplace_back(hour, c);
     }
   }
@@ -130,13 +167,16 @@ void Series::Append(const Cells& cells, Counts before) {
   new_bytes.clear();
   const size_t base = size_;
   int64_t previous = 0;
+  Counts previous_cell;
   for (const auto& [hour, cell] : cells) {
     if (new_blocks.empty() || new_blocks.back().cells == kBlockCells) {
       new_blocks.push_back(Block{before, hour, static_cast<uint32_t>(base + new_bytes.size()), 0});
       previous = hour;
+      previous_cell = Counts{};
     }
-    EncodeCell(hour - previous, cell, &new_bytes);
+    EncodeCell(hour - previous, cell, previous_cell, &new_bytes);
     previous = hour;
+    previous_cell = cell;
     before += cell;
     ++new_blocks.back().cells;
   }
@@ -166,10 +206,43 @@ void Series::Reserve(uint32_t capacity) {
   capacity_ = capacity;
 }
 
-void Series::ShrinkToFit() {
-  Reserve(size_);
-  if (later_ && later_->empty()) later_.reset();
-  if (later_) later_->shrink_to_fit();
+void Series::Compact(const std::vector<Series*>& all) {
+  size_t bytes = 0, blocks = 0;
+  for (const Series* s : all) {
+    bytes += s->size_;
+    blocks += s->LaterCount();
+  }
+  // Stash everything (one large allocation each, outside the small-chunk
+  // heap), free every buffer, then allocate them again in a row.
+  std::vector<uint8_t> byte_stash;
+  std::vector<Block> block_stash;
+  std::vector<uint32_t> later_counts;
+  byte_stash.reserve(bytes);
+  block_stash.reserve(blocks);
+  later_counts.reserve(all.size());
+  for (Series* s : all) {
+    byte_stash.insert(byte_stash.end(), s->bytes_.get(), s->bytes_.get() + s->size_);
+    later_counts.push_back(static_cast<uint32_t>(s->LaterCount()));
+    if (s->later_) block_stash.insert(block_stash.end(), s->later_->begin(), s->later_->end());
+    s->bytes_.reset();
+    s->capacity_ = 0;
+    s->later_.reset();
+  }
+  const uint8_t* next_bytes = byte_stash.data();
+  const Block* next_block = block_stash.data();
+  for (size_t i = 0; i < all.size(); ++i) {
+    Series* s = all[i];
+    if (s->size_ > 0) {
+      s->bytes_.reset(new uint8_t[s->size_]);
+      s->capacity_ = s->size_;
+      std::copy(next_bytes, next_bytes + s->size_, s->bytes_.get());
+      next_bytes += s->size_;
+    }
+    if (later_counts[i] > 0) {
+      s->later_ = std::make_unique<std::vector<Block>>(next_block, next_block + later_counts[i]);
+      next_block += later_counts[i];
+    }
+  }
 }
 
 void Series::Merge(Cells& deltas) {
@@ -379,18 +452,20 @@ std::map<std::string, Counts> RollupIndex::Breakdown(const std::string& tenant, 
   return out;
 }
 
-void RollupIndex::ShrinkToFit() {
+void RollupIndex::Compact() {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<Series*> all;
   for (auto& [k, m] : data_) {
-    m.total.ShrinkToFit();
+    all.push_back(&m.total);
     for (auto& values : m.by_value) {
-      for (auto& [v, s] : values) s.ShrinkToFit();
+      for (auto& [v, s] : values) all.push_back(&s);
     }
     for (auto& pairs : m.by_pair) {
-      for (auto& [v, ps] : pairs) ps.series.ShrinkToFit();
+      for (auto& [v, ps] : pairs) all.push_back(&ps.series);
     }
-    for (Combo& c : m.combos) c.series.ShrinkToFit();
+    for (Combo& c : m.combos) all.push_back(&c.series);
   }
+  Series::Compact(all);
 }
 
 size_t RollupIndex::cells() const {

@@ -74,11 +74,14 @@ class Series {
   // Every cell in hour order (for tests).
   Cells Decoded() const;
   size_t cells() const { return cells_; }
-  // Gives back spare capacity (after a rebuild).
-  void ShrinkToFit();
+  // Moves the buffers of every series in `all` to fresh allocations of
+  // their exact size, made one after another once all the old ones are
+  // freed. After a rebuild, whose many growing buffers leave the heap full
+  // of small holes, this packs the series together again.
+  static void Compact(const std::vector<Series*>& all);
   bool empty() const { return cells_ == 0; }
 
-  static constexpr uint32_t kBlockCells = 64;
+  static constexpr uint32_t kBlockCells = 128;
 
  private:
   struct Block {
@@ -129,9 +132,9 @@ class RollupIndex {
 
   // Cells in the index (all series), for the benchmark's report.
   size_t cells() const;
-  // Gives back the spare capacity of every series (after a rebuild, when
-  // most stop growing for a while).
-  void ShrinkToFit();
+  // Packs every series' buffers (Series::Compact), without spare capacity
+  // (after a rebuild, when most stop growing for a while).
+  void Compact();
 
  private:
   // A full combination of values, as ids of the metric's dictionaries.
