@@ -387,11 +387,12 @@ absl::Status FeedApplier::EraseIdentities(RollupTx& tx, const std::string& tenan
   // tenant's identities (rare, so a pass over them is fine).
   std::vector<std::string> keys;
   journeys_->Read(tenant, [&](const TenantJourneys& t) {
-    for (const IdentityNode& node : t.nodes) {
+    for (size_t i = 0; i < t.nodes.size(); ++i) {
+      const std::string key(t.KeyOf(static_cast<int>(i)));
       const std::string digest =
-          node.anonymous ? shared::AnonymousDigest(tenant, absl::StripPrefix(node.key, kAnonymousPrefix))
-                         : shared::CustomerDigest(tenant, node.key);
-      if (digests.count(digest)) keys.push_back(node.key);
+          t.nodes[i].anonymous ? shared::AnonymousDigest(tenant, absl::StripPrefix(key, kAnonymousPrefix))
+                               : shared::CustomerDigest(tenant, key);
+      if (digests.count(digest)) keys.push_back(key);
     }
   });
   if (keys.empty()) return absl::OkStatus();

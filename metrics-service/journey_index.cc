@@ -119,7 +119,9 @@ TenantJourneys& JourneyIndex::Tenant(const std::string& tenant) {
 int JourneyIndex::NodeOf(TenantJourneys& t, const std::string& key) {
   if (const int found = t.Find(key); found >= 0) return found;
   IdentityNode n;
-  n.key = key;
+  n.key_offset = static_cast<uint32_t>(t.key_chars.size());
+  n.key_size = static_cast<uint32_t>(key.size());
+  t.key_chars.append(key);
   n.anonymous = key.rfind(kAnonymousPrefix, 0) == 0;
   t.nodes.push_back(std::move(n));
   t.by_key.Insert(static_cast<uint32_t>(t.nodes.size() - 1));
@@ -209,6 +211,7 @@ void JourneyIndex::ShrinkToFit() {
   std::unique_lock lock(mu_);
   for (auto& [name, t] : tenants_) {
     t->nodes.shrink_to_fit();
+    t->key_chars.shrink_to_fit();
     for (IdentityNode& n : t->nodes) {
       n.events.shrink_to_fit();
       n.types.shrink_to_fit();

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/btree_set.h"
+#include "metrics-service/compact_vector.h"
 #include "metrics-service/dictionary.h"
 #include "metrics-service/metrics_repository.h"
 #include "metrics-service/position_index.h"
@@ -63,11 +64,13 @@ struct FeedbackSummary {
 
 // (Fields ordered by size: one per identity, in memory.)
 struct IdentityNode {
-  std::string key;  // customer id, or kAnonymousPrefix + anonymous id
-  std::vector<Ev> events;       // sorted by EventBefore
-  std::vector<uint32_t> types;  // sorted distinct event types
   FeedbackSummary feedback;
+  CompactVector<Ev> events;       // sorted by EventBefore
+  CompactVector<uint32_t> types;  // sorted distinct event types
   int64_t version = 0;
+  // The key (customer id, or kAnonymousPrefix + anonymous id) in
+  // TenantJourneys::key_chars: TenantJourneys::KeyOf.
+  uint32_t key_offset = 0, key_size = 0;
   int parent = -1;
   uint32_t segment = 0;     // id in TenantJourneys::segments
   int open_follow_ups = 0;  // follow-up cases of this identity not yet resolved
@@ -94,13 +97,14 @@ struct TenantJourneys {
 
   Dictionary types, touchpoints, currencies, ticket_ids, segments;
   std::vector<IdentityNode> nodes;
+  std::string key_chars;  // every node's key, one after another
   // Identities merged into a node, by node (few nodes have any).
   std::unordered_map<int, std::vector<int>> children;
   struct NodeKey {
-    const std::vector<IdentityNode>* nodes;
-    std::string_view operator()(uint32_t i) const { return (*nodes)[i].key; }
+    const TenantJourneys* t;
+    std::string_view operator()(uint32_t i) const { return t->KeyOf(static_cast<int>(i)); }
   };
-  PositionIndex<std::string_view, NodeKey> by_key{NodeKey{&nodes}};  // key -> node
+  PositionIndex<std::string_view, NodeKey> by_key{NodeKey{this}};  // key -> node
   std::vector<std::vector<int>> by_type;  // type id -> identities with such events
   std::vector<int> by_stage[8];           // stage -> identities with such events
   std::map<uint32_t, std::vector<TicketEvent>> tickets;  // ticket id -> sorted events
@@ -109,6 +113,9 @@ struct TenantJourneys {
   int Find(const std::string& key) const {
     auto node = by_key.Find(key);
     return node ? static_cast<int>(*node) : -1;
+  }
+  std::string_view KeyOf(int node) const {
+    return std::string_view(key_chars).substr(nodes[node].key_offset, nodes[node].key_size);
   }
   int Root(int node) const;
   const std::string& SegmentOf(int node) const { return segments.Name(nodes[node].segment); }

@@ -694,7 +694,7 @@ absl::StatusOr<v1::GetCustomerLifetimeValueResponse> JourneyMetrics::GetCustomer
       const RevenueTotals mine = currency != 0 ? RevenueOf(begin, end, currency, refund, range.from, range.to)
                                                : RevenueTotals{};
       auto seg = segments.find(t.SegmentOf(root));
-      *out.mutable_customer() = ValueOf("customer:" + t.nodes[root].key, mine,
+      *out.mutable_customer() = ValueOf("customer:" + std::string(t.KeyOf(root)), mine,
                                         seg != segments.end() ? seg->second : RevenueTotals{}, params);
     }
   });
@@ -773,11 +773,11 @@ v1::CustomerHealth JourneyMetrics::HealthOf(const std::string& tenant, const Ten
                                             absl::Time now) const {
   const IdentityNode& node = t.nodes[id];
   v1::CustomerHealth h;
-  h.set_customer_id(node.key);
+  h.set_customer_id(std::string(t.KeyOf(id)));
   h.set_version(node.version);
   *h.mutable_as_of() = shared::ToProtoTime(now);
   if (node.parent >= 0) {
-    h.set_merged_into(t.nodes[t.Root(id)].key);
+    h.set_merged_into(std::string(t.KeyOf(t.Root(id))));
     return h;
   }
   const int64_t now_us = absl::ToUnixMicros(now);
@@ -864,7 +864,7 @@ v1::CustomerHealth JourneyMetrics::HealthOf(const std::string& tenant, const Ten
     const RevenueTotals mine = RevenueOf(begin, end, currency, refund, from, now_us);
     const RevenueTotals segment = SegmentTotals(tenant, t, t.SegmentOf(id), currency, from, now_us, now);
     h.set_currency_code(t.currencies.Name(currency));
-    *h.mutable_lifetime_value() = ValueOf("customer:" + node.key, mine, segment, ValueParams{});
+    *h.mutable_lifetime_value() = ValueOf("customer:" + std::string(t.KeyOf(id)), mine, segment, ValueParams{});
   }
 
   if (ended) factor("ended", 50, "the latest subscription event is subscription_cancelled");
