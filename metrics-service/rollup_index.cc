@@ -141,6 +141,40 @@ Counts Series::Before(int64_t h) const {
   return sum;
 }
 
+void Series::AddIntervals(const std::vector<int64_t>& boundaries, std::vector<Counts>* out) const {
+  if (boundaries.size() < 2 || empty()) return;
+  const size_t intervals = boundaries.size() - 1;
+  const size_t starting_at_or_before = BlocksStartingBefore(boundaries.front(), true);
+  const size_t first = starting_at_or_before == 0 ? 0 : starting_at_or_before - 1;
+  const size_t end = BlocksStartingBefore(boundaries.back(), false);
+  if (end <= first) return;  // every cell is at or after the last boundary
+  if (end - first > intervals) {
+    Counts previous = Before(boundaries[0]);
+    for (size_t i = 0; i < intervals; ++i) {
+      const Counts next = Before(boundaries[i + 1]);
+      Counts cell = next;
+      cell -= previous;
+      (*out)[i] += cell;
+      previous = next;
+    }
+    return;
+  }
+  size_t i = 0;
+  for (size_t b = first; b < end; ++b) {
+    const Block block = BlockAt(b);
+    const uint8_t* p = bytes_.get() + block.offset;
+    int64_t hour = block.first_hour;
+    Counts previous;
+    for (uint32_t k = 0; k < block.cells; ++k) {
+      const Counts cell = DecodeCell(p, &hour, &previous);
+      if (hour < boundaries.front()) continue;
+      if (hour >= boundaries.back()) return;
+      while (hour >= boundaries[i + 1]) ++i;
+      (*out)[i] += cell;
+    }
+  }
+}
+
 void Series::DecodeFrom(size_t first, Cells* out) const {
   for (size_t b = first; b < BlockCount(); ++b) {
     const Block block = BlockAt(b);
@@ -397,16 +431,7 @@ std::vector<Counts> RollupIndex::SumIntervals(const std::string& tenant, Metric 
   std::shared_lock<std::shared_mutex> lock(mu_);
   const MetricSeries* m = Find(tenant, metric);
   if (m == nullptr || out.empty()) return out;
-  auto add = [&](const Series& s) {
-    Counts previous = s.Before(boundaries[0]);
-    for (size_t i = 0; i < out.size(); ++i) {
-      Counts next = s.Before(boundaries[i + 1]);
-      Counts cell = next;
-      cell -= previous;
-      out[i] += cell;
-      previous = next;
-    }
-  };
+  auto add = [&](const Series& s) { s.AddIntervals(boundaries, &out); };
   bool scan = false;
   if (const Series* s = Direct(*m, filter, &scan)) {
     add(*s);

@@ -67,6 +67,11 @@ class Series {
   Counts Range(int64_t from, int64_t to) const { return Before(to) - Before(from); }
   // Sum of the cells with hour < h.
   Counts Before(int64_t h) const;
+  // Adds the cells with boundaries[i] <= hour < boundaries[i + 1] to
+  // (*out)[i] (boundaries ascending; out has one fewer). A range of few
+  // blocks is decoded once, cell by cell; a long one with few intervals
+  // takes two Before()s per interval.
+  void AddIntervals(const std::vector<int64_t>& boundaries, std::vector<Counts>* out) const;
   // Adds deltas (any order, repeats allowed). Only the blocks from the one
   // holding the earliest changed hour on are re-encoded, so new recent
   // answers (the usual case) cost O(kBlockCells), not O(series).
@@ -81,7 +86,7 @@ class Series {
   static void Compact(const std::vector<Series*>& all);
   bool empty() const { return cells_ == 0; }
 
-  static constexpr uint32_t kBlockCells = 128;
+  static constexpr uint32_t kBlockCells = 256;
 
  private:
   struct Block {

@@ -68,7 +68,57 @@ TEST(SeriesTest, EqualsAPlainMapUnderRandomMerges) {
       while (it != model.end() && it->first < h) running += (it++)->second;
       ASSERT_TRUE(series.Before(h) == running) << "round " << round << " hour " << h;
     }
+    // Interval sums, over short ranges of many intervals (decoded cell by
+    // cell) and long ranges of few (two Before()s per interval).
+    for (int trial = 0; trial < 50; ++trial) {
+      std::vector<int64_t> boundaries;
+      const int64_t from = 399990 + static_cast<int64_t>(rng() % 2100);
+      const int intervals = 1 + static_cast<int>(rng() % 40);
+      const int64_t step = trial % 2 == 0 ? 1 + static_cast<int64_t>(rng() % 3) : 100 + static_cast<int64_t>(rng() % 400);
+      boundaries.push_back(from);
+      for (int k = 0; k < intervals; ++k) boundaries.push_back(boundaries.back() + static_cast<int64_t>(rng() % 2) * step);
+      std::vector<Counts> got(boundaries.size() - 1);
+      series.AddIntervals(boundaries, &got);
+      for (size_t k = 0; k + 1 < boundaries.size(); ++k) {
+        ASSERT_TRUE(got[k] == series.Range(boundaries[k], boundaries[k + 1])) << "round " << round << " interval " << k;
+      }
+    }
   }
+}
+
+TEST(SeriesTest, CompactKeepsEveryCellAndMergesGoOn) {
+  std::mt19937_64 rng(11);
+  std::vector<Series> series(50);
+  std::vector<std::map<int64_t, Counts>> model(series.size());
+  auto merge_some = [&] {
+    for (size_t s = 0; s < series.size(); ++s) {
+      Series::Cells deltas;
+      for (int i = 0; i < static_cast<int>(rng() % 400); ++i) {
+        deltas.emplace_back(400000 + static_cast<int64_t>(rng() % 3000),
+                            Answer(static_cast<Metric>(1 + rng() % 3), static_cast<int>(rng() % 8)));
+      }
+      for (const auto& [h, c] : deltas) model[s][h] += c;
+      series[s].Merge(deltas);
+    }
+  };
+  auto check = [&] {
+    for (size_t s = 0; s < series.size(); ++s) {
+      const Series::Cells cells = series[s].Decoded();
+      ASSERT_EQ(cells.size(), model[s].size());
+      size_t i = 0;
+      for (const auto& [h, c] : model[s]) {
+        ASSERT_EQ(cells[i].first, h);
+        ASSERT_TRUE(cells[i++].second == c);
+      }
+    }
+  };
+  merge_some();
+  std::vector<Series*> all;
+  for (Series& s : series) all.push_back(&s);
+  Series::Compact(all);
+  check();
+  merge_some();  // the compacted buffers grow again
+  check();
 }
 
 TEST(SeriesTest, EmptyAndRetractedToNothing) {
