@@ -130,7 +130,7 @@ Counts Series::Before(int64_t h) const {
   if (count == 0) return Counts{};
   const Block block = BlockAt(count - 1);
   Counts sum = block.before;
-  const uint8_t* p = bytes_.get() + block.offset;
+  const uint8_t* p = bytes_.data() + block.offset;
   int64_t hour = block.first_hour;
   Counts previous;
   for (uint32_t i = 0; i < block.cells; ++i) {
@@ -162,7 +162,7 @@ void Series::AddIntervals(const std::vector<int64_t>& boundaries, std::vector<Co
   size_t i = 0;
   for (size_t b = first; b < end; ++b) {
     const Block block = BlockAt(b);
-    const uint8_t* p = bytes_.get() + block.offset;
+    const uint8_t* p = bytes_.data() + block.offset;
     int64_t hour = block.first_hour;
     Counts previous;
     for (uint32_t k = 0; k < block.cells; ++k) {
@@ -178,7 +178,7 @@ void Series::AddIntervals(const std::vector<int64_t>& boundaries, std::vector<Co
 void Series::DecodeFrom(size_t first, Cells* out) const {
   for (size_t b = first; b < BlockCount(); ++b) {
     const Block block = BlockAt(b);
-    const uint8_t* p = bytes_.get() + block.offset;
+    const uint8_t* p = bytes_.data() + block.offset;
     int64_t hour = block.first_hour;
     Counts previous;
     for (uint32_t i = 0; i < block.cells; ++i) {
@@ -199,7 +199,7 @@ void Series::Append(const Cells& cells, Counts before) {
   thread_local std::vector<uint8_t> new_bytes;
   new_blocks.clear();
   new_bytes.clear();
-  const size_t base = size_;
+  const size_t base = bytes_.size();
   int64_t previous = 0;
   Counts previous_cell;
   for (const auto& [hour, cell] : cells) {
@@ -224,54 +224,39 @@ void Series::Append(const Cells& cells, Counts before) {
     if (!later_) later_ = std::make_unique<std::vector<Block>>();
     AppendGrowing(*later_, first_new, new_blocks.end());
   }
-  const size_t need = size_ + new_bytes.size();
-  if (need > capacity_) Reserve(static_cast<uint32_t>(std::max<size_t>(need, capacity_ + capacity_ / 4 + 1)));
-  std::copy(new_bytes.begin(), new_bytes.end(), bytes_.get() + size_);
-  size_ = static_cast<uint32_t>(need);
+  bytes_.append(new_bytes.data(), new_bytes.data() + new_bytes.size());
   cells_ += static_cast<uint32_t>(cells.size());
-}
-
-void Series::Reserve(uint32_t capacity) {
-  if (capacity == capacity_) return;
-  std::unique_ptr<uint8_t[]> bytes(capacity == 0 ? nullptr : new uint8_t[capacity]);
-  size_ = std::min(size_, capacity);
-  if (size_ > 0) std::copy(bytes_.get(), bytes_.get() + size_, bytes.get());
-  bytes_ = std::move(bytes);
-  capacity_ = capacity;
 }
 
 void Series::Compact(const std::vector<Series*>& all) {
   size_t bytes = 0, blocks = 0;
   for (const Series* s : all) {
-    bytes += s->size_;
+    bytes += s->bytes_.size();
     blocks += s->LaterCount();
   }
   // Stash everything (one large allocation each, outside the small-chunk
   // heap), free every buffer, then allocate them again in a row.
   std::vector<uint8_t> byte_stash;
   std::vector<Block> block_stash;
-  std::vector<uint32_t> later_counts;
+  std::vector<uint32_t> byte_counts, later_counts;
   byte_stash.reserve(bytes);
   block_stash.reserve(blocks);
+  byte_counts.reserve(all.size());
   later_counts.reserve(all.size());
   for (Series* s : all) {
-    byte_stash.insert(byte_stash.end(), s->bytes_.get(), s->bytes_.get() + s->size_);
+    byte_stash.insert(byte_stash.end(), s->bytes_.begin(), s->bytes_.end());
+    byte_counts.push_back(static_cast<uint32_t>(s->bytes_.size()));
     later_counts.push_back(static_cast<uint32_t>(s->LaterCount()));
     if (s->later_) block_stash.insert(block_stash.end(), s->later_->begin(), s->later_->end());
-    s->bytes_.reset();
-    s->capacity_ = 0;
+    s->bytes_.release();
     s->later_.reset();
   }
   const uint8_t* next_bytes = byte_stash.data();
   const Block* next_block = block_stash.data();
   for (size_t i = 0; i < all.size(); ++i) {
     Series* s = all[i];
-    if (s->size_ > 0) {
-      s->bytes_.reset(new uint8_t[s->size_]);
-      s->capacity_ = s->size_;
-      std::copy(next_bytes, next_bytes + s->size_, s->bytes_.get());
-      next_bytes += s->size_;
-    }
+    s->bytes_.append(next_bytes, next_bytes + byte_counts[i]);  // exactly its size
+    next_bytes += byte_counts[i];
     if (later_counts[i] > 0) {
       s->later_ = std::make_unique<std::vector<Block>>(next_block, next_block + later_counts[i]);
       next_block += later_counts[i];
@@ -293,7 +278,7 @@ void Series::Merge(Cells& deltas) {
   DecodeFrom(first, &suffix);
   const Counts before = first < BlockCount() ? BlockAt(first).before : Counts{};
   if (first < BlockCount()) {  // drop blocks [first, end): they are re-encoded below
-    size_ = BlockAt(first).offset;
+    bytes_.truncate(BlockAt(first).offset);
     if (later_) later_->resize(first == 0 ? 0 : first - 1);
     if (first == 0) first_cells_ = 0;
   }

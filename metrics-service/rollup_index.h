@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metrics-service/compact_vector.h"
 #include "metrics-service/dictionary.h"
 #include "metrics-service/position_index.h"
 #include "metrics-service/score_math.h"
@@ -108,14 +109,9 @@ class Series {
   // Appends cells (ascending hours, none empty) as new blocks after `before`.
   void Append(const Cells& cells, Counts before);
 
-  // Resizes the encoded bytes to `size` (keeping what fits), with room for
-  // `capacity` in all.
-  void Reserve(uint32_t capacity);
-
   // 40 bytes in all: series are many (one per combination of values).
   std::unique_ptr<std::vector<Block>> later_;  // blocks 1.., null when none
-  std::unique_ptr<uint8_t[]> bytes_;           // the encoded cells of every block
-  uint32_t size_ = 0, capacity_ = 0;           // of bytes_
+  CompactVector<uint8_t> bytes_;               // the encoded cells of every block
   int64_t first_hour_ = 0;
   uint32_t first_cells_ = 0;
   uint32_t cells_ = 0;
