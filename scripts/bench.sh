@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
-bash scripts/build.sh >/dev/null
+CX_BUILD_LOG=build/build.log bash scripts/build.sh
 parts=${CX_BENCH_PARTS:-cx storage metrics journey}
 seconds=${CX_BENCH_SECONDS:-5}
 results=bench/results

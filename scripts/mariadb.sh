@@ -6,9 +6,15 @@
 #   scripts/mariadb.sh stop
 #   scripts/mariadb.sh resume  # starts again on the existing data (restart tests)
 #   scripts/mariadb.sh kill9   # kill -9 of the server (fault tests; resume recovers)
+#   scripts/mariadb.sh remove  # stops it and deletes $CX_MARIADB_DIR
+# CX_MARIADB_LOG_MB (default 512) and CX_MARIADB_BUFFER_POOL_MB (default 1024)
+# size the redo log and the buffer pool; the fault tests' own servers take
+# small ones.
 set -euo pipefail
 dir=${CX_MARIADB_DIR:-/tmp/cx-mariadb}
 port=${CX_MARIADB_PORT:-33306}
+log_mb=${CX_MARIADB_LOG_MB:-512}
+pool_mb=${CX_MARIADB_BUFFER_POOL_MB:-1024}
 
 stop() {
   if [[ -f "$dir/mysqld.pid" ]]; then
@@ -25,7 +31,7 @@ stop() {
 launch() {
     mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
       --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --user=root --skip-name-resolve \
-      --innodb-buffer-pool-size=1G --innodb-log-file-size=512M --max-connections=500 \
+      --innodb-buffer-pool-size="${pool_mb}M" --innodb-log-file-size="${log_mb}M" --max-connections=500 \
       --innodb-flush-log-at-trx-commit=1 --max-prepared-stmt-count=100000 \
       --log-error="$dir/error.log" >/dev/null 2>&1 &
     for _ in $(seq 1 150); do
@@ -56,6 +62,10 @@ SQL
   stop)
     stop
     ;;
+  remove)
+    stop
+    rm -rf "$dir"
+    ;;
   kill9)
     if [[ -f "$dir/mysqld.pid" ]]; then
       pid=$(cat "$dir/mysqld.pid")
@@ -65,7 +75,7 @@ SQL
     fi
     ;;
   *)
-    echo "usage: $0 start|stop|resume|kill9" >&2
+    echo "usage: $0 start|stop|resume|kill9|remove" >&2
     exit 2
     ;;
 esac

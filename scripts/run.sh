@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
-bash scripts/build.sh >/dev/null
+CX_BUILD_LOG=build/build.log bash scripts/build.sh
 
 mkdir -p data
 token_file=data/dev-token

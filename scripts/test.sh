@@ -19,6 +19,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Data directories of the fault tests' own MariaDB servers that an
+# interrupted earlier run left behind (the test process that owned each one,
+# named in the directory, is gone).
+for d in /tmp/cx-mariadb-own-*; do
+  [[ -d "$d" ]] || continue
+  owner=$(basename "$d" | cut -d- -f4)
+  kill -0 "$owner" 2>/dev/null || { CX_MARIADB_DIR="$d" bash scripts/mariadb.sh remove || true; }
+done
+
 echo "== starting MariaDB for the MySQL test suite"
 export CX_TEST_MYSQL_URL=$(bash scripts/mariadb.sh start)
 echo "   $CX_TEST_MYSQL_URL"
@@ -76,6 +85,6 @@ echo "== fuzzing: each request fuzzer and the CSV fuzzer for ${CX_FUZZ_SECONDS:-
 bash scripts/fuzz.sh
 
 echo "== the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
-CX_BUILD_DIR=build-asan CX_SANITIZE=ON bash scripts/build.sh >/dev/null
+CX_BUILD_DIR=build-asan CX_SANITIZE=ON CX_BUILD_LOG="$root/build/asan-build.log" bash scripts/build.sh
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j2 --timeout 900)

@@ -100,10 +100,12 @@ OwnMariaDb::OwnMariaDb(std::string script)
     : script_(std::move(script)), dir_(absl::StrCat("/tmp/cx-mariadb-own-", getpid(), "-", FreePort())),
       port_(FreePort()) {}
 
-OwnMariaDb::~OwnMariaDb() { Run("stop"); }
+OwnMariaDb::~OwnMariaDb() { Run("remove"); }
 
 bool OwnMariaDb::Run(const std::string& command) {
-  const std::string line = absl::StrCat("CX_MARIADB_DIR=", dir_, " CX_MARIADB_PORT=", port_, " bash ", script_, " ",
+  // A small redo log and buffer pool: these servers hold a few thousand rows.
+  const std::string line = absl::StrCat("CX_MARIADB_DIR=", dir_, " CX_MARIADB_PORT=", port_,
+                                        " CX_MARIADB_LOG_MB=48 CX_MARIADB_BUFFER_POOL_MB=128 bash ", script_, " ",
                                         command, " > /dev/null");
   return std::system(line.c_str()) == 0;
 }

@@ -104,7 +104,7 @@ inline bool WaitFor(const std::function<bool()>& done) {
 
 // A MariaDB of the test's own (scripts/mariadb.sh with its own directory
 // and port), for tests that stop, kill or restart the database. Stopped on
-// destruction.
+// destruction, and its directory removed.
 class OwnMariaDb {
  public:
   explicit OwnMariaDb(std::string script);
