@@ -72,6 +72,7 @@ struct Settings {
   int64_t max_calls;
   bool unary;
   bool batched;
+  pid_t mariadb_pid = 0;  // the MariaDB server's, for its storage writes; 0: unknown
 };
 
 // One line of the report.
@@ -84,6 +85,7 @@ struct Row {
   double rows_per_commit = 0;  // from the service's group-commit histogram
   double service_cores = -1;   // -1: no service process (echo rows have theirs)
   int64_t service_rss_kb = 0;
+  double storage_bytes_per_row = -1;  // written to storage by the database's process; -1: unknown
   bool batch_baseline = false;
 };
 
@@ -157,9 +159,16 @@ Row Measure(const std::string& name, const std::string& backend, const ServicePr
   const double commits0 = service.Scrape("cx_write_batch_rows_count");
   const double rows0 = service.Scrape("cx_write_batch_rows_sum");
   const double cpu0 = service.CpuSeconds();
+  // SQLite writes from the service's own process; MariaDB from its server's.
+  const pid_t storage_pid = backend == "SQLite" ? service.pid() : backend == "MariaDB" ? s.mariadb_pid : 0;
+  const int64_t written0 = storage_pid > 0 ? ProcessStorageWriteBytes(storage_pid) : -1;
   Row row{name, backend, in_flight, rows_per_call, RunLoad(in_flight, s.duration, issue, s.max_calls)};
   row.service_cores = (service.CpuSeconds() - cpu0) / row.result.seconds;
   row.service_rss_kb = service.RssKb();
+  const double rows_done = row.result.rps() * row.result.seconds * rows_per_call;
+  if (written0 >= 0 && rows_done > 0) {
+    row.storage_bytes_per_row = (ProcessStorageWriteBytes(storage_pid) - written0) / rows_done;
+  }
   const double commits = service.Scrape("cx_write_batch_rows_count") - commits0;
   if (commits > 0) row.rows_per_commit = (service.Scrape("cx_write_batch_rows_sum") - rows0) / commits;
   return row;
@@ -548,17 +557,18 @@ void PrintIngest(const std::vector<Row>& rows) {
     (row.batch_baseline ? batch_echo_rps : echo_rps) = row.result.rps();
   }
   std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
-               "service cores | service RSS MB | client cores | rows/commit | vs echo |\n"
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
+               "service cores | service RSS MB | client cores | rows/commit | storage KB/row | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
     const double baseline = row.rows_per_call > 1 ? batch_echo_rps : echo_rps;
     std::cout << absl::StrFormat(
-        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %.2f |\n", row.scenario,
+        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %.2f |\n", row.scenario,
         row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
         Ms(r.Percentile(0.90)), Ms(r.Percentile(0.99)), Ms(r.Max()), r.Errors(), row.service_cores,
         row.service_rss_kb / 1024.0, r.cores(),
         row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
+        row.storage_bytes_per_row >= 0 ? absl::StrFormat("%.1f", row.storage_bytes_per_row / 1024) : "-",
         baseline > 0 ? r.rps() / baseline : 0);
   }
 }
@@ -602,6 +612,8 @@ int main(int argc, char** argv) {
       {"query-inflight", "CX_BENCH_QUERY_INFLIGHT", "8", "metrics queries in flight"},
       {"freshness-samples", "CX_BENCH_FRESHNESS_SAMPLES", "200", "most freshness probes per scenario"},
       {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure (a fresh database is created)"},
+      {"mysql-pid-file", "CX_BENCH_MYSQL_PID_FILE", "",
+       "that server's pid file, to report its storage writes per row (scripts/mariadb.sh: $CX_MARIADB_DIR/mysqld.pid)"},
       {"scenarios", "CX_BENCH_SCENARIOS", "unary,batch", "which of unary,batch to run"},
       {"services", "CX_BENCH_SERVICES", "feedback,journey,metrics",
        "which of feedback,journey,metrics to measure (metrics follows the SQLite services, or the MariaDB ones "
@@ -622,6 +634,10 @@ int main(int argc, char** argv) {
   s.freshness_samples = static_cast<int>(*config.GetInt("freshness-samples"));
   s.unary = config.Get("scenarios").find("unary") != std::string::npos;
   s.batched = config.Get("scenarios").find("batch") != std::string::npos;
+  if (!config.Get("mysql-pid-file").empty()) {
+    std::ifstream pid_file(config.Get("mysql-pid-file"));
+    if (!(pid_file >> s.mariadb_pid)) s.mariadb_pid = 0;
+  }
   const bool feedback = config.Get("services").find("feedback") != std::string::npos;
   const bool journey = config.Get("services").find("journey") != std::string::npos;
   bool metrics = config.Get("services").find("metrics") != std::string::npos;

@@ -64,6 +64,18 @@ inline double ProcessCpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// Bytes another process has caused to be written to storage (write_bytes of
+// /proc/PID/io), or -1 when unreadable.
+inline int64_t ProcessStorageWriteBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "write_bytes:") return value;
+  }
+  return -1;
+}
+
 // CPU seconds (user + system) and resident set of another process, from /proc.
 inline double ProcessCpuSeconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

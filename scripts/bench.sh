@@ -43,7 +43,8 @@ if [[ " $parts " == *" cx "* || " $parts " == *" storage "* ]]; then
 fi
 
 if [[ " $parts " == *" cx "* ]]; then
-  out=$(./build/bench/cx-bench --seconds="$seconds" --channels="${CX_BENCH_CHANNELS:-1}" --mysql-url="$url")
+  out=$(./build/bench/cx-bench --seconds="$seconds" --channels="${CX_BENCH_CHANNELS:-1}" --mysql-url="$url" \
+    --mysql-pid-file="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.pid")
   {
     echo "## End to end: the services over gRPC, next to a bare echo server (cx-bench)"
     echo
@@ -57,7 +58,9 @@ if [[ " $parts " == *" cx "* ]]; then
     echo "5000 visitors. Feedback scores cycle through 0-10, so 7 in 11 answers are detractors and, under"
     echo "the default follow-up rules, each opens a follow-up case (one more row and feed record) in the"
     echo "same transaction. Service cores and RSS are the service process's (from /proc), client cores the load"
-    echo "generator's; rows/commit is the service's own group-commit histogram (from its /metrics). Client,"
+    echo "generator's; rows/commit is the service's own group-commit histogram (from its /metrics); storage"
+    echo "KB/row is what the process that writes the data (the service for SQLite, mariadbd for MariaDB)"
+    echo "wrote to storage per row stored (write_bytes of /proc/PID/io: WAL or redo log, checkpoints, pages). Client,"
     echo "services and database share the two cores; the machine is shared and noisy, so compare rows of"
     echo "one run, not runs."
     echo

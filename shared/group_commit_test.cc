@@ -72,5 +72,40 @@ TEST(GroupCommitWriterTest, OversizedItemIsAdmittedIntoAnEmptyQueue) {
   EXPECT_EQ(rows.get_future().get(), 500u);
 }
 
+TEST(RecordWriterTest, AnswersEachCallerItsSliceInOrderAndStopAnswersEverythingQueued) {
+  GroupCommitOptions options;
+  options.max_batch_rows = 7;
+  std::atomic<int> writes{0};
+  RecordWriter<int, int> writer(options, [&](absl::Span<const int> records) {
+    ++writes;
+    return absl::StatusOr<std::vector<int>>(std::vector<int>(records.begin(), records.end()));
+  });
+  std::mutex mu;
+  std::vector<int> answered;  // every value, in the order the callers were answered
+  for (int call = 0; call < 20; ++call) {
+    std::vector<int> records = {call * 10, call * 10 + 1, call * 10 + 2};
+    writer.Submit(records, [&, records](absl::StatusOr<std::vector<int>> results) {
+      ASSERT_TRUE(results.ok());
+      EXPECT_EQ(*results, records);
+      std::lock_guard<std::mutex> lock(mu);
+      answered.insert(answered.end(), results->begin(), results->end());
+    });
+  }
+  writer.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(answered.size(), 60u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(answered[i * 3], i * 10);
+  EXPECT_GT(writes.load(), 1);
+}
+
+TEST(RecordWriterTest, AFailedWriteAnswersEveryCallerOfItsBatchWithTheError) {
+  RecordWriter<int, int> writer(GroupCommitOptions{}, [](absl::Span<const int>) {
+    return absl::StatusOr<std::vector<int>>(absl::UnavailableError("database down"));
+  });
+  std::promise<absl::Status> answer;
+  writer.Submit({1, 2}, [&](absl::StatusOr<std::vector<int>> results) { answer.set_value(results.status()); });
+  EXPECT_THAT(answer.get_future().get(), testing::StatusIs(absl::StatusCode::kUnavailable));
+}
+
 }  // namespace
 }  // namespace cx::shared
