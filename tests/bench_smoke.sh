@@ -22,5 +22,10 @@ if echo "$rows" | grep -q 'code[0-9]*:'; then
   echo "$rows" | grep 'code[0-9]*:' >&2
   exit 1
 fi
+# The SQLite ingest rows say how much the service wrote to storage per row.
+if ! echo "$rows" | awk -F'|' '$3 ~ /SQLite/ { n++; if (!($16 + 0 > 0)) bad++ } END { exit !(n > 0 && bad == 0) }'; then
+  echo "bench_smoke: an SQLite ingest row has no storage KB/row" >&2
+  exit 1
+fi
 echo "$out" | grep -q 'metrics-service catch-up' || { echo "bench_smoke: no catch-up line" >&2; exit 1; }
 echo "bench_smoke: ok"
