@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "absl/strings/numbers.h"
+#include "metrics-service/varint.h"
 
 namespace cx::metrics {
 
@@ -57,6 +58,63 @@ void FeedbackSummary::Merge(const FeedbackSummary& o) {
   ces_sum += o.ces_sum;
 }
 
+void EventList::Append(const Ev& e) {
+  const bool extras = e.ticket != 0 || e.currency != 0 || e.amount_minor != 0;
+  std::vector<uint8_t> code;
+  code.reserve(32);
+  PutVarint(Zigzag(e.time_us - last_time_us_), &code);
+  PutVarint(Zigzag(e.sequence - last_sequence_), &code);
+  PutVarint(e.type, &code);
+  PutVarint(e.touchpoint, &code);
+  PutVarint(static_cast<uint64_t>(e.channel) << 4 | static_cast<uint64_t>(e.stage & 7) << 1 | (extras ? 1 : 0),
+            &code);
+  if (extras) {
+    PutVarint(e.ticket, &code);
+    PutVarint(e.currency, &code);
+    PutVarint(Zigzag(e.amount_minor), &code);
+  }
+  bytes_.append(code.data(), code.data() + code.size());
+  ++count_;
+  last_time_us_ = e.time_us;
+  last_sequence_ = e.sequence;
+}
+
+void EventList::Insert(const Ev& e) {
+  if (count_ == 0 || !(e.time_us != last_time_us_ ? e.time_us < last_time_us_ : e.sequence < last_sequence_)) {
+    Append(e);
+    return;
+  }
+  std::vector<Ev> all;
+  all.reserve(count_ + 1);
+  DecodeTo(&all);
+  all.insert(std::upper_bound(all.begin(), all.end(), e, EventBefore), e);
+  *this = EventList();
+  for (const Ev& each : all) Append(each);
+}
+
+void EventList::DecodeTo(std::vector<Ev>* out) const {
+  const uint8_t* p = bytes_.data();
+  int64_t time_us = 0, sequence = 0;
+  for (uint32_t i = 0; i < count_; ++i) {
+    Ev e;
+    time_us += Unzigzag(GetVarint(p));
+    sequence += Unzigzag(GetVarint(p));
+    e.time_us = time_us;
+    e.sequence = sequence;
+    e.type = static_cast<uint32_t>(GetVarint(p));
+    e.touchpoint = static_cast<uint32_t>(GetVarint(p));
+    const uint64_t bits = GetVarint(p);
+    e.channel = static_cast<uint8_t>(bits >> 4);
+    e.stage = static_cast<uint8_t>(bits >> 1 & 7);
+    if (bits & 1) {
+      e.ticket = static_cast<uint32_t>(GetVarint(p));
+      e.currency = static_cast<uint16_t>(GetVarint(p));
+      e.amount_minor = Unzigzag(GetVarint(p));
+    }
+    out->push_back(e);
+  }
+}
+
 TicketKind TicketKindOf(const std::string& type) {
   if (type == "support_ticket_opened") return kTicketOpened;
   if (type == "support_ticket_contact") return kTicketContact;
@@ -83,12 +141,14 @@ void TenantJourneys::Subtree(int node, std::vector<int>* out) const {
 }
 
 std::pair<const Ev*, const Ev*> TenantJourneys::Timeline(int root, std::vector<Ev>* scratch) const {
-  const IdentityNode& n = nodes[root];
-  if (children.count(root) == 0) return {n.events.data(), n.events.data() + n.events.size()};
+  scratch->clear();
+  if (children.count(root) == 0) {
+    nodes[root].events.DecodeTo(scratch);
+    return {scratch->data(), scratch->data() + scratch->size()};
+  }
   std::vector<int> members;
   Subtree(root, &members);
-  scratch->clear();
-  for (int m : members) scratch->insert(scratch->end(), nodes[m].events.begin(), nodes[m].events.end());
+  for (int m : members) nodes[m].events.DecodeTo(scratch);
   std::sort(scratch->begin(), scratch->end(), EventBefore);
   return {scratch->data(), scratch->data() + scratch->size()};
 }
@@ -144,11 +204,7 @@ void JourneyIndex::AddEvents(const std::vector<JourneyEventRow>& events) {
     e.channel = static_cast<uint8_t>(row.channel);
     e.stage = static_cast<uint8_t>(row.stage & 7);
     IdentityNode& n = t.nodes[id];
-    if (n.events.empty() || !EventBefore(e, n.events.back())) {
-      n.events.push_back(e);
-    } else {  // a late event
-      n.events.insert(std::upper_bound(n.events.begin(), n.events.end(), e, EventBefore), e);
-    }
+    n.events.Insert(e);
     auto type_at = std::lower_bound(n.types.begin(), n.types.end(), e.type);
     if (type_at == n.types.end() || *type_at != e.type) {
       n.types.insert(type_at, e.type);
@@ -213,7 +269,7 @@ void JourneyIndex::ShrinkToFit() {
     t->nodes.shrink_to_fit();
     t->key_chars.shrink_to_fit();
     for (IdentityNode& n : t->nodes) {
-      n.events.shrink_to_fit();
+      n.events.ShrinkToFit();
       n.types.shrink_to_fit();
     }
     for (auto& ids : t->by_type) ids.shrink_to_fit();

@@ -4,6 +4,7 @@
 #include <array>
 #include <mutex>
 
+#include "metrics-service/varint.h"
 
 namespace cx::metrics {
 
@@ -18,35 +19,9 @@ namespace {
 // after hour, so their differences take fewer bytes. The first varint
 // carries the choice in its low bit: zigzag(n or its difference) << 1 |
 // difference (counters stay below 2^62).
-void PutVarint(uint64_t v, std::vector<uint8_t>* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<uint8_t>(v));
-}
-
-uint64_t GetVarint(const uint8_t*& p) {
-  uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
-    const uint8_t b = *p++;
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if (b < 0x80) return v;
-  }
-}
-
-uint64_t Zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-int64_t Unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
 bool IsOneAnswer(const Counts& c) {
   return c.n == 1 && (c.top == 0 || c.top == 1) && (c.bottom == 0 || c.bottom == 1) && c.sum >= 0 && c.sum < 32 &&
          c.sum_sq == c.sum * c.sum;
-}
-
-size_t VarintLength(uint64_t v) {
-  size_t n = 1;
-  for (; v >= 0x80; v >>= 7) ++n;
-  return n;
 }
 
 // The five counters as zigzag values, the first shifted left to make room
