@@ -58,12 +58,20 @@ void FeedbackSummary::Merge(const FeedbackSummary& o) {
   ces_sum += o.ces_sum;
 }
 
+void EventList::Reallocate(uint32_t capacity) {
+  std::unique_ptr<uint8_t[]> data(new uint8_t[capacity]);
+  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
+}
+
 void EventList::Append(const Ev& e) {
+  Header h = data_ ? Head() : Header{0, 0, 0};
   const bool extras = e.ticket != 0 || e.currency != 0 || e.amount_minor != 0;
   std::vector<uint8_t> code;
   code.reserve(32);
-  PutVarint(Zigzag(e.time_us - last_time_us_), &code);
-  PutVarint(Zigzag(e.sequence - last_sequence_), &code);
+  PutVarint(Zigzag(e.time_us - h.last_time_us), &code);
+  PutVarint(Zigzag(e.sequence - h.last_sequence), &code);
   PutVarint(e.type, &code);
   PutVarint(e.touchpoint, &code);
   PutVarint(static_cast<uint64_t>(e.channel) << 4 | static_cast<uint64_t>(e.stage & 7) << 1 | (extras ? 1 : 0),
@@ -73,29 +81,41 @@ void EventList::Append(const Ev& e) {
     PutVarint(e.currency, &code);
     PutVarint(Zigzag(e.amount_minor), &code);
   }
-  bytes_.append(code.data(), code.data() + code.size());
-  ++count_;
-  last_time_us_ = e.time_us;
-  last_sequence_ = e.sequence;
+  const size_t used = size_ == 0 ? sizeof(Header) : size_;
+  const size_t need = used + code.size();
+  if (need > capacity_) {  // grows by a quarter, as CompactVector does
+    Reallocate(static_cast<uint32_t>(std::max<size_t>(need, capacity_ == 0 ? 0 : capacity_ + capacity_ / 4 + 1)));
+  }
+  std::memcpy(data_.get() + used, code.data(), code.size());
+  size_ = static_cast<uint32_t>(need);
+  h.last_time_us = e.time_us;
+  h.last_sequence = e.sequence;
+  ++h.count;
+  std::memcpy(data_.get(), &h, sizeof h);
 }
 
 void EventList::Insert(const Ev& e) {
-  if (count_ == 0 || !(e.time_us != last_time_us_ ? e.time_us < last_time_us_ : e.sequence < last_sequence_)) {
-    Append(e);
-    return;
+  if (data_) {
+    const Header h = Head();
+    if (e.time_us != h.last_time_us ? e.time_us < h.last_time_us : e.sequence < h.last_sequence) {
+      std::vector<Ev> all;
+      all.reserve(h.count + 1);
+      DecodeTo(&all);
+      all.insert(std::upper_bound(all.begin(), all.end(), e, EventBefore), e);
+      *this = EventList();
+      for (const Ev& each : all) Append(each);
+      return;
+    }
   }
-  std::vector<Ev> all;
-  all.reserve(count_ + 1);
-  DecodeTo(&all);
-  all.insert(std::upper_bound(all.begin(), all.end(), e, EventBefore), e);
-  *this = EventList();
-  for (const Ev& each : all) Append(each);
+  Append(e);
 }
 
 void EventList::DecodeTo(std::vector<Ev>* out) const {
-  const uint8_t* p = bytes_.data();
+  if (!data_) return;
+  const uint32_t count = Head().count;
+  const uint8_t* p = data_.get() + sizeof(Header);
   int64_t time_us = 0, sequence = 0;
-  for (uint32_t i = 0; i < count_; ++i) {
+  for (uint32_t i = 0; i < count; ++i) {
     Ev e;
     time_us += Unzigzag(GetVarint(p));
     sequence += Unzigzag(GetVarint(p));
@@ -113,6 +133,10 @@ void EventList::DecodeTo(std::vector<Ev>* out) const {
     }
     out->push_back(e);
   }
+}
+
+void EventList::ShrinkToFit() {
+  if (capacity_ != size_) Reallocate(size_);
 }
 
 TicketKind TicketKindOf(const std::string& type) {

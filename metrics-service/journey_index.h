@@ -9,6 +9,7 @@
 #define CX_METRICS_JOURNEY_INDEX_H_
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -54,22 +55,47 @@ inline bool EventBefore(const Ev& a, const Ev& b) {
 // decode a timeline into a scratch vector.
 class EventList {
  public:
-  size_t size() const { return count_; }
-  bool empty() const { return count_ == 0; }
+  EventList() = default;
+  EventList(EventList&& o) noexcept : data_(std::move(o.data_)), size_(o.size_), capacity_(o.capacity_) {
+    o.size_ = o.capacity_ = 0;
+  }
+  EventList& operator=(EventList&& o) noexcept {
+    data_ = std::move(o.data_);
+    size_ = o.size_;
+    capacity_ = o.capacity_;
+    o.size_ = o.capacity_ = 0;
+    return *this;
+  }
+
+  size_t size() const { return data_ ? Head().count : 0; }
+  bool empty() const { return size() == 0; }
   // Inserts in order: appends when `e` sorts last (events mostly arrive in
   // time order), else decodes, inserts and encodes again.
   void Insert(const Ev& e);
   // Appends the events, in order, to *out.
   void DecodeTo(std::vector<Ev>* out) const;
-  void ShrinkToFit() { bytes_.shrink_to_fit(); }
-  size_t bytes() const { return bytes_.size(); }
+  void ShrinkToFit();
+  // Bytes held, the header included.
+  size_t bytes() const { return capacity_; }
 
  private:
+  // At the start of the buffer, so an identity without events pays only
+  // for the 16-byte handle.
+  struct Header {
+    int64_t last_time_us;  // of the last event: the base of the next
+    int64_t last_sequence;
+    uint32_t count;
+  };
+  Header Head() const {
+    Header h;
+    std::memcpy(&h, data_.get(), sizeof h);
+    return h;
+  }
   void Append(const Ev& e);
+  void Reallocate(uint32_t capacity);
 
-  CompactVector<uint8_t> bytes_;
-  uint32_t count_ = 0;
-  int64_t last_time_us_ = 0, last_sequence_ = 0;  // of the last event: the base of the next
+  std::unique_ptr<uint8_t[]> data_;
+  uint32_t size_ = 0, capacity_ = 0;  // in bytes, the header included
 };
 
 // What one identity's scored feedback adds up to.

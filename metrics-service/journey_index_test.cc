@@ -85,8 +85,12 @@ TEST(EventListTest, AnEventInTimeOrderTakesAFewBytes) {
   std::vector<Ev> got = Decoded(list);
   ASSERT_EQ(got.size(), 365u);
   EXPECT_EQ(got[364].sequence, 1000000 + 365 * 37);
-  // time delta 6 bytes, sequence 1, type 1, touchpoint 1, channel/stage 1.
-  EXPECT_LE(list.bytes(), 365u * 10 + 16);
+  // time delta 6 bytes, sequence 1, type 1, touchpoint 1, channel/stage 1;
+  // the first event's time and sequence from 0, and the header.
+  EXPECT_LE(list.bytes(), 365u * 10 + 16 + 24);
+  EXPECT_EQ(sizeof(EventList), 16u);
+  EXPECT_EQ(EventList().bytes(), 0u);
+  EXPECT_TRUE(EventList().empty());
 }
 
 }  // namespace
