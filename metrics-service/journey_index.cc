@@ -58,15 +58,8 @@ void FeedbackSummary::Merge(const FeedbackSummary& o) {
   ces_sum += o.ces_sum;
 }
 
-void EventList::Reallocate(uint32_t capacity) {
-  std::unique_ptr<uint8_t[]> data(new uint8_t[capacity]);
-  if (size_ > 0) std::memcpy(data.get(), data_.get(), size_);
-  data_ = std::move(data);
-  capacity_ = capacity;
-}
-
 void EventList::Append(const Ev& e) {
-  Header h = data_ ? Head() : Header{0, 0, 0};
+  Header h = bytes_.empty() ? Header{0, 0, 0} : Head();
   const bool extras = e.ticket != 0 || e.currency != 0 || e.amount_minor != 0;
   std::vector<uint8_t> code;
   code.reserve(32);
@@ -81,21 +74,20 @@ void EventList::Append(const Ev& e) {
     PutVarint(e.currency, &code);
     PutVarint(Zigzag(e.amount_minor), &code);
   }
-  const size_t used = size_ == 0 ? sizeof(Header) : size_;
-  const size_t need = used + code.size();
-  if (need > capacity_) {  // grows by a quarter, as CompactVector does
-    Reallocate(static_cast<uint32_t>(std::max<size_t>(need, capacity_ == 0 ? 0 : capacity_ + capacity_ / 4 + 1)));
-  }
-  std::memcpy(data_.get() + used, code.data(), code.size());
-  size_ = static_cast<uint32_t>(need);
   h.last_time_us = e.time_us;
   h.last_sequence = e.sequence;
   ++h.count;
-  std::memcpy(data_.get(), &h, sizeof h);
+  if (bytes_.empty()) {
+    const auto* head = reinterpret_cast<const uint8_t*>(&h);
+    bytes_.append(head, head + sizeof h);
+  } else {
+    std::memcpy(bytes_.begin(), &h, sizeof h);
+  }
+  bytes_.append(code.data(), code.data() + code.size());
 }
 
 void EventList::Insert(const Ev& e) {
-  if (data_) {
+  if (!bytes_.empty()) {
     const Header h = Head();
     if (e.time_us != h.last_time_us ? e.time_us < h.last_time_us : e.sequence < h.last_sequence) {
       std::vector<Ev> all;
@@ -111,9 +103,9 @@ void EventList::Insert(const Ev& e) {
 }
 
 void EventList::DecodeTo(std::vector<Ev>* out) const {
-  if (!data_) return;
+  if (bytes_.empty()) return;
   const uint32_t count = Head().count;
-  const uint8_t* p = data_.get() + sizeof(Header);
+  const uint8_t* p = bytes_.data() + sizeof(Header);
   int64_t time_us = 0, sequence = 0;
   for (uint32_t i = 0; i < count; ++i) {
     Ev e;
@@ -133,10 +125,6 @@ void EventList::DecodeTo(std::vector<Ev>* out) const {
     }
     out->push_back(e);
   }
-}
-
-void EventList::ShrinkToFit() {
-  if (capacity_ != size_) Reallocate(size_);
 }
 
 TicketKind TicketKindOf(const std::string& type) {

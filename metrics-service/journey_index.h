@@ -55,32 +55,20 @@ inline bool EventBefore(const Ev& a, const Ev& b) {
 // decode a timeline into a scratch vector.
 class EventList {
  public:
-  EventList() = default;
-  EventList(EventList&& o) noexcept : data_(std::move(o.data_)), size_(o.size_), capacity_(o.capacity_) {
-    o.size_ = o.capacity_ = 0;
-  }
-  EventList& operator=(EventList&& o) noexcept {
-    data_ = std::move(o.data_);
-    size_ = o.size_;
-    capacity_ = o.capacity_;
-    o.size_ = o.capacity_ = 0;
-    return *this;
-  }
-
-  size_t size() const { return data_ ? Head().count : 0; }
+  size_t size() const { return bytes_.empty() ? 0 : Head().count; }
   bool empty() const { return size() == 0; }
   // Inserts in order: appends when `e` sorts last (events mostly arrive in
   // time order), else decodes, inserts and encodes again.
   void Insert(const Ev& e);
   // Appends the events, in order, to *out.
   void DecodeTo(std::vector<Ev>* out) const;
-  void ShrinkToFit();
+  void ShrinkToFit() { bytes_.shrink_to_fit(); }
   // Bytes held, the header included.
-  size_t bytes() const { return capacity_; }
+  size_t bytes() const { return bytes_.size(); }
 
  private:
-  // At the start of the buffer, so an identity without events pays only
-  // for the 16-byte handle.
+  // At the start of the bytes, so an identity without events pays only for
+  // the 16-byte vector.
   struct Header {
     int64_t last_time_us;  // of the last event: the base of the next
     int64_t last_sequence;
@@ -88,14 +76,12 @@ class EventList {
   };
   Header Head() const {
     Header h;
-    std::memcpy(&h, data_.get(), sizeof h);
+    std::memcpy(&h, bytes_.data(), sizeof h);
     return h;
   }
   void Append(const Ev& e);
-  void Reallocate(uint32_t capacity);
 
-  std::unique_ptr<uint8_t[]> data_;
-  uint32_t size_ = 0, capacity_ = 0;  // in bytes, the header included
+  CompactVector<uint8_t> bytes_;  // the header, then the events
 };
 
 // What one identity's scored feedback adds up to.
