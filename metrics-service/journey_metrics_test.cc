@@ -135,7 +135,7 @@ absl::Time Fixed(int64_t seconds) { return absl::FromUnixSeconds(seconds); }
 
 TEST(JourneyMetricsExamples, FunnelCountsMergedIdentitiesOnceAndTimesConversions) {
   JourneyFixture fx("sqlite");
-  fx.Open([] { return Fixed(kBase + 30 * kDay); });
+  ASSERT_NO_FATAL_FAILURE(fx.Open([] { return Fixed(kBase + 30 * kDay); }));
   Feeds f;
   f.Customer("alice", "smb");
   f.Customer("bob", "smb");
@@ -208,7 +208,7 @@ TEST(JourneyMetricsExamples, FunnelCountsMergedIdentitiesOnceAndTimesConversions
 
 TEST(JourneyMetricsExamples, RetentionChurnAndNextSteps) {
   JourneyFixture fx("sqlite");
-  fx.Open([] { return Fixed(kBase + 10 * kDay + 3600); });
+  ASSERT_NO_FATAL_FAILURE(fx.Open([] { return Fixed(kBase + 10 * kDay + 3600); }));
   Feeds f;
   // Day 0 cohort: u1, u2 sign up. Day 1 cohort: u3.
   f.Event("s1", "u1", "signup", kBase + 100);
@@ -288,7 +288,7 @@ TEST(JourneyMetricsExamples, RetentionChurnAndNextSteps) {
 
 TEST(JourneyMetricsExamples, NotEndedChurnAndLifetimeValueWithRefunds) {
   JourneyFixture fx("sqlite");
-  fx.Open([] { return Fixed(kBase + 100 * kDay); });
+  ASSERT_NO_FATAL_FAILURE(fx.Open([] { return Fixed(kBase + 100 * kDay); }));
   Feeds f;
   f.Customer("p", "smb");
   f.Customer("q", "smb");
@@ -356,7 +356,7 @@ TEST(JourneyMetricsExamples, NotEndedChurnAndLifetimeValueWithRefunds) {
 TEST(JourneyMetricsExamples, SupportTicketsAndCustomerHealth) {
   JourneyFixture fx("sqlite");
   const int64_t now = kBase + 40 * kDay;
-  fx.Open([now] { return Fixed(now); });
+  ASSERT_NO_FATAL_FAILURE(fx.Open([now] { return Fixed(now); }));
   Feeds f;
   f.Customer("dana", "smb");
   auto ticket = [&](const std::string& id, const std::string& ticket_id, const char* type, int64_t at,
@@ -423,7 +423,7 @@ TEST(JourneyMetricsExamples, SupportTicketsAndCustomerHealth) {
 
 TEST(JourneyMetricsExamples, HealthVersionsPageAndMoveOnEveryChange) {
   JourneyFixture fx("sqlite");
-  fx.Open([] { return Fixed(kBase + kDay); });
+  ASSERT_NO_FATAL_FAILURE(fx.Open([] { return Fixed(kBase + kDay); }));
   Feeds f;
   for (int i = 0; i < 5; ++i) f.Customer(absl::StrCat("c", i), "smb");
   fx.ApplyAll(f);
@@ -468,7 +468,7 @@ TEST(JourneyMetricsExamples, HealthVersionsPageAndMoveOnEveryChange) {
 
 TEST(JourneyMetricsExamples, BadInputNamesTheField) {
   JourneyFixture fx("sqlite");
-  fx.Open([] { return Fixed(kBase); });
+  ASSERT_NO_FATAL_FAILURE(fx.Open([] { return Fixed(kBase); }));
   v1::GetFunnelRequest funnel;
   *funnel.mutable_range() = Range(kBase, kBase + kDay);
   funnel.mutable_conversion_window()->set_seconds(60);
@@ -603,7 +603,7 @@ TEST_P(JourneyRandomizedTest, EveryJourneyMetricEqualsBruteForceBeforeAndAfterAR
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
     const int64_t now_s = kBase + 70 * kDay;
     JourneyFixture fx(GetParam());
-    fx.Open([now_s] { return Fixed(now_s); });
+    ASSERT_NO_FATAL_FAILURE(fx.Open([now_s] { return Fixed(now_s); }));
     Feeds f;
     // The model of what was sent, change by change (sequence order).
     std::vector<std::function<void(Model&)>> steps;
@@ -705,12 +705,12 @@ TEST_P(JourneyRandomizedTest, EveryJourneyMetricEqualsBruteForceBeforeAndAfterAR
       j = nj;
       k = nk;
       if (!restarted && j > f.journey.size() / 2) {
-        fx.Open([now_s] { return Fixed(now_s); });
+        ASSERT_NO_FATAL_FAILURE(fx.Open([now_s] { return Fixed(now_s); }));
         restarted = true;
       }
     }
     for (int round = 0; round < 2; ++round) {
-      if (round == 1) fx.Open([now_s] { return Fixed(now_s); });
+      if (round == 1) ASSERT_NO_FATAL_FAILURE(fx.Open([now_s] { return Fixed(now_s); }));
       const auto timelines = model.Timelines();
       SCOPED_TRACE(absl::StrCat("seed ", seed, " round ", round));
       for (int q = 0; q < 25; ++q) {
