@@ -61,18 +61,18 @@ void FeedbackSummary::Merge(const FeedbackSummary& o) {
 void EventList::Append(const Ev& e) {
   Header h = bytes_.empty() ? Header{0, 0, 0} : Head();
   const bool extras = e.ticket != 0 || e.currency != 0 || e.amount_minor != 0;
-  std::vector<uint8_t> code;
-  code.reserve(32);
-  PutVarint(Zigzag(e.time_us - h.last_time_us), &code);
-  PutVarint(Zigzag(e.sequence - h.last_sequence), &code);
-  PutVarint(e.type, &code);
-  PutVarint(e.touchpoint, &code);
-  PutVarint(static_cast<uint64_t>(e.channel) << 4 | static_cast<uint64_t>(e.stage & 7) << 1 | (extras ? 1 : 0),
-            &code);
+  uint8_t code[8 * 10];  // at most eight varints
+  uint8_t* end = code;
+  end = PutVarint(Zigzag(e.time_us - h.last_time_us), end);
+  end = PutVarint(Zigzag(e.sequence - h.last_sequence), end);
+  end = PutVarint(e.type, end);
+  end = PutVarint(e.touchpoint, end);
+  end = PutVarint(static_cast<uint64_t>(e.channel) << 4 | static_cast<uint64_t>(e.stage & 7) << 1 | (extras ? 1 : 0),
+                  end);
   if (extras) {
-    PutVarint(e.ticket, &code);
-    PutVarint(e.currency, &code);
-    PutVarint(Zigzag(e.amount_minor), &code);
+    end = PutVarint(e.ticket, end);
+    end = PutVarint(e.currency, end);
+    end = PutVarint(Zigzag(e.amount_minor), end);
   }
   h.last_time_us = e.time_us;
   h.last_sequence = e.sequence;
@@ -83,13 +83,16 @@ void EventList::Append(const Ev& e) {
   } else {
     std::memcpy(bytes_.begin(), &h, sizeof h);
   }
-  bytes_.append(code.data(), code.data() + code.size());
+  bytes_.append(code, end);
 }
 
 void EventList::Insert(const Ev& e) {
   if (!bytes_.empty()) {
     const Header h = Head();
-    if (e.time_us != h.last_time_us ? e.time_us < h.last_time_us : e.sequence < h.last_sequence) {
+    Ev last;
+    last.time_us = h.last_time_us;
+    last.sequence = h.last_sequence;
+    if (EventBefore(e, last)) {  // a late event
       std::vector<Ev> all;
       all.reserve(h.count + 1);
       DecodeTo(&all);

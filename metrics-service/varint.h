@@ -17,6 +17,16 @@ inline void PutVarint(uint64_t v, std::vector<uint8_t>* out) {
   out->push_back(static_cast<uint8_t>(v));
 }
 
+// Writes v at out (up to 10 bytes) and returns the end of what it wrote.
+inline uint8_t* PutVarint(uint64_t v, uint8_t* out) {
+  while (v >= 0x80) {
+    *out++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *out++ = static_cast<uint8_t>(v);
+  return out;
+}
+
 // Reads one varint at p and moves p past it.
 inline uint64_t GetVarint(const uint8_t*& p) {
   uint64_t v = 0;
