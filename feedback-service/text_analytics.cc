@@ -7,11 +7,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "shared/status.h"
 #include "shared/text.h"
 
@@ -609,12 +611,10 @@ std::vector<std::string> MatchTopics(absl::string_view text, const v1::TopicRule
   for (const v1::TopicRule& rule : rules.rules()) {
     bool found = false;
     for (const std::string& keyword : rule.keywords()) {
-      std::vector<std::string> words = absl::StrSplit(keyword, ' ');
+      // Views into the rule: no allocation per keyword and feedback.
+      absl::InlinedVector<absl::string_view, 4> words = absl::StrSplit(keyword, ' ');
       bool prefix = false;
-      if (!words.empty() && !words.back().empty() && words.back().back() == '*') {
-        prefix = true;
-        words.back().pop_back();
-      }
+      if (!words.empty() && absl::ConsumeSuffix(&words.back(), "*")) prefix = true;
       for (size_t i = 0; i + words.size() <= tokens.size() && !found; ++i) {
         bool all = true;
         for (size_t k = 0; k < words.size() && all; ++k) {

@@ -156,6 +156,9 @@ class RecordWriter {
 
   void Commit(std::vector<Pending>& batch) {
     std::vector<Record> all;
+    size_t total = 0;
+    for (const auto& p : batch) total += p.records.size();
+    all.reserve(total);
     for (auto& p : batch) {
       for (auto& r : p.records) all.push_back(std::move(r));
     }
