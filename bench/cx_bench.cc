@@ -13,12 +13,13 @@
 // Every scenario is bounded in time (--seconds) and in calls (--max-calls).
 // It prints calls/s, rows/s, p50/p90/p99/max, errors by code, the CPU (cores
 // busy) and RSS of the service process and of the load generator, rows per
-// commit (from the service's /metrics) and the ratio to the echo baseline.
+// commit (from the service's /metrics), storage bytes and CPU time (service,
+// MariaDB server and client) per row, and the ratio to the echo baseline.
 // It reports; it does not pass or fail.
 //
 //   cx-bench [--seconds=5] [--channels=1] [--inflight=32] [--batch-size=100]
 //            [--batch-inflight=8] [--query-inflight=8] [--freshness-samples=200]
-//            [--mysql-url=mysql://user:pw@host:port/db] [--sqlite=true]
+//            [--mysql-url=mysql://user:pw@host:port/db] [--sqlite=true] [--sqlite-memory=false]
 //            [--services=feedback,journey,metrics] [--scenarios=unary,batch]
 #include <signal.h>
 #include <unistd.h>
@@ -86,6 +87,7 @@ struct Row {
   double service_cores = -1;   // -1: no service process (echo rows have theirs)
   int64_t service_rss_kb = 0;
   double storage_bytes_per_row = -1;  // written to storage by the database's process; -1: unknown
+  double database_cores = 0;          // mariadbd's, when its pid is known
   bool batch_baseline = false;
 };
 
@@ -152,6 +154,13 @@ grpc::Status Call(Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*,
   return (stub->*method)(&ctx, req, resp);
 }
 
+// The backend of --sqlite-memory: nothing it stores is durable.
+constexpr char kSqliteInMemory[] = "SQLite in memory";
+
+std::string UnaryName(const std::string& rpc, const std::string& backend) {
+  return backend == kSqliteInMemory ? rpc : absl::StrCat(rpc, " (durable)");
+}
+
 // Measures one scenario against `service`: its CPU over the run, its RSS
 // at the end, and rows per commit from its /metrics.
 Row Measure(const std::string& name, const std::string& backend, const ServiceProcess& service, int in_flight,
@@ -162,8 +171,11 @@ Row Measure(const std::string& name, const std::string& backend, const ServicePr
   // SQLite writes from the service's own process; MariaDB from its server's.
   const pid_t storage_pid = backend == "SQLite" ? service.pid() : backend == "MariaDB" ? s.mariadb_pid : 0;
   const int64_t written0 = storage_pid > 0 ? ProcessStorageWriteBytes(storage_pid) : -1;
+  const pid_t database_pid = backend == "MariaDB" ? s.mariadb_pid : 0;
+  const double database_cpu0 = database_pid > 0 ? ProcessCpuSeconds(database_pid) : 0;
   Row row{name, backend, in_flight, rows_per_call, RunLoad(in_flight, s.duration, issue, s.max_calls)};
   row.service_cores = (service.CpuSeconds() - cpu0) / row.result.seconds;
+  if (database_pid > 0) row.database_cores = (ProcessCpuSeconds(database_pid) - database_cpu0) / row.result.seconds;
   row.service_rss_kb = service.RssKb();
   const double rows_done = row.result.rps() * row.result.seconds * rows_per_call;
   if (written0 >= 0 && rows_done > 0) {
@@ -295,7 +307,7 @@ std::vector<Row> RunFeedback(const std::string& backend, const ServiceProcess& s
   std::vector<Row> rows;
   RunLoad(s.in_flight, absl::Milliseconds(500), submit);  // warm-up
   if (s.unary) {
-    rows.push_back(Measure("SubmitFeedback (durable)", backend, service, s.channels * s.in_flight, 1, s, submit));
+    rows.push_back(Measure(UnaryName("SubmitFeedback", backend), backend, service, s.channels * s.in_flight, 1, s, submit));
   }
   if (s.batched) {
     rows.push_back(Measure(absl::StrCat("BatchSubmitFeedback x", s.batch_size), backend, service, s.batch_in_flight,
@@ -330,7 +342,7 @@ std::vector<Row> RunJourney(const std::string& backend, const ServiceProcess& se
   std::vector<Row> rows;
   RunLoad(s.in_flight, absl::Milliseconds(500), record);  // warm-up
   if (s.unary) {
-    rows.push_back(Measure("RecordEvent (durable)", backend, service, s.channels * s.in_flight, 1, s, record));
+    rows.push_back(Measure(UnaryName("RecordEvent", backend), backend, service, s.channels * s.in_flight, 1, s, record));
   }
   if (s.batched) {
     rows.push_back(Measure(absl::StrCat("BatchRecordEvents x", s.batch_size), backend, service, s.batch_in_flight,
@@ -557,19 +569,26 @@ void PrintIngest(const std::vector<Row>& rows) {
     (row.batch_baseline ? batch_echo_rps : echo_rps) = row.result.rps();
   }
   std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
-               "service cores | service RSS MB | client cores | rows/commit | storage KB/row | vs echo |\n"
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n";
+               "service cores | service RSS MB | client cores | rows/commit | storage KB/row | CPU us/row | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
     const double baseline = row.rows_per_call > 1 ? batch_echo_rps : echo_rps;
+    // CPU time of service, database server and client together per row:
+    // with every core busy, rows/s can reach at most cores / (CPU us/row)
+    // million.
+    const double rows_per_s = r.rps() * row.rows_per_call;
+    const double cores = std::max(row.service_cores, 0.0) + row.database_cores + r.cores();
+    const std::string cpu_per_row = rows_per_s > 0 ? absl::StrFormat("%.1f", cores * 1e6 / rows_per_s) : "-";
     std::cout << absl::StrFormat(
-        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %.2f |\n", row.scenario,
+        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %.2f |\n",
+        row.scenario,
         row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
         Ms(r.Percentile(0.90)), Ms(r.Percentile(0.99)), Ms(r.Max()), r.Errors(), row.service_cores,
         row.service_rss_kb / 1024.0, r.cores(),
         row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
         row.storage_bytes_per_row >= 0 ? absl::StrFormat("%.1f", row.storage_bytes_per_row / 1024) : "-",
-        baseline > 0 ? r.rps() / baseline : 0);
+        cpu_per_row, baseline > 0 ? r.rps() / baseline : 0);
   }
 }
 
@@ -619,6 +638,9 @@ int main(int argc, char** argv) {
        "which of feedback,journey,metrics to measure (metrics follows the SQLite services, or the MariaDB ones "
        "with --sqlite=false)"},
       {"sqlite", "CX_BENCH_SQLITE", "true", "measure the SQLite backend"},
+      {"sqlite-memory", "CX_BENCH_SQLITE_MEMORY", "false",
+       "also measure the services on an in-memory SQLite database (not durable: what they do without any storage "
+       "I/O, the ceiling of everything but the disk)"},
   };
   auto config = cx::shared::Config::ParseOrExit("cx-bench", specs, argc, argv);
   cx::shared::InitLogging("cx-bench", cx::shared::LogLevel::kWarning);
@@ -683,6 +705,9 @@ int main(int argc, char** argv) {
   };
   if (*config.GetBool("sqlite")) {
     run_backend("SQLite", [&](const std::string& name) { return absl::StrCat("sqlite://", (dir / name).string(), ".db"); });
+  }
+  if (*config.GetBool("sqlite-memory")) {
+    run_backend(kSqliteInMemory, [](const std::string&) { return std::string("sqlite::memory:"); });
   }
   if (!config.Get("mysql-url").empty()) {
     run_backend("MariaDB", [&](const std::string& name) {

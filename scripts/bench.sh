@@ -44,7 +44,7 @@ fi
 
 if [[ " $parts " == *" cx "* ]]; then
   out=$(./build/bench/cx-bench --seconds="$seconds" --channels="${CX_BENCH_CHANNELS:-1}" --mysql-url="$url" \
-    --mysql-pid-file="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.pid")
+    --mysql-pid-file="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.pid" --sqlite-memory=true)
   {
     echo "## End to end: the services over gRPC, next to a bare echo server (cx-bench)"
     echo
@@ -60,7 +60,11 @@ if [[ " $parts " == *" cx "* ]]; then
     echo "same transaction. Service cores and RSS are the service process's (from /proc), client cores the load"
     echo "generator's; rows/commit is the service's own group-commit histogram (from its /metrics); storage"
     echo "KB/row is what the process that writes the data (the service for SQLite, mariadbd for MariaDB)"
-    echo "wrote to storage per row stored (write_bytes of /proc/PID/io: WAL or redo log, checkpoints, pages). Client,"
+    echo "wrote to storage per row stored (write_bytes of /proc/PID/io: WAL or redo log, checkpoints, pages). The"
+    echo "\"SQLite in memory\" rows are the same services on sqlite::memory: (not durable, no storage I/O at all):"
+    echo "what everything but the disk allows, so the gap to the SQLite rows is what storage costs. CPU"
+    echo "us/row is the CPU time of service, client and (for MariaDB) mariadbd together per row: with both"
+    echo "cores busy, rows/s can reach at most 2,000,000 / (CPU us/row). Client,"
     echo "services and database share the two cores; the machine is shared and noisy, so compare rows of"
     echo "one run, not runs."
     echo

@@ -5,7 +5,7 @@
 #   bench_smoke.sh CX_BENCH_BINARY
 set -euo pipefail
 bench=$1
-out=$("$bench" --seconds=1 --freshness-samples=20 --query-inflight=4)
+out=$("$bench" --seconds=1 --freshness-samples=20 --query-inflight=4 --sqlite-memory=true)
 echo "$out"
 rows=$(echo "$out" | grep '^| ' | grep -v '^| scenario |\|^| query |\|^| freshness:' || true)
 for scenario in 'echo (baseline)' 'SubmitFeedback (durable)' 'BatchSubmitFeedback x100' 'RecordEvent (durable)' \
@@ -16,14 +16,19 @@ for scenario in 'echo (baseline)' 'SubmitFeedback (durable)' 'BatchSubmitFeedbac
     exit 1
   fi
 done
+# --sqlite-memory adds the in-memory rows, not called durable.
+if ! echo "$rows" | grep -q '^| SubmitFeedback | SQLite in memory |'; then
+  echo "bench_smoke: no in-memory SubmitFeedback row" >&2
+  exit 1
+fi
 # Errors are printed as codeN:count; a clean row says 0.
 if echo "$rows" | grep -q 'code[0-9]*:'; then
   echo "bench_smoke: a scenario had errors:" >&2
   echo "$rows" | grep 'code[0-9]*:' >&2
   exit 1
 fi
-# The SQLite ingest rows say how much the service wrote to storage per row.
-if ! echo "$rows" | awk -F'|' '$3 ~ /SQLite/ { n++; if (!($16 + 0 > 0)) bad++ } END { exit !(n > 0 && bad == 0) }'; then
+# The SQLite file ingest rows say how much the service wrote to storage per row.
+if ! echo "$rows" | awk -F'|' '$3 ~ /^ *SQLite *$/ { n++; if (!($16 + 0 > 0)) bad++ } END { exit !(n > 0 && bad == 0) }'; then
   echo "bench_smoke: an SQLite ingest row has no storage KB/row" >&2
   exit 1
 fi
