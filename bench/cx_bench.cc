@@ -14,7 +14,8 @@
 // It prints calls/s, rows/s, p50/p90/p99/max, errors by code, the CPU (cores
 // busy) and RSS of the service process and of the load generator, rows per
 // commit (from the service's /metrics), storage bytes and CPU time (service,
-// MariaDB server and client) per row, and the ratio to the echo baseline.
+// MariaDB server and client) per row, and the ratio to the echo baseline
+// (run before and after the services; the ratio is to the faster run).
 // It reports; it does not pass or fail.
 //
 //   cx-bench [--seconds=5] [--channels=1] [--inflight=32] [--batch-size=100]
@@ -566,7 +567,8 @@ void PrintIngest(const std::vector<Row>& rows) {
   double echo_rps = 0, batch_echo_rps = 0;
   for (const auto& row : rows) {
     if (row.backend != "-") continue;
-    (row.batch_baseline ? batch_echo_rps : echo_rps) = row.result.rps();
+    double& baseline = row.batch_baseline ? batch_echo_rps : echo_rps;
+    baseline = std::max(baseline, row.result.rps());  // the faster echo run
   }
   std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
                "service cores | service RSS MB | client cores | rows/commit | storage KB/row | CPU us/row | vs echo |\n"
@@ -681,9 +683,15 @@ int main(int argc, char** argv) {
   cx::journey::v1::BatchRecordEventsRequest batch_sample;
   for (int i = 0; i < s.batch_size; ++i) *batch_sample.add_events() = SampleEvent(i, "12345-1700000000000000");
   std::vector<Row> rows;
-  rows.push_back(RunEcho(self, "echo (baseline)", s.channels * s.in_flight, 1, sample.ByteSizeLong(), s));
-  rows.push_back(RunEcho(self, absl::StrCat("echo, ", s.batch_size, "-event payload (batch baseline)"),
-                         s.batch_in_flight, s.batch_size, batch_sample.ByteSizeLong(), s));
+  // The echo baselines run before the services and again after them: on a
+  // shared machine one echo run can be twice as fast as the next, and the
+  // ratios are taken against the faster run.
+  auto run_echo = [&](const std::string& suffix) {
+    rows.push_back(RunEcho(self, "echo (baseline)" + suffix, s.channels * s.in_flight, 1, sample.ByteSizeLong(), s));
+    rows.push_back(RunEcho(self, absl::StrCat("echo, ", s.batch_size, "-event payload (batch baseline)", suffix),
+                           s.batch_in_flight, s.batch_size, batch_sample.ByteSizeLong(), s));
+  };
+  run_echo("");
 
   std::optional<MetricsReport> metrics_report;
   auto run_backend = [&](const std::string& backend, const std::function<std::string(const std::string&)>& url) {
@@ -719,6 +727,7 @@ int main(int argc, char** argv) {
       return *url;
     });
   }
+  run_echo(", again after the services");
   std::filesystem::remove_all(dir);
 
   std::cout << absl::StrFormat(
