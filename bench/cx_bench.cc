@@ -584,8 +584,7 @@ void PrintIngest(const std::vector<Row>& rows) {
     const std::string cpu_per_row = rows_per_s > 0 ? absl::StrFormat("%.1f", cores * 1e6 / rows_per_s) : "-";
     std::cout << absl::StrFormat(
         "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %.2f |\n",
-        row.scenario,
-        row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
+        row.scenario, row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
         Ms(r.Percentile(0.90)), Ms(r.Percentile(0.99)), Ms(r.Max()), r.Errors(), row.service_cores,
         row.service_rss_kb / 1024.0, r.cores(),
         row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",

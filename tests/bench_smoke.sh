@@ -8,8 +8,8 @@ bench=$1
 out=$("$bench" --seconds=1 --freshness-samples=20 --query-inflight=4 --sqlite-memory=true)
 echo "$out"
 rows=$(echo "$out" | grep '^| ' | grep -v '^| scenario |\|^| query |\|^| freshness:' || true)
-for scenario in 'echo (baseline)' 'echo (baseline), again after the services' 'SubmitFeedback (durable)' 'BatchSubmitFeedback x100' 'RecordEvent (durable)' \
-  'BatchRecordEvents x100' 'GetScore NPS, 30 days' 'GetFunnel 4 steps' 'GetCustomerHealth' 'query mix' '| idle' \
+for scenario in 'echo (baseline)' 'echo (baseline), again after the services' 'SubmitFeedback (durable)' \
+  'BatchSubmitFeedback x100' 'RecordEvent (durable)' 'BatchRecordEvents x100' 'GetScore NPS, 30 days' 'GetFunnel 4 steps' 'GetCustomerHealth' 'query mix' '| idle' \
   'under BatchSubmitFeedback'; do
   if ! echo "$rows" | grep -qF "$scenario"; then
     echo "bench_smoke: no row for '$scenario'" >&2
