@@ -107,5 +107,27 @@ TEST(RecordWriterTest, AFailedWriteAnswersEveryCallerOfItsBatchWithTheError) {
   EXPECT_THAT(answer.get_future().get(), testing::StatusIs(absl::StatusCode::kUnavailable));
 }
 
+TEST(RecordWriterTest, TheWriterGoesOnToTheNextCommitWhileAnAnswerIsStillBeingSent) {
+  GroupCommitOptions options;
+  options.max_batch_rows = 1;  // each call its own transaction
+  std::promise<void> second_written;
+  std::shared_future<void> second = second_written.get_future().share();
+  RecordWriter<int, int> writer(options, [&](absl::Span<const int> records) {
+    if (records[0] == 2) second_written.set_value();
+    return absl::StatusOr<std::vector<int>>(std::vector<int>(records.begin(), records.end()));
+  });
+  std::promise<bool> first_answered;
+  // The first caller's answer takes until the second call is written, which
+  // happens only if the writer does not wait for that answer.
+  writer.Submit({1}, [&](absl::StatusOr<std::vector<int>>) {
+    first_answered.set_value(second.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  });
+  std::promise<void> second_answered;
+  writer.Submit({2}, [&](absl::StatusOr<std::vector<int>>) { second_answered.set_value(); });
+  EXPECT_TRUE(first_answered.get_future().get());
+  second_answered.get_future().wait();
+  writer.Stop();
+}
+
 }  // namespace
 }  // namespace cx::shared
