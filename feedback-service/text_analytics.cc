@@ -608,9 +608,18 @@ std::vector<std::string> MatchTopics(absl::string_view text, const v1::TopicRule
   std::vector<std::string> out;
   if (text.empty()) return out;
   std::vector<Token> tokens = Tokenize(text).tokens;
+  // The text's words: a keyword whose first word is not among them is
+  // passed over without a scan of the text.
+  absl::flat_hash_set<absl::string_view> text_words;
+  for (const Token& t : tokens) {
+    if (t.kind == Token::kWord) text_words.insert(t.text);
+  }
   for (const v1::TopicRule& rule : rules.rules()) {
     bool found = false;
     for (const std::string& keyword : rule.keywords()) {
+      const absl::string_view first = absl::string_view(keyword).substr(0, keyword.find(' '));
+      const bool first_is_prefix = first.size() == keyword.size() && absl::EndsWith(first, "*");
+      if (!first_is_prefix && !text_words.contains(first)) continue;
       // Views into the rule: no allocation per keyword and feedback.
       absl::InlinedVector<absl::string_view, 4> words = absl::StrSplit(keyword, ' ');
       bool prefix = false;

@@ -139,6 +139,12 @@ TEST(TopicsTest, KeywordsMatchWholeWordsPhrasesAndPrefixes) {
   EXPECT_THAT(MatchTopics("I was on. Hold on", rules), IsEmpty());  // phrases do not cross punctuation
   EXPECT_THAT(MatchTopics("a happy customer", rules), IsEmpty());   // "app" is not in "happy"
   EXPECT_THAT(MatchTopics("the app, the app, the app", rules), ElementsAre("app"));  // each topic once
+  auto* late = rules.add_rules();
+  late->set_topic("late");
+  late->add_keywords("arrived very late*");  // a phrase whose last word is a prefix
+  EXPECT_THAT(MatchTopics("it ARRIVED very lately", rules), ElementsAre("late"));
+  EXPECT_THAT(MatchTopics("arrived late, very late", rules), IsEmpty());  // its first word, not the phrase
+  EXPECT_THAT(MatchTopics("it arrived, very late", rules), IsEmpty());
 }
 
 TEST(TopicsTest, ValidationNamesTheField) {

@@ -710,7 +710,9 @@ TEST_P(JourneyRandomizedTest, EveryJourneyMetricEqualsBruteForceBeforeAndAfterAR
       }
     }
     for (int round = 0; round < 2; ++round) {
-      if (round == 1) ASSERT_NO_FATAL_FAILURE(fx.Open([now_s] { return Fixed(now_s); }));
+      if (round == 1) {
+        ASSERT_NO_FATAL_FAILURE(fx.Open([now_s] { return Fixed(now_s); }));
+      }
       const auto timelines = model.Timelines();
       SCOPED_TRACE(absl::StrCat("seed ", seed, " round ", round));
       for (int q = 0; q < 25; ++q) {
