@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -48,8 +49,9 @@ class GroupCommitWriter {
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
   // `rows` is the item's weight. An item larger than the whole capacity is
-  // still admitted into an empty queue, so a maximal batch always fits.
-  absl::Status Enqueue(Item item, size_t rows) {
+  // still admitted into an empty queue, so a maximal batch always fits. A
+  // refused item is left as it was.
+  absl::Status Enqueue(Item&& item, size_t rows) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return absl::UnavailableError("the server is shutting down");
@@ -153,16 +155,8 @@ class RecordWriter {
   // Commits what is queued, answers every caller, and stops accepting.
   void Stop() {
     writer_->Stop();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (completer_.joinable()) completer_.join();
+    completer_->Stop();
   }
-
-  ~RecordWriter() { Stop(); }
 
  private:
   struct Pending {
@@ -188,11 +182,9 @@ class RecordWriter {
     if (results.ok() && on_commit_) on_commit_();
     Committed c{std::move(batch), std::move(results), std::move(all)};
     batch.clear();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      committed_.push_back(std::move(c));
-    }
-    cv_.notify_one();
+    // The completer is unbounded and stops only after the writer, so it
+    // takes every batch; were it to refuse one, the callers are answered here.
+    if (absl::Status s = completer_->Enqueue(std::move(c), 1); !s.ok()) Answer(c);
   }
 
   static void Answer(Committed& c) {
@@ -210,27 +202,21 @@ class RecordWriter {
     }
   }
 
-  void Complete() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      cv_.wait(lock, [&] { return stopping_ || !committed_.empty(); });
-      if (committed_.empty()) return;  // stopping and drained
-      std::deque<Committed> ready;
-      ready.swap(committed_);
-      lock.unlock();
-      for (auto& c : ready) Answer(c);
-      ready.clear();
-      lock.lock();
-    }
+  static GroupCommitOptions CompleterOptions() {
+    GroupCommitOptions o;
+    o.capacity_rows = std::numeric_limits<size_t>::max();  // never refuses an answer
+    o.max_batch_rows = std::numeric_limits<size_t>::max();
+    return o;
   }
 
   WriteFn write_;
   std::function<void()> on_commit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Committed> committed_;
-  bool stopping_ = false;
-  std::thread completer_{[this] { Complete(); }};
+  // Declared before the writer: it exists before the first commit and is
+  // destroyed after the last.
+  std::unique_ptr<GroupCommitWriter<Committed>> completer_ = std::make_unique<GroupCommitWriter<Committed>>(
+      CompleterOptions(), [](std::vector<Committed>& ready) {
+        for (auto& c : ready) Answer(c);
+      });
   std::unique_ptr<GroupCommitWriter<Pending>> writer_;
 };
 

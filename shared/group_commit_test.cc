@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <string>
 
 #include "shared/testing/test_util.h"
 
@@ -55,12 +56,20 @@ TEST(GroupCommitWriterTest, FullQueueAnswersResourceExhausted) {
   });
   ASSERT_TRUE(writer.Enqueue(0, 1).ok());  // taken by the writer, blocked
   while (writer.queued_rows() != 0) std::this_thread::yield();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(writer.Enqueue(i, 1).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(writer.Enqueue(int{i}, 1).ok());
   EXPECT_THAT(writer.Enqueue(9, 1), testing::StatusIs(absl::StatusCode::kResourceExhausted));
   gate.set_value();
   writer.Stop();
   EXPECT_EQ(committed.load(), 6);  // Stop drained everything accepted
   EXPECT_THAT(writer.Enqueue(1, 1), testing::StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(GroupCommitWriterTest, ARefusedItemIsLeftAsItWas) {
+  GroupCommitWriter<std::string> writer(GroupCommitOptions{}, [](std::vector<std::string>&) {});
+  writer.Stop();
+  std::string item = "answer me";
+  EXPECT_THAT(writer.Enqueue(std::move(item), 1), testing::StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(item, "answer me");  // NOLINT(bugprone-use-after-move): a refused item is not moved from
 }
 
 TEST(GroupCommitWriterTest, OversizedItemIsAdmittedIntoAnEmptyQueue) {
