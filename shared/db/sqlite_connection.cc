@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
+#include "shared/db/sqlite_wal_vfs.h"
 #include "shared/text.h"
 
 namespace cx::shared::db {
@@ -196,8 +197,9 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // A file's WAL writes go out one per commit (shared/db/sqlite_wal_vfs.h).
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           path == ":memory:" ? nullptr : GatheredWalVfs());
   if (rc != SQLITE_OK) {
     sqlite3_close_v2(db);
     return absl::UnavailableError(absl::StrCat("cannot open the SQLite database: ", sqlite3_errstr(rc)));

@@ -1,5 +1,7 @@
 // SQLite backend of SqlConnection: WAL journal, synchronous=FULL (a commit is
-// durable when it returns), prepared statements cached per SQL text.
+// durable when it returns), prepared statements cached per SQL text. A file
+// database's WAL writes are gathered into one write per commit
+// (shared/db/sqlite_wal_vfs.h).
 #ifndef CX_SHARED_DB_SQLITE_CONNECTION_H_
 #define CX_SHARED_DB_SQLITE_CONNECTION_H_
 
