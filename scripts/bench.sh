@@ -95,7 +95,10 @@ if [[ " $parts " == *" storage "* ]]; then
     echo
     echo "The plain INSERT rows put the same kind of rows into the same, already filled table without"
     echo "the idempotency lookup, the sequence lock or protobuf: the database's own ceiling for this"
-    echo "schema (five B-trees per row) on this machine. Then $stored feedback rows (200k customers) are"
+    echo "schema (five B-trees per row) on this machine. The last two drop secondary indexes from that"
+    echo "table, first the per-customer one (the benchmark's rows come from 5000 customers in turn, so its"
+    echo "entries land all over it), then the time and sequence ones: what each costs."
+    echo "Then $stored feedback rows (200k customers) are"
     echo "written to a SQLite file and the feedback-service binary serves reads from it as its own process:"
     echo "the read latency and the process's RSS (anonymous and file-backed) with that many records stored."
     echo "The same for journey-service: ${CX_BENCH_STORED_EVENTS:-$stored} events of 200k visitors, GetJourney and ListChanges."
