@@ -206,6 +206,9 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
   }
   auto conn = std::make_unique<SqliteConnection>(db);
   sqlite3_busy_handler(db, WaitWhileBusy, nullptr);
+  // synchronous=FULL: a commit is durable when it returns. The gathered WAL
+  // (shared/db/sqlite_wal_vfs.h) relies on it too: only the commit's sync
+  // writes gathered frames out before SQLite makes them visible to readers.
   for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
                              "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
                              // Memory stays bounded whatever the database's size:

@@ -9,6 +9,9 @@
 // SQLite syncs the WAL before it publishes a commit), and before any read
 // through the same file handle.
 //
+// It needs synchronous=FULL (OpenSqlite sets it): with NORMAL, SQLite would
+// publish a commit without a sync, before its gathered frames are written.
+//
 // Every other file (the database, the shared-memory index) and every other
 // call goes straight to the default VFS.
 #ifndef CX_SHARED_DB_SQLITE_WAL_VFS_H_

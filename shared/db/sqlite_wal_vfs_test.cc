@@ -140,6 +140,17 @@ TEST_F(GatheredWalTest, ACommitIsInTheFileWhenItReturnsEvenIfTheProcessDiesBefor
   EXPECT_EQ(CountAndBytes(*reader), std::make_pair(int64_t{500}, int64_t{350000}));
 }
 
+// The gathered WAL is only safe when every commit syncs the WAL before SQLite
+// publishes it (synchronous=FULL); with NORMAL, readers could be shown frames
+// still gathered in the writer's buffer.
+TEST_F(GatheredWalTest, EveryConnectionSyncsEachCommit) {
+  auto conn = Open();
+  ASSERT_TRUE(conn);
+  auto rows = conn->Query("PRAGMA synchronous");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->front().Int(0), 2);  // FULL
+}
+
 // The VFS's file calls one by one, against a copy of what the file must hold:
 // appends gathered and written out at the capacity, bytes rewritten while
 // still gathered, a read of gathered bytes, a write elsewhere, the size, a
