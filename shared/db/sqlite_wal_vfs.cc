@@ -114,38 +114,22 @@ int WalDeviceCharacteristics(sqlite3_file* file) {
   return Wal(file)->real->pMethods->xDeviceCharacteristics(Wal(file)->real);
 }
 
-// SQLite maps shared memory and pages through the database file, never
-// through the WAL; these only keep the method table complete.
-int WalShmMap(sqlite3_file* file, int page, int size, int extend, void volatile** out) {
-  sqlite3_file* real = Wal(file)->real;
-  if (real->pMethods->iVersion < 2 || real->pMethods->xShmMap == nullptr) return SQLITE_IOERR_SHMMAP;
-  return real->pMethods->xShmMap(real, page, size, extend, out);
-}
-int WalShmLock(sqlite3_file* file, int offset, int n, int flags) {
-  sqlite3_file* real = Wal(file)->real;
-  if (real->pMethods->iVersion < 2 || real->pMethods->xShmLock == nullptr) return SQLITE_IOERR_SHMLOCK;
-  return real->pMethods->xShmLock(real, offset, n, flags);
-}
-void WalShmBarrier(sqlite3_file* file) {
-  sqlite3_file* real = Wal(file)->real;
-  if (real->pMethods->iVersion >= 2 && real->pMethods->xShmBarrier != nullptr) real->pMethods->xShmBarrier(real);
-}
-int WalShmUnmap(sqlite3_file* file, int remove) {
-  sqlite3_file* real = Wal(file)->real;
-  if (real->pMethods->iVersion < 2 || real->pMethods->xShmUnmap == nullptr) return SQLITE_OK;
-  return real->pMethods->xShmUnmap(real, remove);
-}
-int WalFetch(sqlite3_file*, sqlite3_int64, int, void** out) {
-  *out = nullptr;  // no memory map: SQLite reads instead
-  return SQLITE_OK;
-}
-int WalUnfetch(sqlite3_file*, sqlite3_int64, void*) { return SQLITE_OK; }
-
+// Version 1: SQLite maps shared memory and pages through the database file,
+// never through the WAL.
 const sqlite3_io_methods kWalMethods = {
-    3,           WalClose,         WalRead,          WalWrite,    WalTruncate,         WalSync,
-    WalFileSize, WalLock,          WalUnlock,        WalCheckReservedLock, WalFileControl, WalSectorSize,
-    WalDeviceCharacteristics,      WalShmMap,        WalShmLock,  WalShmBarrier,       WalShmUnmap,
-    WalFetch,    WalUnfetch,
+    1,
+    WalClose,
+    WalRead,
+    WalWrite,
+    WalTruncate,
+    WalSync,
+    WalFileSize,
+    WalLock,
+    WalUnlock,
+    WalCheckReservedLock,
+    WalFileControl,
+    WalSectorSize,
+    WalDeviceCharacteristics,
 };
 
 int Open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {
