@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
-  libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev
+  libmysqlcppconn-dev mariadb-server mariadb-client libsqlite3-dev prometheus-cpp-dev libjemalloc-dev
   libgtest-dev libgmock-dev curl tzdata openssl
   chromium fonts-dejavu-core
   clang-14 libclang-rt-14-dev
