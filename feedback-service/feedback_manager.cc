@@ -179,8 +179,9 @@ absl::StatusOr<NewFeedback> FeedbackManager::Prepare(const std::string& tenant,
                                         : v1::NPS_CATEGORY_DETRACTOR);
   }
   if (!f.comment().empty()) {
-    *f.mutable_sentiment() = AnalyzeSentiment(f.comment());
-    for (auto& topic : MatchTopics(f.comment(), rules.topics)) f.add_topics(std::move(topic));
+    TextAnalysis text = AnalyzeText(f.comment(), rules.topic_matcher);
+    *f.mutable_sentiment() = std::move(text.sentiment);
+    for (auto& topic : text.topics) f.add_topics(std::move(topic));
   }
   record.follow_up = FollowUpFor(f, rules.follow_ups, now);
   return record;

@@ -41,13 +41,11 @@ absl::StatusOr<std::shared_ptr<const RuleSet>> TenantRules::Load(const std::stri
   if (!topics.ok()) return topics.status();
   auto follow_ups = repository_->GetRules(tenant, RulesKind::kFollowUps);
   if (!follow_ups.ok()) return follow_ups.status();
-  auto set = std::make_shared<RuleSet>();
   auto t = FromStored(*topics, DefaultTopicRules());
   if (!t.ok()) return t.status();
   auto f = FromStored(*follow_ups, DefaultFollowUpRules());
   if (!f.ok()) return f.status();
-  set->topics = *std::move(t);
-  set->follow_ups = *std::move(f);
+  auto set = std::make_shared<RuleSet>(*std::move(t), *std::move(f));
   std::lock_guard<std::mutex> lock(mu_);
   cache_[tenant] = {set, now};
   return std::shared_ptr<const RuleSet>(set);

@@ -8,18 +8,23 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cx/feedback/v1/feedback_service.pb.h"
 #include "feedback-service/feedback_repository.h"
+#include "feedback-service/text_analytics.h"
 
 namespace cx::feedback {
 
 struct RuleSet {
+  explicit RuleSet(v1::TopicRules t, v1::FollowUpRules f)
+      : topics(std::move(t)), follow_ups(std::move(f)), topic_matcher(topics) {}
   v1::TopicRules topics;
   v1::FollowUpRules follow_ups;
+  TopicMatcher topic_matcher;  // `topics`, prepared once for every comment
 };
 
 class TenantRules {

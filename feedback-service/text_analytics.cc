@@ -1,7 +1,9 @@
 #include "feedback-service/text_analytics.h"
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -173,6 +175,16 @@ const std::vector<Phrase>& Phrases() {
     return p;
   }();
   return *phrases;
+}
+
+// The phrases by their first word, each list longest first.
+const absl::flat_hash_map<std::string, std::vector<const Phrase*>>& PhrasesByFirstWord() {
+  static const auto* index = [] {
+    auto* m = new absl::flat_hash_map<std::string, std::vector<const Phrase*>>;
+    for (const Phrase& p : Phrases()) (*m)[p.words.front()].push_back(&p);
+    return m;
+  }();
+  return *index;
 }
 
 const absl::flat_hash_map<std::string, double>& Intensifiers() {
@@ -383,26 +395,28 @@ Tokens Tokenize(absl::string_view s) {
 void MergePhrases(std::vector<Token>* tokens) {
   std::vector<Token> out;
   out.reserve(tokens->size());
-  const auto& phrases = Phrases();
+  const auto& phrases = PhrasesByFirstWord();
   for (size_t i = 0; i < tokens->size();) {
-    const Token& t = (*tokens)[i];
+    Token& t = (*tokens)[i];
     const Phrase* hit = nullptr;
     if (t.kind == Token::kWord) {
-      for (const Phrase& p : phrases) {
-        if (i + p.words.size() > tokens->size()) continue;
-        bool all = true;
-        for (size_t k = 0; k < p.words.size() && all; ++k) {
-          const Token& u = (*tokens)[i + k];
-          all = u.kind == Token::kWord && u.text == p.words[k];
-        }
-        if (all) {
-          hit = &p;
-          break;
+      if (auto candidates = phrases.find(t.text); candidates != phrases.end()) {
+        for (const Phrase* p : candidates->second) {
+          if (i + p->words.size() > tokens->size()) continue;
+          bool all = true;
+          for (size_t k = 1; k < p->words.size() && all; ++k) {
+            const Token& u = (*tokens)[i + k];
+            all = u.kind == Token::kWord && u.text == p->words[k];
+          }
+          if (all) {
+            hit = p;
+            break;
+          }
         }
       }
     }
     if (hit == nullptr) {
-      out.push_back(t);
+      out.push_back(std::move(t));
       ++i;
       continue;
     }
@@ -431,10 +445,7 @@ double ModifierOf(const Token& t) {
   return it == Intensifiers().end() ? 1 : it->second;
 }
 
-}  // namespace
-
-v1::Sentiment AnalyzeSentiment(absl::string_view text) {
-  Tokens tk = Tokenize(text);
+v1::Sentiment SentimentOf(Tokens tk) {
   std::vector<Token>& tokens = tk.tokens;
   MergePhrases(&tokens);
   const auto& lexicon = Lexicon();
@@ -509,6 +520,10 @@ v1::Sentiment AnalyzeSentiment(absl::string_view text) {
                                  : v1::SENTIMENT_LABEL_NEUTRAL);
   return out;
 }
+
+}  // namespace
+
+v1::Sentiment AnalyzeSentiment(absl::string_view text) { return SentimentOf(Tokenize(text)); }
 
 // ------------------------------------------------------------------ topics --
 
@@ -604,40 +619,98 @@ absl::Status ValidateTopicRules(const v1::TopicRules& rules) {
   return shared::WithViolations(absl::StatusCode::kInvalidArgument, v);
 }
 
-std::vector<std::string> MatchTopics(absl::string_view text, const v1::TopicRules& rules) {
-  std::vector<std::string> out;
-  if (text.empty()) return out;
-  std::vector<Token> tokens = Tokenize(text).tokens;
-  // The text's words: a keyword whose first word is not among them is
-  // passed over without a scan of the text.
-  absl::flat_hash_set<absl::string_view> text_words;
-  for (const Token& t : tokens) {
-    if (t.kind == Token::kWord) text_words.insert(t.text);
-  }
+struct TopicMatcher::Index {
+  struct Keyword {
+    std::vector<std::string> words;
+    bool prefix = false;  // the last word is a prefix ("deliver*")
+    size_t rule = 0;
+  };
+  std::vector<std::string> topics;  // rule order
+  std::vector<Keyword> keywords;
+  // Keywords by their first word, and the one-word prefixes by their first
+  // byte: each word of a text is checked against its few candidates only.
+  absl::flat_hash_map<std::string, std::vector<size_t>> by_first_word;
+  std::array<std::vector<size_t>, 256> by_first_byte;
+};
+
+TopicMatcher::TopicMatcher(const v1::TopicRules& rules) {
+  auto index = std::make_shared<Index>();
   for (const v1::TopicRule& rule : rules.rules()) {
-    bool found = false;
+    const size_t r = index->topics.size();
+    index->topics.push_back(rule.topic());
     for (const std::string& keyword : rule.keywords()) {
-      const absl::string_view first = absl::string_view(keyword).substr(0, keyword.find(' '));
-      const bool first_is_prefix = first.size() == keyword.size() && absl::EndsWith(first, "*");
-      if (!first_is_prefix && !text_words.contains(first)) continue;
-      // Views into the rule: no allocation per keyword and feedback.
-      absl::InlinedVector<absl::string_view, 4> words = absl::StrSplit(keyword, ' ');
-      bool prefix = false;
-      if (!words.empty() && absl::ConsumeSuffix(&words.back(), "*")) prefix = true;
-      for (size_t i = 0; i + words.size() <= tokens.size() && !found; ++i) {
-        bool all = true;
-        for (size_t k = 0; k < words.size() && all; ++k) {
-          const Token& t = tokens[i + k];
-          const bool last = k + 1 == words.size();
-          all = t.kind == Token::kWord &&
-                (last && prefix ? absl::StartsWith(t.text, words[k]) : t.text == words[k]);
-        }
-        found = all;
+      Index::Keyword k;
+      k.words = absl::StrSplit(keyword, ' ');
+      k.rule = r;
+      std::string& last = k.words.back();
+      if (!last.empty() && last.back() == '*') {
+        last.pop_back();
+        k.prefix = true;
       }
-      if (found) break;
+      if (k.words.front().empty()) continue;  // never valid: matches nothing
+      const size_t at = index->keywords.size();
+      if (k.prefix && k.words.size() == 1) {
+        index->by_first_byte[static_cast<unsigned char>(k.words.front().front())].push_back(at);
+      } else {
+        index->by_first_word[k.words.front()].push_back(at);
+      }
+      index->keywords.push_back(std::move(k));
     }
-    if (found) out.push_back(rule.topic());
   }
+  index_ = std::move(index);
+}
+
+namespace {
+
+std::vector<std::string> MatchTokens(const TopicMatcher::Index& index, const std::vector<Token>& tokens) {
+  std::vector<bool> found(index.topics.size());
+  auto check = [&](size_t at, size_t i) {
+    const TopicMatcher::Index::Keyword& k = index.keywords[at];
+    if (found[k.rule] || i + k.words.size() > tokens.size()) return;
+    for (size_t w = 0; w < k.words.size(); ++w) {
+      const Token& t = tokens[i + w];
+      const bool last = w + 1 == k.words.size();
+      if (t.kind != Token::kWord || !(last && k.prefix ? absl::StartsWith(t.text, k.words[w]) : t.text == k.words[w])) {
+        return;
+      }
+    }
+    found[k.rule] = true;
+  };
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Token& t = tokens[i];
+    if (t.kind != Token::kWord || t.text.empty()) continue;
+    if (auto it = index.by_first_word.find(t.text); it != index.by_first_word.end()) {
+      for (size_t at : it->second) check(at, i);
+    }
+    for (size_t at : index.by_first_byte[static_cast<unsigned char>(t.text.front())]) check(at, i);
+  }
+  std::vector<std::string> out;
+  for (size_t r = 0; r < found.size(); ++r) {
+    if (found[r]) out.push_back(index.topics[r]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> TopicMatcher::Match(absl::string_view text) const {
+  if (text.empty()) return {};
+  return MatchTokens(index(), Tokenize(text).tokens);
+}
+
+std::vector<std::string> MatchTopics(absl::string_view text, const v1::TopicRules& rules) {
+  return TopicMatcher(rules).Match(text);
+}
+
+TextAnalysis AnalyzeText(absl::string_view text, const TopicMatcher& topics) {
+  TextAnalysis out;
+  if (text.empty()) {
+    out.sentiment = AnalyzeSentiment(text);
+    return out;
+  }
+  Tokens tk = Tokenize(text);
+  out.topics = MatchTokens(topics.index(), tk.tokens);
+  out.sentiment = SentimentOf(std::move(tk));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #ifndef CX_FEEDBACK_TEXT_ANALYTICS_H_
 #define CX_FEEDBACK_TEXT_ANALYTICS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,34 @@ v1::TopicRules DefaultTopicRules();
 // TopicRules ("rules[2].keywords[0]").
 absl::Status ValidateTopicRules(const v1::TopicRules& rules);
 
-// Topics of `rules` whose keywords occur in `text` (as whole words or
-// phrases, ignoring case and punctuation), in rule order, each once.
+// Topic rules prepared for matching, built once per rule set: keywords
+// split into words and indexed by their first word (one-word prefixes such
+// as "deliver*" by their first letter), so a text is matched in one pass
+// over its words, each checked against its few candidate keywords.
+class TopicMatcher {
+ public:
+  explicit TopicMatcher(const v1::TopicRules& rules);
+
+  // Topics whose keywords occur in `text` (as whole words or phrases,
+  // ignoring case and punctuation), in rule order, each once.
+  std::vector<std::string> Match(absl::string_view text) const;
+
+  struct Index;  // defined in text_analytics.cc
+  const Index& index() const { return *index_; }
+
+ private:
+  std::shared_ptr<const Index> index_;
+};
+
+// TopicMatcher(rules).Match(text).
 std::vector<std::string> MatchTopics(absl::string_view text, const v1::TopicRules& rules);
+
+// The sentiment and the topics of one text, which is read (tokenized) once.
+struct TextAnalysis {
+  v1::Sentiment sentiment;
+  std::vector<std::string> topics;
+};
+TextAnalysis AnalyzeText(absl::string_view text, const TopicMatcher& topics);
 
 }  // namespace cx::feedback
 

@@ -1,5 +1,9 @@
 #include "feedback-service/text_analytics.h"
 
+#include <fstream>
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shared/status.h"
@@ -145,6 +149,55 @@ TEST(TopicsTest, KeywordsMatchWholeWordsPhrasesAndPrefixes) {
   EXPECT_THAT(MatchTopics("it ARRIVED very lately", rules), ElementsAre("late"));
   EXPECT_THAT(MatchTopics("arrived late, very late", rules), IsEmpty());  // its first word, not the phrase
   EXPECT_THAT(MatchTopics("it arrived, very late", rules), IsEmpty());
+}
+
+TEST(TopicsTest, MatcherChecksOnlyCandidatesYetFindsEveryKind) {
+  v1::TopicRules rules;
+  auto add = [&](const std::string& topic, std::vector<std::string> keywords) {
+    auto* r = rules.add_rules();
+    r->set_topic(topic);
+    for (auto& k : keywords) r->add_keywords(k);
+  };
+  add("a", {"zebra"});
+  add("b", {"de*", "deliver*"});                // two prefixes with one first letter
+  add("c", {"late", "took too long*"});          // a word and a phrase ending in a prefix
+  add("d", {"late"});                            // the same keyword as another rule
+  add("e", {"d*"});                              // a one-letter prefix
+  const TopicMatcher matcher(rules);
+  EXPECT_THAT(matcher.Match("It was late"), ElementsAre("c", "d"));
+  EXPECT_THAT(matcher.Match("it took too LONGGG"), ElementsAre("c"));
+  EXPECT_THAT(matcher.Match("took too, long"), IsEmpty());
+  EXPECT_THAT(matcher.Match("Delivered"), ElementsAre("b", "e"));
+  EXPECT_THAT(matcher.Match("dog"), ElementsAre("e"));
+  EXPECT_THAT(matcher.Match("a zebra, late, delayed"), ElementsAre("a", "b", "c", "d", "e"));
+  EXPECT_THAT(matcher.Match("zebras"), IsEmpty());
+  EXPECT_THAT(TopicMatcher(v1::TopicRules()).Match("anything at all"), IsEmpty());
+}
+
+// The manager's one-pass analysis gives what the two functions give apart,
+// on every comment of both sentiment sets, with the default topics.
+TEST(TextAnalysisTest, OnePassEqualsSentimentAndTopicsApart) {
+  const v1::TopicRules rules = DefaultTopicRules();
+  const TopicMatcher matcher(rules);
+  std::vector<std::string> texts = {"", "  ", "Never again!! :( \xf0\x9f\x98\xa1", "a little bit late but OK"};
+  for (const char* file : {"/sentiment_dev.tsv", "/sentiment_test.tsv"}) {
+    std::ifstream in(std::string(CX_FEEDBACK_TESTDATA) + file);
+    ASSERT_TRUE(in) << file;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line[0] != '#') texts.push_back(line.substr(line.find('\t') + 1));
+    }
+  }
+  ASSERT_GT(texts.size(), 200u);
+  int with_topics = 0;
+  for (const std::string& text : texts) {
+    const TextAnalysis one = AnalyzeText(text, matcher);
+    const v1::Sentiment apart = AnalyzeSentiment(text);
+    EXPECT_EQ(one.sentiment.score(), apart.score()) << text;
+    EXPECT_EQ(one.sentiment.label(), apart.label()) << text;
+    EXPECT_EQ(one.topics, MatchTopics(text, rules)) << text;
+    with_topics += !one.topics.empty();
+  }
+  EXPECT_GT(with_topics, 50);
 }
 
 TEST(TopicsTest, ValidationNamesTheField) {
