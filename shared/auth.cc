@@ -16,10 +16,27 @@
 
 namespace cx::shared {
 
+namespace {
+
+// Given EVP_sha256(), OpenSSL 3 looks the algorithm up again in every
+// EVP_Digest (an implicit fetch, under a lock shared by all threads);
+// fetched once here, it is not: 0.32 -> 0.12 us per digest of an id. Every
+// stored feedback takes two (its payload hash and its customer's erasure
+// digest) and every call one (its token).
+const EVP_MD* Sha256() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+    return fetched != nullptr ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+
+}  // namespace
+
 std::string Sha256Hex(absl::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &length, Sha256(), nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
