@@ -692,7 +692,6 @@ std::vector<std::string> MatchTokens(const TopicMatcher::Index& index, const std
 }  // namespace
 
 std::vector<std::string> TopicMatcher::Match(absl::string_view text) const {
-  if (text.empty()) return {};
   return MatchTokens(index(), Tokenize(text).tokens);
 }
 
@@ -702,10 +701,6 @@ std::vector<std::string> MatchTopics(absl::string_view text, const v1::TopicRule
 
 TextAnalysis AnalyzeText(absl::string_view text, const TopicMatcher& topics) {
   TextAnalysis out;
-  if (text.empty()) {
-    out.sentiment = AnalyzeSentiment(text);
-    return out;
-  }
   Tokens tk = Tokenize(text);
   out.topics = MatchTokens(topics.index(), tk.tokens);
   out.sentiment = SentimentOf(std::move(tk));
