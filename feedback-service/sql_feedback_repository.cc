@@ -545,7 +545,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         params.emplace_back(std::move(rows[i].body));
       }
       return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
-    });
+    }, shared::db::ChunkShapesOf(c));
     if (!s.ok()) return s;
     // The cases and their feed records, chunked like the rows above.
     s = ForEachChunk(cases.size(), max_rows, [&](size_t offset, size_t count) {
@@ -560,7 +560,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         return r.status();
       }
       return c.Execute(absl::StrCat(kChangeInsert, Placeholders(count, kChangeColumns)), changes).status();
-    });
+    }, shared::db::ChunkShapesOf(c));
     if (!s.ok()) return s;
     return AdvanceSequence(c, first, next - first);
   }

@@ -586,7 +586,7 @@ class SqlJourneyRepository final : public JourneyRepository {
                                     Placeholders(count, 11)),
                        events)
           .status();
-    });
+    }, shared::db::ChunkShapesOf(c));
     if (!s.ok()) return s;
     if (auto st = MergeStates(c, touched); !st.ok()) return st;
     return sequencer.Finish();
@@ -681,7 +681,7 @@ class SqlJourneyRepository final : public JourneyRepository {
                                     "stage_event_id, last_event_time_us) VALUES ", Placeholders(count, 7), suffix),
                        params)
           .status();
-    });
+    }, shared::db::ChunkShapesOf(c));
   }
 
   // Recomputes an owner's state from its events (after merges move them).

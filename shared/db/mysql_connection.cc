@@ -2,7 +2,6 @@
 
 #include <cppconn/datatype.h>
 #include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/resultset_metadata.h>
 #include <cppconn/statement.h>
@@ -12,11 +11,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <mutex>
-#include <unordered_map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "shared/text.h"
 
 namespace cx::shared::db {
 namespace {
@@ -46,6 +47,84 @@ absl::Status MapMysqlError(const sql::SQLException& e, bool* broken) {
   }
 }
 
+void AppendQuoted(absl::string_view text, std::string* out) {
+  out->push_back('\'');
+  for (char ch : text) {
+    switch (ch) {
+      case '\0': out->append("\\0"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\x1a': out->append("\\Z"); break;
+      case '\\': case '\'': case '"': out->push_back('\\'); out->push_back(ch); break;
+      default: out->push_back(ch);
+    }
+  }
+  out->push_back('\'');
+}
+
+void AppendHex(absl::string_view bytes, std::string* out) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  out->append("X'");
+  for (unsigned char b : bytes) {
+    out->push_back(kDigits[b >> 4]);
+    out->push_back(kDigits[b & 15]);
+  }
+  out->push_back('\'');
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> MysqlStatementText(absl::string_view sql, const SqlParams& params) {
+  if (params.empty()) return std::string(sql);
+  std::string out;
+  size_t bytes = sql.size();
+  for (const auto& p : params) {
+    if (auto* s = std::get_if<std::string>(&p)) bytes += 2 * s->size() + 3;
+    else bytes += 24;
+  }
+  out.reserve(bytes);
+  size_t next = 0;
+  char quote = 0;  // the quote character of the literal or name being skipped
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char ch = sql[i];
+    if (quote != 0) {
+      out.push_back(ch);
+      if (ch == '\\' && quote != '`' && i + 1 < sql.size()) {
+        out.push_back(sql[++i]);
+      } else if (ch == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (ch == '\'' || ch == '"' || ch == '`') quote = ch;
+    if (ch != '?') {
+      out.push_back(ch);
+      continue;
+    }
+    if (next == params.size()) return absl::InternalError("a statement has more placeholders than values");
+    const auto& p = params[next++];
+    if (std::holds_alternative<std::monostate>(p)) {
+      out.append("NULL");
+    } else if (auto* v = std::get_if<int64_t>(&p)) {
+      absl::StrAppend(&out, *v);
+    } else if (auto* d = std::get_if<double>(&p)) {
+      if (!std::isfinite(*d)) return absl::InternalError("a statement value is not a finite number");
+      absl::StrAppend(&out, absl::StrFormat("%.17g", *d));
+    } else {
+      // Text (valid UTF-8) as a quoted literal in the connection's character
+      // set, so it compares like the column's text; other bytes (serialized
+      // messages) as a binary hex literal.
+      const auto& s = std::get<std::string>(p);
+      if (IsValidUtf8(s)) AppendQuoted(s, &out);
+      else AppendHex(s, &out);
+    }
+  }
+  if (next != params.size()) return absl::InternalError("a statement has fewer placeholders than values");
+  return out;
+}
+
+namespace {
+
 sql::mysql::MySQL_Driver* Driver() {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
@@ -57,7 +136,6 @@ class MysqlConnection final : public SqlConnection {
  public:
   explicit MysqlConnection(std::unique_ptr<sql::Connection> conn) : conn_(std::move(conn)) {}
   ~MysqlConnection() override {
-    statements_.clear();
     text_.reset();
     try {
       conn_->close();
@@ -68,19 +146,20 @@ class MysqlConnection final : public SqlConnection {
   Backend backend() const override { return Backend::kMysql; }
   bool healthy() const override { return !broken_; }
 
+  // Statements go out as text with their values in them: one round trip
+  // each, whatever their shape (a server-side prepared statement costs a
+  // round trip of its own and a server-side cache entry per statement text).
   absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override {
-    return Guard<int64_t>([&]() -> int64_t {
-      sql::PreparedStatement* stmt = Prepare(sql);
-      Bind(stmt, params);
-      return static_cast<int64_t>(stmt->executeUpdate());
-    });
+    auto text = MysqlStatementText(sql, params);
+    if (!text.ok()) return text.status();
+    return Guard<int64_t>([&]() -> int64_t { return static_cast<int64_t>(Statement()->executeUpdate(*text)); });
   }
 
   absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params) override {
+    auto text = MysqlStatementText(sql, params);
+    if (!text.ok()) return text.status();
     return Guard<SqlRows>([&]() -> SqlRows {
-      sql::PreparedStatement* stmt = Prepare(sql);
-      Bind(stmt, params);
-      std::unique_ptr<sql::ResultSet> rs(stmt->executeQuery());
+      std::unique_ptr<sql::ResultSet> rs(Statement()->executeQuery(*text));
       sql::ResultSetMetaData* meta = rs->getMetaData();
       unsigned columns = meta->getColumnCount();
       std::vector<int> types(columns);
@@ -138,10 +217,14 @@ class MysqlConnection final : public SqlConnection {
  private:
   absl::Status Text(const char* sql) {
     return Guard<int>([&] {
-      if (!text_) text_.reset(conn_->createStatement());
-      text_->execute(sql);
+      Statement()->execute(sql);
       return 0;
     }).status();
+  }
+
+  sql::Statement* Statement() {
+    if (!text_) text_.reset(conn_->createStatement());
+    return text_.get();
   }
 
   template <typename T, typename Fn>
@@ -157,34 +240,8 @@ class MysqlConnection final : public SqlConnection {
     }
   }
 
-  sql::PreparedStatement* Prepare(const std::string& sql) {
-    auto it = statements_.find(sql);
-    if (it != statements_.end()) return it->second.get();
-    if (statements_.size() >= 128) statements_.clear();
-    std::unique_ptr<sql::PreparedStatement> stmt(conn_->prepareStatement(sql));
-    return statements_.emplace(sql, std::move(stmt)).first->second.get();
-  }
-
-  static void Bind(sql::PreparedStatement* stmt, const SqlParams& params) {
-    for (size_t i = 0; i < params.size(); ++i) {
-      unsigned index = static_cast<unsigned>(i + 1);
-      const auto& p = params[i];
-      if (std::holds_alternative<std::monostate>(p)) {
-        stmt->setNull(index, sql::DataType::VARCHAR);
-      } else if (auto* v = std::get_if<int64_t>(&p)) {
-        stmt->setInt64(index, *v);
-      } else if (auto* d = std::get_if<double>(&p)) {
-        stmt->setDouble(index, *d);
-      } else {
-        const auto& s = std::get<std::string>(p);
-        stmt->setString(index, sql::SQLString(s.data(), s.size()));
-      }
-    }
-  }
-
   std::unique_ptr<sql::Connection> conn_;
   std::unique_ptr<sql::Statement> text_;
-  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
   bool broken_ = false;
 };
 

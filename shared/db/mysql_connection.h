@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "shared/db/sql.h"
 
 namespace cx::shared::db {
@@ -21,6 +22,14 @@ struct MysqlTarget {
 
 // mysql://user[:password]@host[:port]/database
 absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::string& password);
+
+// `sql` with each `?` outside quoted text replaced by its value as an SQL
+// literal: NULL, an integer, a double (17 significant digits), text (valid
+// UTF-8) as an escaped quoted string, other bytes as X'hex'. The quoting
+// assumes backslash escapes are on (OpenMysql sets the session's sql_mode).
+// INTERNAL when the placeholders and values differ in number or a double is
+// not finite.
+absl::StatusOr<std::string> MysqlStatementText(absl::string_view sql, const SqlParams& params);
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& target);
 

@@ -93,17 +93,24 @@ std::string Placeholders(size_t rows, int columns) {
 absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParams& leading,
                      const std::vector<std::string>& values, const std::string& after,
                      const std::function<absl::Status(const SqlRow&)>& on_row, size_t max_chunk) {
-  return ForEachChunk(values.size(), max_chunk, [&](size_t offset, size_t count) -> absl::Status {
+  for (size_t offset = 0; offset < values.size();) {
+    const size_t count = std::min(max_chunk, values.size() - offset);
+    size_t padded = 1;
+    while (padded < count) padded *= 2;
+    padded = std::min(padded, max_chunk);
     SqlParams params = leading;
+    params.reserve(leading.size() + padded);
     params.insert(params.end(), values.begin() + offset, values.begin() + offset + count);
-    auto rows = c.Query(absl::StrCat(before, "(", absl::StrJoin(std::vector<std::string>(count, "?"), ","), ")", after),
+    params.resize(leading.size() + padded, values[offset + count - 1]);
+    auto rows = c.Query(absl::StrCat(before, "(", absl::StrJoin(std::vector<std::string>(padded, "?"), ","), ")", after),
                         params);
     if (!rows.ok()) return rows.status();
     for (const auto& row : *rows) {
       if (absl::Status s = on_row(row); !s.ok()) return s;
     }
-    return absl::OkStatus();
-  });
+    offset += count;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ScrubDeleted(SqlConnection& c) {

@@ -6,6 +6,7 @@
 #ifndef CX_SHARED_DB_SQL_H_
 #define CX_SHARED_DB_SQL_H_
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -105,12 +106,27 @@ absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& 
 // "(?,?,?),(?,?,?)" for `rows` rows of `columns` placeholders.
 std::string Placeholders(size_t rows, int columns);
 
-// Splits n items into chunks of max_chunk (rounded down to a power of two),
-// then halves, ..., 1, so few distinct statement texts (and cached prepared
-// statements) are needed. Calls fn(offset, count) per chunk; stops at an error.
+// How many rows one statement carries: SQLite keeps a prepared statement per
+// statement text, so few distinct texts (powers of two); MySQL statements go
+// out as text with their values in them (MysqlStatementText), one round trip
+// whatever their size, so as few statements as possible.
+enum class ChunkShapes { kPowersOfTwo, kExact };
+inline ChunkShapes ChunkShapesOf(const SqlConnection& c) {
+  return c.backend() == Backend::kMysql ? ChunkShapes::kExact : ChunkShapes::kPowersOfTwo;
+}
+
+// Splits n items into chunks and calls fn(offset, count) per chunk; stops at
+// an error. kPowersOfTwo: chunks of max_chunk rounded down to a power of
+// two, then halves, ..., 1. kExact: chunks of max_chunk, then the rest.
 template <typename Fn>
-absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
+absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn, ChunkShapes shapes = ChunkShapes::kPowersOfTwo) {
   size_t offset = 0;
+  if (shapes == ChunkShapes::kExact) {
+    for (; offset < n; offset += std::min(max_chunk, n - offset)) {
+      if (absl::Status s = fn(offset, std::min(max_chunk, n - offset)); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   size_t size = 1;
   while (size * 2 <= max_chunk) size *= 2;
   for (; size >= 1; size /= 2) {
@@ -122,9 +138,11 @@ absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
   return absl::OkStatus();
 }
 
-// Runs `before` + "(?,?,...)" + `after` for `values` in chunks (see
-// ForEachChunk), binding `leading` before each chunk's values, and calls
-// on_row for every row returned.
+// Runs `before` + "(?,?,...)" + `after` for `values`, up to max_chunk of
+// them per statement, binding `leading` before each chunk's values, and calls
+// on_row for every row returned. A list is padded to a power of two by
+// repeating its last value (an IN list may repeat a value), so one statement
+// reads it and few statement texts exist.
 absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParams& leading,
                      const std::vector<std::string>& values, const std::string& after,
                      const std::function<absl::Status(const SqlRow&)>& on_row, size_t max_chunk = 256);
