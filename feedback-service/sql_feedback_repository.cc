@@ -22,6 +22,7 @@ using google::protobuf::util::TimeUtil;
 using shared::db::Backend;
 using shared::db::ConnectionPool;
 using shared::db::ForEachChunk;
+using shared::db::ForEachStatementChunk;
 using shared::db::Placeholders;
 using shared::db::SqlConnection;
 using shared::db::SqlParams;
@@ -520,7 +521,9 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     // SQLite is in-process: one prepared single-row INSERT per row is its
     // fastest path. MySQL pays a round trip per statement: many rows each.
     const size_t max_rows = c.backend() == Backend::kMysql ? 256 : 1;
-    absl::Status s = ForEachChunk(rows.size(), max_rows, [&](size_t offset, size_t count) {
+    // A row's columns copy parts of its body: three times the body bounds them.
+    auto row_bytes = [&](size_t i) { return 3 * rows[i].body.size() + 512; };
+    absl::Status s = ForEachStatementChunk(c, rows.size(), max_rows, row_bytes, [&](size_t offset, size_t count) {
       SqlParams params;
       params.reserve(count * kInsertColumns);
       for (size_t i = offset; i < offset + count; ++i) {
@@ -545,10 +548,12 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         params.emplace_back(std::move(rows[i].body));
       }
       return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
-    }, shared::db::ChunkShapesOf(c));
+    });
     if (!s.ok()) return s;
     // The cases and their feed records, chunked like the rows above.
-    s = ForEachChunk(cases.size(), max_rows, [&](size_t offset, size_t count) {
+    // Each case's record goes into both statements, as the row and in its change.
+    auto case_bytes = [&](size_t i) { return 4 * cases[i].follow_up.ByteSizeLong() + 512; };
+    s = ForEachStatementChunk(c, cases.size(), max_rows, case_bytes, [&](size_t offset, size_t count) {
       SqlParams follow_ups, changes;
       for (size_t i = offset; i < offset + count; ++i) {
         const NewCase& n = cases[i];
@@ -560,7 +565,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         return r.status();
       }
       return c.Execute(absl::StrCat(kChangeInsert, Placeholders(count, kChangeColumns)), changes).status();
-    }, shared::db::ChunkShapesOf(c));
+    });
     if (!s.ok()) return s;
     return AdvanceSequence(c, first, next - first);
   }

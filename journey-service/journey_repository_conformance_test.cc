@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/numbers.h"
@@ -159,6 +160,31 @@ TEST_P(JourneyRepositoryConformance, EventsGetContiguousSequencesStagesAndReadBa
   CX_ASSERT_OK(customer);
   EXPECT_EQ((*customer)->current_stage(), cx::common::v1::JOURNEY_STAGE_PURCHASE);
   EXPECT_EQ(TimeUtil::TimestampToMicroseconds((*customer)->last_activity_time()), kT0 + kMinute);
+}
+
+// Events at the property caps (50 values of 1024 four-byte characters, about
+// 200 KB each), 128 in one write: together far past MariaDB's packet limit
+// (16 MB), so a multi-row statement must stop short of it.
+TEST_P(JourneyRepositoryConformance, EventsAtThePropertyCapsAreStoredWhateverTheirNumberInOneWrite) {
+  std::vector<NewEvent> batch;
+  std::string value;
+  for (int i = 0; i < 1024; ++i) value += "\xF0\x9F\x98\x80";  // U+1F600
+  for (int i = 0; i < 128; ++i) {
+    NewEvent n = Ev("acme", absl::StrCat("big", i), Anonymous(absl::StrCat("v", i)), "page_view", kT0 + i);
+    for (int p = 0; p < 50; ++p) (*n.event.mutable_properties())[absl::StrCat("p", p)] = value;
+    n.payload_hash = shared::PayloadHash(n.event);
+    batch.push_back(std::move(n));
+  }
+  auto results = Write(batch);
+  ASSERT_EQ(results.size(), 128u);
+  for (const auto& r : results) ASSERT_EQ(r.outcome, EventOutcome::kCreated);
+  auto changes = repo_->ListChanges(std::string("acme"), 0, 200);
+  CX_ASSERT_OK(changes);
+  ASSERT_EQ(changes->size(), 128u);
+  for (size_t i = 0; i < changes->size(); ++i) {
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals((*changes)[i].event_recorded(), results[i].event))
+        << "event " << i;
+  }
 }
 
 TEST_P(JourneyRepositoryConformance, SameEventIdIsDuplicateWithSamePayloadConflictOtherwiseAndStoredOnce) {

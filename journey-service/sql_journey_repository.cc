@@ -39,6 +39,7 @@ using google::protobuf::util::TimeUtil;
 using shared::db::Backend;
 using shared::db::ConnectionPool;
 using shared::db::ForEachChunk;
+using shared::db::ForEachStatementChunk;
 using shared::db::Placeholders;
 using shared::db::QueryIn;
 using shared::db::SqlConnection;
@@ -562,7 +563,9 @@ class SqlJourneyRepository final : public JourneyRepository {
     // SQLite is in-process: single-row statements are its fastest path;
     // MySQL pays a round trip per statement: many rows each.
     const size_t max_rows = c.backend() == Backend::kMysql ? 128 : 1;
-    absl::Status s = ForEachChunk(rows.size(), max_rows, [&](size_t offset, size_t count) -> absl::Status {
+    auto row_bytes = [&](size_t k) { return 2 * bodies[k].size() + 1024; };
+    absl::Status s = ForEachStatementChunk(c, rows.size(), max_rows, row_bytes,
+                                           [&](size_t offset, size_t count) -> absl::Status {
       SqlParams changes, events;
       changes.reserve(count * 4);
       events.reserve(count * 11);
@@ -586,7 +589,7 @@ class SqlJourneyRepository final : public JourneyRepository {
                                     Placeholders(count, 11)),
                        events)
           .status();
-    }, shared::db::ChunkShapesOf(c));
+    });
     if (!s.ok()) return s;
     if (auto st = MergeStates(c, touched); !st.ok()) return st;
     return sequencer.Finish();
@@ -670,7 +673,9 @@ class SqlJourneyRepository final : public JourneyRepository {
                                : " ON CONFLICT (tenant, owner_kind, owner_id) DO UPDATE SET stage = excluded.stage, "
                                  "stage_time_us = excluded.stage_time_us, stage_event_id = excluded.stage_event_id, "
                                  "last_event_time_us = excluded.last_event_time_us";
-    return ForEachChunk(states.size(), mysql ? 128 : 1, [&](size_t offset, size_t count) -> absl::Status {
+    auto state_bytes = [&](size_t i) { return 2 * std::get<1>(states[i]).id.size() + 512; };
+    return ForEachStatementChunk(c, states.size(), mysql ? 128 : 1, state_bytes,
+                                 [&](size_t offset, size_t count) -> absl::Status {
       SqlParams params;
       for (size_t i = offset; i < offset + count; ++i) {
         const auto& [tenant, owner, state] = states[i];
@@ -681,7 +686,7 @@ class SqlJourneyRepository final : public JourneyRepository {
                                     "stage_event_id, last_event_time_us) VALUES ", Placeholders(count, 7), suffix),
                        params)
           .status();
-    }, shared::db::ChunkShapesOf(c));
+    });
   }
 
   // Recomputes an owner's state from its events (after merges move them).

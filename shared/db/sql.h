@@ -138,6 +138,34 @@ absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn, ChunkShapes shapes 
   return absl::OkStatus();
 }
 
+// A multi-row statement's values stay under this many bytes (as MySQL
+// literals, where bytes that are not text go out as hex, twice their size),
+// far below the smallest max_allowed_packet of the servers in use (4 MB).
+inline constexpr size_t kMaxStatementBytes = size_t{1} << 20;
+
+// ForEachChunk for a multi-row statement on `c`: on MySQL a chunk also ends
+// before its values would pass kMaxStatementBytes, counting bytes_of(i) for
+// item i (an item larger than that goes alone); SQLite statements have no
+// such bound.
+template <typename Fn, typename BytesOf>
+absl::Status ForEachStatementChunk(const SqlConnection& c, size_t n, size_t max_rows, BytesOf bytes_of, Fn fn) {
+  if (ChunkShapesOf(c) != ChunkShapes::kExact) return ForEachChunk(n, max_rows, fn, ChunkShapesOf(c));
+  size_t offset = 0;
+  while (offset < n) {
+    size_t count = 0;
+    size_t bytes = 0;
+    while (offset + count < n && count < max_rows) {
+      const size_t item = bytes_of(offset + count);
+      if (count > 0 && bytes + item > kMaxStatementBytes) break;
+      bytes += item;
+      ++count;
+    }
+    if (absl::Status s = fn(offset, count); !s.ok()) return s;
+    offset += count;
+  }
+  return absl::OkStatus();
+}
+
 // Runs `before` + "(?,?,...)" + `after` for `values`, up to max_chunk of
 // them per statement, binding `leading` before each chunk's values, and calls
 // on_row for every row returned. A list is padded to a power of two by
