@@ -134,11 +134,15 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     // commits (two statements could see a commit in between and leave a
     // gap: a feedback row the first missed below a change the second saw;
     // MySQL sessions run READ COMMITTED, a snapshot per statement).
-    const std::string where = tenant ? "WHERE tenant = ? AND sequence > ?" : "WHERE sequence > ?";
+    auto horizon = shared::db::FeedHorizon(**conn, "feed_sequence");
+    if (!horizon.ok()) return horizon.status();
+    const std::string where =
+        tenant ? "WHERE tenant = ? AND sequence > ? AND sequence < ?" : "WHERE sequence > ? AND sequence < ?";
     SqlParams params;
     for (int side = 0; side < 2; ++side) {
       if (tenant) params.push_back(*tenant);
       params.push_back(after);
+      params.push_back(*horizon);
       params.push_back(int64_t{limit});
     }
     params.push_back(int64_t{limit});

@@ -330,13 +330,15 @@ class SqlJourneyRepository final : public JourneyRepository {
                                                              int64_t after, int limit) override {
     auto conn = pool_->Acquire();
     if (!conn.ok()) return conn.status();
+    auto horizon = shared::db::FeedHorizon(**conn, "journey_sequence");
+    if (!horizon.ok()) return horizon.status();
     absl::StatusOr<SqlRows> rows =
         tenant ? (*conn)->Query("SELECT tenant, sequence, committed_at_us, body FROM journey_changes "
-                                "WHERE tenant = ? AND sequence > ? ORDER BY sequence LIMIT ?",
-                                {*tenant, after, int64_t{limit}})
+                                "WHERE tenant = ? AND sequence > ? AND sequence < ? ORDER BY sequence LIMIT ?",
+                                {*tenant, after, *horizon, int64_t{limit}})
                : (*conn)->Query("SELECT tenant, sequence, committed_at_us, body FROM journey_changes "
-                                "WHERE sequence > ? ORDER BY sequence LIMIT ?",
-                                {after, int64_t{limit}});
+                                "WHERE sequence > ? AND sequence < ? ORDER BY sequence LIMIT ?",
+                                {after, *horizon, int64_t{limit}});
     if (!rows.ok()) return rows.status();
     std::vector<v1::JourneyChange> out;
     out.reserve(rows->size());

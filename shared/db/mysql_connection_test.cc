@@ -1,6 +1,10 @@
 #include "shared/db/mysql_connection.h"
 
+#include <atomic>
 #include <string>
+#include <thread>
+
+#include "absl/time/clock.h"
 
 #include "shared/testing/test_util.h"
 
@@ -70,6 +74,35 @@ TEST(MysqlStatementTextTest, ValuesRoundTripThroughMariaDb) {
   auto count = c.Query("SELECT COUNT(*) FROM t");
   ASSERT_TRUE(count.ok());
   EXPECT_EQ((*count)[0].Int(0), 2);
+}
+
+// A feed reader's horizon waits for the writer holding the sequence row, so
+// it never stops below a change that is committing (FeedHorizon).
+TEST(FeedHorizonTest, WaitsForTheWriterHoldingTheSequenceRowAndSeesItsCommit) {
+  auto url = testing::CreateMysqlDatabase("horizon");
+  ASSERT_TRUE(url.ok()) << url.status();
+  auto target = ParseMysqlUrl(*url, "");
+  ASSERT_TRUE(target.ok());
+  auto writer = OpenMysql(*target);
+  auto reader = OpenMysql(*target);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  ASSERT_TRUE((*writer)->Execute("CREATE TABLE seq (shard INT PRIMARY KEY, next_sequence BIGINT NOT NULL)").ok());
+  ASSERT_TRUE((*writer)->Execute("INSERT INTO seq VALUES (0, 1)").ok());
+  ASSERT_TRUE((*writer)->BeginWrite().ok());
+  ASSERT_TRUE((*writer)->Query("SELECT next_sequence FROM seq WHERE shard = 0 FOR UPDATE").ok());
+  ASSERT_TRUE((*writer)->Execute("UPDATE seq SET next_sequence = 6 WHERE shard = 0").ok());
+  std::atomic<bool> returned{false};
+  absl::StatusOr<int64_t> horizon = int64_t{0};
+  std::thread read([&] {
+    horizon = FeedHorizon(**reader, "seq");
+    returned = true;
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(returned) << "the horizon did not wait for the writer";
+  ASSERT_TRUE((*writer)->Commit().ok());
+  read.join();
+  ASSERT_TRUE(horizon.ok()) << horizon.status();
+  EXPECT_EQ(*horizon, 6);
 }
 
 }  // namespace

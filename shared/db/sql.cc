@@ -1,6 +1,7 @@
 #include "shared/db/sql.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -111,6 +112,16 @@ absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParam
     offset += count;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> FeedHorizon(SqlConnection& c, const std::string& sequence_table) {
+  if (c.backend() != Backend::kMysql) return std::numeric_limits<int64_t>::max();
+  // Outside a transaction (autocommit) the lock is released as the
+  // statement ends: writers wait for it only that long.
+  auto rows = c.Query(absl::StrCat("SELECT next_sequence FROM ", sequence_table, " WHERE shard = 0 LOCK IN SHARE MODE"));
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return absl::InternalError(absl::StrCat(sequence_table, " row missing"));
+  return rows->front().Int(0);
 }
 
 absl::Status ScrubDeleted(SqlConnection& c) {

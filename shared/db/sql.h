@@ -184,6 +184,17 @@ absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParam
 // erasure repeated) completes the scrub.
 absl::Status ScrubDeleted(SqlConnection& c);
 
+// The horizon of a change feed whose writers number their changes from
+// `sequence_table` (shard 0's next_sequence, locked FOR UPDATE until COMMIT):
+// every change below it is committed, so a read begun afterwards sees all of
+// them. On MySQL the row is read under a shared lock, which waits for the
+// writer holding it to commit; then readers bound their reads by it. Without
+// the bound a reader could see a change whose predecessor, committed just
+// before it, was not yet in its snapshot, and move its cursor past that one
+// for good. SQLite has one writer and shows commits in their order: no bound
+// (INT64_MAX).
+absl::StatusOr<int64_t> FeedHorizon(SqlConnection& c, const std::string& sequence_table);
+
 // Runs fn inside a write transaction; commits on OK, rolls back otherwise.
 absl::Status InWriteTransaction(SqlConnection& conn, const std::function<absl::Status()>& fn);
 
