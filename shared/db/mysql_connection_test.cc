@@ -11,6 +11,13 @@
 namespace cx::shared::db {
 namespace {
 
+// The target of a new, empty database on the test MariaDB.
+absl::StatusOr<MysqlTarget> FreshDatabase(const std::string& prefix) {
+  auto url = testing::CreateMysqlDatabase(prefix);
+  if (!url.ok()) return url.status();
+  return ParseMysqlUrl(*url, "");
+}
+
 TEST(MysqlStatementTextTest, WritesEachValueAsItsLiteral) {
   auto text = MysqlStatementText("INSERT INTO t VALUES (?, ?, ?, ?, ?)",
                                  {std::monostate{}, int64_t{-42}, 0.1, std::string("plain"), std::string("\xff\x00", 2)});
@@ -44,10 +51,8 @@ TEST(MysqlStatementTextTest, RefusesMismatchedCountsAndNonFiniteNumbers) {
 // column, text with every escaped character through a text column and back
 // through an equality lookup, and a value cannot break out of its literal.
 TEST(MysqlStatementTextTest, ValuesRoundTripThroughMariaDb) {
-  auto url = testing::CreateMysqlDatabase("literals");
-  ASSERT_TRUE(url.ok()) << url.status();
-  auto target = ParseMysqlUrl(*url, "");
-  ASSERT_TRUE(target.ok());
+  auto target = FreshDatabase("literals");
+  ASSERT_TRUE(target.ok()) << target.status();
   auto conn = OpenMysql(*target);
   ASSERT_TRUE(conn.ok()) << conn.status();
   SqlConnection& c = **conn;
@@ -79,10 +84,8 @@ TEST(MysqlStatementTextTest, ValuesRoundTripThroughMariaDb) {
 // A feed reader's horizon waits for the writer holding the sequence row, so
 // it never stops below a change that is committing (FeedHorizon).
 TEST(FeedHorizonTest, WaitsForTheWriterHoldingTheSequenceRowAndSeesItsCommit) {
-  auto url = testing::CreateMysqlDatabase("horizon");
-  ASSERT_TRUE(url.ok()) << url.status();
-  auto target = ParseMysqlUrl(*url, "");
-  ASSERT_TRUE(target.ok());
+  auto target = FreshDatabase("horizon");
+  ASSERT_TRUE(target.ok()) << target.status();
   auto writer = OpenMysql(*target);
   auto reader = OpenMysql(*target);
   ASSERT_TRUE(writer.ok() && reader.ok());
