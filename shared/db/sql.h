@@ -6,7 +6,6 @@
 #ifndef CX_SHARED_DB_SQL_H_
 #define CX_SHARED_DB_SQL_H_
 
-#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -106,27 +105,13 @@ absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& 
 // "(?,?,?),(?,?,?)" for `rows` rows of `columns` placeholders.
 std::string Placeholders(size_t rows, int columns);
 
-// How many rows one statement carries: SQLite keeps a prepared statement per
-// statement text, so few distinct texts (powers of two); MySQL statements go
-// out as text with their values in them (MysqlStatementText), one round trip
-// whatever their size, so as few statements as possible.
-enum class ChunkShapes { kPowersOfTwo, kExact };
-inline ChunkShapes ChunkShapesOf(const SqlConnection& c) {
-  return c.backend() == Backend::kMysql ? ChunkShapes::kExact : ChunkShapes::kPowersOfTwo;
-}
-
-// Splits n items into chunks and calls fn(offset, count) per chunk; stops at
-// an error. kPowersOfTwo: chunks of max_chunk rounded down to a power of
-// two, then halves, ..., 1. kExact: chunks of max_chunk, then the rest.
+// Splits n items into chunks of max_chunk (rounded down to a power of two),
+// then halves, ..., 1, so few distinct statement texts (and SQLite's cached
+// prepared statements) are needed. Calls fn(offset, count) per chunk; stops
+// at an error.
 template <typename Fn>
-absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn, ChunkShapes shapes = ChunkShapes::kPowersOfTwo) {
+absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn) {
   size_t offset = 0;
-  if (shapes == ChunkShapes::kExact) {
-    for (; offset < n; offset += std::min(max_chunk, n - offset)) {
-      if (absl::Status s = fn(offset, std::min(max_chunk, n - offset)); !s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
   size_t size = 1;
   while (size * 2 <= max_chunk) size *= 2;
   for (; size >= 1; size /= 2) {
@@ -140,16 +125,20 @@ absl::Status ForEachChunk(size_t n, size_t max_chunk, Fn fn, ChunkShapes shapes 
 
 // A multi-row statement's values stay under this many bytes (as MySQL
 // literals, where bytes that are not text go out as hex, twice their size),
-// far below the smallest max_allowed_packet of the servers in use (4 MB).
+// far below any server's max_allowed_packet (4 MB by default in MySQL 5.7,
+// 16 MB in MariaDB 10.11, 64 MB in MySQL 8).
 inline constexpr size_t kMaxStatementBytes = size_t{1} << 20;
 
-// ForEachChunk for a multi-row statement on `c`: on MySQL a chunk also ends
-// before its values would pass kMaxStatementBytes, counting bytes_of(i) for
-// item i (an item larger than that goes alone); SQLite statements have no
-// such bound.
+// Cuts n items into multi-row statements on `c` and calls fn(offset, count)
+// per statement; stops at an error. SQLite: ForEachChunk (it keeps a
+// prepared statement per statement text). MySQL, whose statements go out as
+// text with their values in them (MysqlStatementText), one round trip
+// whatever their size: up to max_rows items each, a statement ending before
+// its values would pass kMaxStatementBytes, counting bytes_of(i) for item i
+// (an item larger than that goes alone).
 template <typename Fn, typename BytesOf>
 absl::Status ForEachStatementChunk(const SqlConnection& c, size_t n, size_t max_rows, BytesOf bytes_of, Fn fn) {
-  if (ChunkShapesOf(c) != ChunkShapes::kExact) return ForEachChunk(n, max_rows, fn, ChunkShapesOf(c));
+  if (c.backend() != Backend::kMysql) return ForEachChunk(n, max_rows, fn);
   size_t offset = 0;
   while (offset < n) {
     size_t count = 0;
