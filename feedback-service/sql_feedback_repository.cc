@@ -551,7 +551,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         params.emplace_back(committed_us);
         params.emplace_back(std::move(rows[i].body));
       }
-      return c.Execute(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params).status();
+      return c.ExecuteLater(absl::StrCat(kInsertPrefix, Placeholders(count, kInsertColumns)), params);
     });
     if (!s.ok()) return s;
     // The cases and their feed records, chunked like the rows above.
@@ -564,11 +564,11 @@ class SqlFeedbackRepository final : public FeedbackRepository {
         AppendFollowUp(*n.tenant, n.id, n.feedback_sequence, n.follow_up, &follow_ups);
         AppendChange(*n.tenant, n.id, committed_us, n.follow_up, &changes);
       }
-      if (auto r = c.Execute(absl::StrCat(kFollowUpInsert, Placeholders(count, kFollowUpColumns)), follow_ups);
+      if (auto r = c.ExecuteLater(absl::StrCat(kFollowUpInsert, Placeholders(count, kFollowUpColumns)), follow_ups);
           !r.ok()) {
-        return r.status();
+        return r;
       }
-      return c.Execute(absl::StrCat(kChangeInsert, Placeholders(count, kChangeColumns)), changes).status();
+      return c.ExecuteLater(absl::StrCat(kChangeInsert, Placeholders(count, kChangeColumns)), changes);
     });
     if (!s.ok()) return s;
     return AdvanceSequence(c, first, next - first);

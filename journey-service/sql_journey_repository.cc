@@ -582,15 +582,14 @@ class SqlJourneyRepository final : public JourneyRepository {
                                      TimeUtil::TimestampToMicroseconds(e.event_time()), int64_t{e.resolved_stage()},
                                      int64_t{e.channel()}});
       }
-      auto r = c.Execute(absl::StrCat("INSERT INTO journey_changes (sequence, tenant, committed_at_us, body) VALUES ",
-                                      Placeholders(count, 4)),
-                         changes);
-      if (!r.ok()) return r.status();
-      return c.Execute(absl::StrCat("INSERT INTO events (tenant, event_id, sequence, payload_hash, subject_kind, "
-                                    "subject_id, owner_kind, owner_id, event_time_us, stage, channel) VALUES ",
-                                    Placeholders(count, 11)),
-                       events)
-          .status();
+      auto r = c.ExecuteLater(absl::StrCat("INSERT INTO journey_changes (sequence, tenant, committed_at_us, body) VALUES ",
+                                           Placeholders(count, 4)),
+                              changes);
+      if (!r.ok()) return r;
+      return c.ExecuteLater(absl::StrCat("INSERT INTO events (tenant, event_id, sequence, payload_hash, subject_kind, "
+                                         "subject_id, owner_kind, owner_id, event_time_us, stage, channel) VALUES ",
+                                         Placeholders(count, 11)),
+                            events);
     });
     if (!s.ok()) return s;
     if (auto st = MergeStates(c, touched); !st.ok()) return st;
@@ -684,10 +683,10 @@ class SqlJourneyRepository final : public JourneyRepository {
         params.insert(params.end(), {tenant, Kind(owner), owner.id, state.stage, state.stage_time_us,
                                      state.stage_event_id, state.last_event_time_us});
       }
-      return c.Execute(absl::StrCat("INSERT INTO journey_states (tenant, owner_kind, owner_id, stage, stage_time_us, "
-                                    "stage_event_id, last_event_time_us) VALUES ", Placeholders(count, 7), suffix),
-                       params)
-          .status();
+      return c.ExecuteLater(absl::StrCat("INSERT INTO journey_states (tenant, owner_kind, owner_id, stage, "
+                                         "stage_time_us, stage_event_id, last_event_time_us) VALUES ",
+                                         Placeholders(count, 7), suffix),
+                            params);
     });
   }
 

@@ -16,6 +16,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "shared/text.h"
 
@@ -152,14 +153,47 @@ class MysqlConnection final : public SqlConnection {
   absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override {
     auto text = MysqlStatementText(sql, params);
     if (!text.ok()) return text.status();
-    return Guard<int64_t>([&]() -> int64_t { return static_cast<int64_t>(Statement()->executeUpdate(*text)); });
+    if (pending_.empty()) {
+      return Guard<int64_t>([&]() -> int64_t { return static_cast<int64_t>(Statement()->executeUpdate(*text)); });
+    }
+    // After statements sent with it, the driver does not tell this one's
+    // count: the server does.
+    return Send<int64_t>({*std::move(text), "SELECT ROW_COUNT()"}, [](sql::ResultSet* rs) -> int64_t {
+      if (rs == nullptr || !rs->next()) throw sql::SQLException("no row count");
+      return static_cast<int64_t>(rs->getInt64(1));
+    });
   }
 
   absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params) override {
     auto text = MysqlStatementText(sql, params);
     if (!text.ok()) return text.status();
-    return Guard<SqlRows>([&]() -> SqlRows {
-      std::unique_ptr<sql::ResultSet> rs(Statement()->executeQuery(*text));
+    if (pending_.empty()) {
+      return Guard<SqlRows>([&]() -> SqlRows {
+        std::unique_ptr<sql::ResultSet> rs(Statement()->executeQuery(*text));
+        return ReadRows(rs.get());
+      });
+    }
+    return Send<SqlRows>({*std::move(text)}, [](sql::ResultSet* rs) -> SqlRows {
+      if (rs == nullptr) throw sql::SQLException("no result set");
+      return ReadRows(rs);
+    });
+  }
+
+  absl::Status ExecuteLater(const std::string& sql, const SqlParams& params) override {
+    auto text = MysqlStatementText(sql, params);
+    if (!text.ok()) return text.status();
+    // What goes out together stays within the bound of one statement.
+    if (!pending_.empty() && pending_bytes_ + text->size() > kMaxStatementBytes) {
+      if (auto sent = Send<int>({}, [](sql::ResultSet*) { return 0; }); !sent.ok()) return sent.status();
+    }
+    pending_bytes_ += text->size();
+    pending_.push_back(*std::move(text));
+    return absl::OkStatus();
+  }
+
+ private:
+  static SqlRows ReadRows(sql::ResultSet* rs) {
+    {
       sql::ResultSetMetaData* meta = rs->getMetaData();
       unsigned columns = meta->getColumnCount();
       std::vector<int> types(columns);
@@ -201,25 +235,48 @@ class MysqlConnection final : public SqlConnection {
         rows.push_back(std::move(row));
       }
       return rows;
-    });
+    }
   }
 
-  // Plain statements: one round trip each (setAutoCommit toggling costs two
-  // more per transaction).
+ public:
+  // START TRANSACTION goes out with the transaction's first statement, and
+  // COMMIT with the statements left to send (setAutoCommit toggling would
+  // cost two round trips more per transaction).
   absl::Status BeginWrite() override { return Begin(); }
-  absl::Status Begin() override { return Text("START TRANSACTION"); }
-  absl::Status Commit() override { return Text("COMMIT"); }
+  absl::Status Begin() override {
+    pending_.push_back("START TRANSACTION");
+    return absl::OkStatus();
+  }
+  absl::Status Commit() override { return Send<int>({"COMMIT"}, [](sql::ResultSet*) { return 0; }).status(); }
   absl::Status Rollback() override {
+    pending_.clear();
+    pending_bytes_ = 0;
     if (broken_) return absl::OkStatus();
-    return Text("ROLLBACK");
+    return Send<int>({"ROLLBACK"}, [](sql::ResultSet*) { return 0; }).status();
   }
 
  private:
-  absl::Status Text(const char* sql) {
-    return Guard<int>([&] {
-      Statement()->execute(sql);
-      return 0;
-    }).status();
+  // Sends the pending statements and then `last` in one round trip, and
+  // reads the result of the very last statement with `read` (its result set,
+  // or null when it has none). The first statement that fails stops the
+  // rest, and its error is the answer.
+  template <typename T>
+  absl::StatusOr<T> Send(std::vector<std::string> last, const std::function<T(sql::ResultSet*)>& read) {
+    std::vector<std::string> statements = std::move(pending_);
+    pending_.clear();
+    pending_bytes_ = 0;
+    for (auto& statement : last) statements.push_back(std::move(statement));
+    if (statements.empty()) return read(nullptr);
+    return Guard<T>([&]() -> T {
+      sql::Statement* st = Statement();
+      bool has_rows = st->execute(absl::StrJoin(statements, ";"));
+      for (size_t i = 1; i < statements.size(); ++i) {
+        if (has_rows) std::unique_ptr<sql::ResultSet> drained(st->getResultSet());
+        has_rows = st->getMoreResults();
+      }
+      std::unique_ptr<sql::ResultSet> rs(has_rows ? st->getResultSet() : nullptr);
+      return read(rs.get());
+    });
   }
 
   sql::Statement* Statement() {
@@ -243,6 +300,8 @@ class MysqlConnection final : public SqlConnection {
   std::unique_ptr<sql::Connection> conn_;
   std::unique_ptr<sql::Statement> text_;
   bool broken_ = false;
+  std::vector<std::string> pending_;  // statements to send with the next one
+  size_t pending_bytes_ = 0;
 };
 
 }  // namespace
@@ -290,6 +349,8 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& targ
     options["OPT_WRITE_TIMEOUT"] = 30;
     options["OPT_RECONNECT"] = false;
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    // Statements sent together (ExecuteLater, START TRANSACTION, COMMIT).
+    options["CLIENT_MULTI_STATEMENTS"] = true;
     std::unique_ptr<sql::Connection> conn(Driver()->connect(options));
     std::unique_ptr<sql::Statement> stmt(conn->createStatement());
     stmt->execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'");

@@ -108,5 +108,90 @@ TEST(FeedHorizonTest, WaitsForTheWriterHoldingTheSequenceRowAndSeesItsCommit) {
   EXPECT_EQ(*horizon, 6);
 }
 
+// Statements run later go out with the next statement (or COMMIT) in one
+// round trip, in order; the next statement's own result is still its own,
+// and an error of a statement sent ahead is the answer to the one it went
+// out with.
+TEST(ExecuteLaterTest, SendsAheadInOrderAndAnswersForTheStatementItGoesWith) {
+  auto target = FreshDatabase("cx_execute_later");
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto conn = OpenMysql(*target);
+  auto other = OpenMysql(*target);
+  ASSERT_TRUE(conn.ok() && other.ok());
+  SqlConnection& c = **conn;
+  ASSERT_TRUE(c.Execute("CREATE TABLE t (id INT PRIMARY KEY, v INT NOT NULL)").ok());
+
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (?, ?), (?, ?)", {int64_t{1}, int64_t{10}, int64_t{2}, int64_t{20}}).ok());
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (?, ?)", {int64_t{3}, int64_t{30}}).ok());
+  auto updated = c.Execute("UPDATE t SET v = v + 1 WHERE id >= ?", {int64_t{2}});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(*updated, 2);  // the UPDATE's count, not an INSERT's
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (4, 40)").ok());
+  auto seen = c.Query("SELECT id, v FROM t ORDER BY id");
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->size(), 4u);
+  EXPECT_EQ((*seen)[2].Int(1), 31);
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (5, 50)").ok());
+  ASSERT_TRUE(c.Commit().ok());  // sends the last insert with it
+  auto count = (*other)->Query("SELECT COUNT(*), SUM(v) FROM t");
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(count->front().Int(0), 5);
+  EXPECT_EQ(count->front().Int(1), 10 + 21 + 31 + 40 + 50);
+
+  // A duplicate sent ahead: the statement it went with answers
+  // ALREADY_EXISTS and did not run; the rollback leaves nothing of the
+  // transaction, and the connection goes on working.
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (6, 60)").ok());
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (1, 99)").ok());
+  auto failed = c.Execute("UPDATE t SET v = 0");
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(c.Rollback().ok());
+  auto after = (*other)->Query("SELECT COUNT(*), SUM(v) FROM t");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->front().Int(0), 5);
+  EXPECT_EQ(after->front().Int(1), 10 + 21 + 31 + 40 + 50);
+  EXPECT_TRUE(c.healthy());
+  auto again = c.Query("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->front().Int(0), 5);
+
+  // A rollback drops what was not sent yet.
+  ASSERT_TRUE(c.BeginWrite().ok());
+  ASSERT_TRUE(c.ExecuteLater("INSERT INTO t (id, v) VALUES (7, 70)").ok());
+  ASSERT_TRUE(c.Rollback().ok());
+  auto last = (*other)->Query("SELECT COUNT(*) FROM t");
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->front().Int(0), 5);
+}
+
+// Statements sent ahead go out before they add up to more than one
+// statement's bound (kMaxStatementBytes), so no packet outgrows a server's
+// max_allowed_packet.
+TEST(ExecuteLaterTest, SendsAheadBeforeTheBytesPassOneStatementsBound) {
+  auto target = FreshDatabase("cx_execute_later_bytes");
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto conn = OpenMysql(*target);
+  ASSERT_TRUE(conn.ok());
+  SqlConnection& c = **conn;
+  ASSERT_TRUE(c.Execute("CREATE TABLE b (id INT PRIMARY KEY, body LONGTEXT NOT NULL)").ok());
+  auto packet = c.Query("SELECT @@max_allowed_packet");
+  ASSERT_TRUE(packet.ok()) << packet.status();
+  // Enough statements of a third of the bound each to pass the server's
+  // packet limit several times over were they sent as one.
+  const std::string body(kMaxStatementBytes / 3, 'b');
+  const int64_t n = 3 * packet->front().Int(0) / static_cast<int64_t>(body.size()) + 3;
+  ASSERT_TRUE(c.BeginWrite().ok());
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(c.ExecuteLater("INSERT INTO b (id, body) VALUES (?, ?)", {i, body}).ok());
+  }
+  ASSERT_TRUE(c.Commit().ok());
+  auto rows = c.Query("SELECT COUNT(*), SUM(LENGTH(body)) FROM b");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->front().Int(0), n);
+  EXPECT_EQ(rows->front().Int(1), n * static_cast<int64_t>(body.size()));
+}
+
 }  // namespace
 }  // namespace cx::shared::db

@@ -42,6 +42,13 @@ class SqlConnection {
   // Runs one statement; returns rows affected.
   virtual absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params = {}) = 0;
   virtual absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params = {}) = 0;
+  // Runs a statement whose result the caller does not need before its next
+  // statement: on MySQL it goes out with that one (or with COMMIT), in one
+  // round trip, and an error it meets is that statement's error; statements
+  // are run in order either way. SQLite runs it now.
+  virtual absl::Status ExecuteLater(const std::string& sql, const SqlParams& params = {}) {
+    return Execute(sql, params).status();
+  }
   // Starts a transaction that will write (SQLite takes the write lock now).
   virtual absl::Status BeginWrite() = 0;
   virtual absl::Status Begin() = 0;

@@ -164,6 +164,9 @@ class BorrowedConnection final : public SqlConnection {
   Backend backend() const override { return target_->backend(); }
   absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override { return target_->Execute(sql, params); }
   absl::StatusOr<SqlRows> Query(const std::string& sql, const SqlParams& params) override { return target_->Query(sql, params); }
+  absl::Status ExecuteLater(const std::string& sql, const SqlParams& params) override {
+    return target_->ExecuteLater(sql, params);
+  }
   absl::Status BeginWrite() override { return target_->BeginWrite(); }
   absl::Status Begin() override { return target_->Begin(); }
   absl::Status Commit() override { return target_->Commit(); }
