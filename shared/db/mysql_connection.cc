@@ -147,9 +147,10 @@ class MysqlConnection final : public SqlConnection {
   Backend backend() const override { return Backend::kMysql; }
   bool healthy() const override { return !broken_; }
 
-  // Statements go out as text with their values in them: one round trip
-  // each, whatever their shape (a server-side prepared statement costs a
-  // round trip of its own and a server-side cache entry per statement text).
+  // Statements go out as text with their values in them, whatever their
+  // shape (a server-side prepared statement costs a round trip of its own
+  // and a server-side cache entry per statement text): one round trip each,
+  // together with the statements sent ahead (ExecuteLater) if any.
   absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override {
     auto text = MysqlStatementText(sql, params);
     if (!text.ok()) return text.status();
