@@ -192,54 +192,6 @@ class MysqlConnection final : public SqlConnection {
     return absl::OkStatus();
   }
 
- private:
-  static SqlRows ReadRows(sql::ResultSet* rs) {
-    {
-      sql::ResultSetMetaData* meta = rs->getMetaData();
-      unsigned columns = meta->getColumnCount();
-      std::vector<int> types(columns);
-      for (unsigned c = 0; c < columns; ++c) types[c] = meta->getColumnType(c + 1);
-      SqlRows rows;
-      while (rs->next()) {
-        SqlRow row;
-        row.values.reserve(columns);
-        for (unsigned c = 0; c < columns; ++c) {
-          unsigned index = c + 1;
-          if (rs->isNull(index)) {
-            row.values.emplace_back(std::monostate{});
-            continue;
-          }
-          switch (types[c]) {
-            case sql::DataType::BIT: case sql::DataType::TINYINT: case sql::DataType::SMALLINT:
-            case sql::DataType::MEDIUMINT: case sql::DataType::INTEGER: case sql::DataType::BIGINT:
-            case sql::DataType::YEAR:
-              row.values.emplace_back(static_cast<int64_t>(rs->getInt64(index)));
-              break;
-            case sql::DataType::REAL: case sql::DataType::DOUBLE:
-              row.values.emplace_back(static_cast<double>(rs->getDouble(index)));
-              break;
-            case sql::DataType::DECIMAL: case sql::DataType::NUMERIC: {
-              // SUM() of integers arrives as DECIMAL: keep integers exact.
-              std::string text = rs->getString(index).asStdString();
-              int64_t as_int = 0;
-              if (absl::SimpleAtoi(text, &as_int)) {
-                row.values.emplace_back(as_int);
-              } else {
-                row.values.emplace_back(static_cast<double>(rs->getDouble(index)));
-              }
-              break;
-            }
-            default:
-              row.values.emplace_back(rs->getString(index).asStdString());
-          }
-        }
-        rows.push_back(std::move(row));
-      }
-      return rows;
-    }
-  }
-
- public:
   // START TRANSACTION goes out with the transaction's first statement, and
   // COMMIT with the statements left to send (setAutoCommit toggling would
   // cost two round trips more per transaction).
@@ -278,6 +230,50 @@ class MysqlConnection final : public SqlConnection {
       std::unique_ptr<sql::ResultSet> rs(has_rows ? st->getResultSet() : nullptr);
       return read(rs.get());
     });
+  }
+
+  static SqlRows ReadRows(sql::ResultSet* rs) {
+    sql::ResultSetMetaData* meta = rs->getMetaData();
+    unsigned columns = meta->getColumnCount();
+    std::vector<int> types(columns);
+    for (unsigned c = 0; c < columns; ++c) types[c] = meta->getColumnType(c + 1);
+    SqlRows rows;
+    while (rs->next()) {
+      SqlRow row;
+      row.values.reserve(columns);
+      for (unsigned c = 0; c < columns; ++c) {
+        unsigned index = c + 1;
+        if (rs->isNull(index)) {
+          row.values.emplace_back(std::monostate{});
+          continue;
+        }
+        switch (types[c]) {
+          case sql::DataType::BIT: case sql::DataType::TINYINT: case sql::DataType::SMALLINT:
+          case sql::DataType::MEDIUMINT: case sql::DataType::INTEGER: case sql::DataType::BIGINT:
+          case sql::DataType::YEAR:
+            row.values.emplace_back(static_cast<int64_t>(rs->getInt64(index)));
+            break;
+          case sql::DataType::REAL: case sql::DataType::DOUBLE:
+            row.values.emplace_back(static_cast<double>(rs->getDouble(index)));
+            break;
+          case sql::DataType::DECIMAL: case sql::DataType::NUMERIC: {
+            // SUM() of integers arrives as DECIMAL: keep integers exact.
+            std::string text = rs->getString(index).asStdString();
+            int64_t as_int = 0;
+            if (absl::SimpleAtoi(text, &as_int)) {
+              row.values.emplace_back(as_int);
+            } else {
+              row.values.emplace_back(static_cast<double>(rs->getDouble(index)));
+            }
+            break;
+          }
+          default:
+            row.values.emplace_back(rs->getString(index).asStdString());
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
   }
 
   sql::Statement* Statement() {
