@@ -16,12 +16,18 @@
 // commit (from the service's /metrics), storage bytes and CPU time (service,
 // MariaDB server and client) per row, and the ratio to the echo baseline
 // (run before and after the services; the ratio is to the faster run).
+// With --rounds=N the whole ingest sequence (echo, the services on every
+// backend, echo again) runs N times, each round on fresh service processes
+// and databases, and a summary gives each scenario's median over the rounds
+// with the lowest and highest: on a shared machine one run can be twice as
+// fast as the next, and the median of interleaved rounds is what a change
+// can be judged by. metrics-service runs in the last round.
 // It reports; it does not pass or fail.
 //
 //   cx-bench [--seconds=5] [--channels=1] [--inflight=32] [--batch-size=100]
 //            [--batch-inflight=8] [--query-inflight=8] [--freshness-samples=200]
 //            [--mysql-url=mysql://user:pw@host:port/db] [--sqlite=true] [--sqlite-memory=false]
-//            [--services=feedback,journey,metrics] [--scenarios=unary,batch]
+//            [--services=feedback,journey,metrics] [--scenarios=unary,batch] [--rounds=1]
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,6 +36,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -90,6 +97,7 @@ struct Row {
   double storage_bytes_per_row = -1;  // written to storage by the database's process; -1: unknown
   double database_cores = 0;          // mariadbd's, when its pid is known
   bool batch_baseline = false;
+  int round = 1;  // of --rounds
 };
 
 // ---- processes ----
@@ -563,25 +571,34 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
 
 std::string Ms(double us) { return absl::StrFormat("%.2f", us / 1000); }
 
-void PrintIngest(const std::vector<Row>& rows) {
-  double echo_rps = 0, batch_echo_rps = 0;
+// The faster of the echo runs of `rows` (before and after the services),
+// unary or batch.
+double EchoBaseline(const std::vector<Row>& rows, bool batch) {
+  double baseline = 0;
   for (const auto& row : rows) {
-    if (row.backend != "-") continue;
-    double& baseline = row.batch_baseline ? batch_echo_rps : echo_rps;
-    baseline = std::max(baseline, row.result.rps());  // the faster echo run
+    if (row.backend == "-" && row.batch_baseline == batch) baseline = std::max(baseline, row.result.rps());
   }
+  return baseline;
+}
+
+// CPU time of service, database server and client together per row: with
+// every core busy, rows/s can reach at most cores / (CPU us/row) million.
+double CpuUsPerRow(const Row& row) {
+  const double rows_per_s = row.result.rps() * row.rows_per_call;
+  const double cores = std::max(row.service_cores, 0.0) + row.database_cores + row.result.cores();
+  return rows_per_s > 0 ? cores * 1e6 / rows_per_s : -1;
+}
+
+void PrintIngest(const std::vector<Row>& rows) {
+  const double echo_rps = EchoBaseline(rows, false), batch_echo_rps = EchoBaseline(rows, true);
   std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
                "service cores | service RSS MB | client cores | rows/commit | storage KB/row | CPU us/row | vs echo |\n"
                "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
     const double baseline = row.rows_per_call > 1 ? batch_echo_rps : echo_rps;
-    // CPU time of service, database server and client together per row:
-    // with every core busy, rows/s can reach at most cores / (CPU us/row)
-    // million.
-    const double rows_per_s = r.rps() * row.rows_per_call;
-    const double cores = std::max(row.service_cores, 0.0) + row.database_cores + r.cores();
-    const std::string cpu_per_row = rows_per_s > 0 ? absl::StrFormat("%.1f", cores * 1e6 / rows_per_s) : "-";
+    const double cpu = CpuUsPerRow(row);
+    const std::string cpu_per_row = cpu >= 0 ? absl::StrFormat("%.1f", cpu) : "-";
     std::cout << absl::StrFormat(
         "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %.2f |\n",
         row.scenario, row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
@@ -590,6 +607,48 @@ void PrintIngest(const std::vector<Row>& rows) {
         row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
         row.storage_bytes_per_row >= 0 ? absl::StrFormat("%.1f", row.storage_bytes_per_row / 1024) : "-",
         cpu_per_row, baseline > 0 ? r.rps() / baseline : 0);
+  }
+}
+
+// Each scenario's median over the rounds, with the lowest and highest;
+// "vs echo" is taken in each round against that round's faster echo run.
+void PrintSummary(const std::vector<Row>& rows, int rounds) {
+  std::vector<std::vector<Row>> by_round(rounds);
+  for (const auto& row : rows) by_round[row.round - 1].push_back(row);
+  struct Figures {
+    std::vector<double> calls, rows, p99_ms, cpu, ratio;
+  };
+  std::vector<std::pair<std::string, std::string>> order;  // (scenario, backend), first-seen order
+  std::map<std::pair<std::string, std::string>, Figures> figures;
+  for (const auto& round : by_round) {
+    const double echo_rps = EchoBaseline(round, false), batch_echo_rps = EchoBaseline(round, true);
+    for (const auto& row : round) {
+      const auto key = std::make_pair(row.scenario, row.backend);
+      if (!figures.count(key)) order.push_back(key);
+      Figures& f = figures[key];
+      const double baseline = row.rows_per_call > 1 ? batch_echo_rps : echo_rps;
+      f.calls.push_back(row.result.rps());
+      f.rows.push_back(row.result.rps() * row.rows_per_call);
+      f.p99_ms.push_back(row.result.Percentile(0.99) / 1000);
+      f.cpu.push_back(CpuUsPerRow(row));
+      f.ratio.push_back(baseline > 0 ? row.result.rps() / baseline : 0);
+    }
+  }
+  // "median (lowest-highest)"; the median of an even count is the mean of the middle two.
+  auto spread = [](std::vector<double> v, const char* format) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    const double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return absl::StrCat(absl::StrFormat(format, median), " (", absl::StrFormat(format, v.front()), "-",
+                        absl::StrFormat(format, v.back()), ")");
+  };
+  std::cout << "| scenario | backend | rounds | calls/s | rows/s | p99 ms | CPU us/row | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& key : order) {
+    const Figures& f = figures[key];
+    std::cout << absl::StrFormat("| %s | %s | %d | %s | %s | %s | %s | %s |\n", key.first, key.second, f.calls.size(),
+                                 spread(f.calls, "%.0f"), spread(f.rows, "%.0f"), spread(f.p99_ms, "%.2f"),
+                                 spread(f.cpu, "%.1f"), spread(f.ratio, "%.2f"));
   }
 }
 
@@ -639,6 +698,9 @@ int main(int argc, char** argv) {
        "which of feedback,journey,metrics to measure (metrics follows the SQLite services, or the MariaDB ones "
        "with --sqlite=false)"},
       {"sqlite", "CX_BENCH_SQLITE", "true", "measure the SQLite backend"},
+      {"rounds", "CX_BENCH_ROUNDS", "1",
+       "times the ingest sequence runs (echo, the services, echo again), each on fresh processes and databases; "
+       "above 1, a summary gives each scenario's median, lowest and highest"},
       {"sqlite-memory", "CX_BENCH_SQLITE_MEMORY", "false",
        "also measure the services on an in-memory SQLite database (not durable: what they do without any storage "
        "I/O, the ceiling of everything but the disk)"},
@@ -657,6 +719,7 @@ int main(int argc, char** argv) {
   s.freshness_samples = static_cast<int>(*config.GetInt("freshness-samples"));
   s.unary = config.Get("scenarios").find("unary") != std::string::npos;
   s.batched = config.Get("scenarios").find("batch") != std::string::npos;
+  const int rounds = std::max<int>(1, static_cast<int>(*config.GetInt("rounds")));
   if (!config.Get("mysql-pid-file").empty()) {
     std::ifstream pid_file(config.Get("mysql-pid-file"));
     if (!(pid_file >> s.mariadb_pid)) s.mariadb_pid = 0;
@@ -682,15 +745,19 @@ int main(int argc, char** argv) {
   cx::journey::v1::BatchRecordEventsRequest batch_sample;
   for (int i = 0; i < s.batch_size; ++i) *batch_sample.add_events() = SampleEvent(i, "12345-1700000000000000");
   std::vector<Row> rows;
+  int round = 1;
+  auto add = [&](Row row) {
+    row.round = round;
+    rows.push_back(std::move(row));
+  };
   // The echo baselines run before the services and again after them: on a
   // shared machine one echo run can be twice as fast as the next, and the
   // ratios are taken against the faster run.
   auto run_echo = [&](const std::string& suffix) {
-    rows.push_back(RunEcho(self, "echo (baseline)" + suffix, s.channels * s.in_flight, 1, sample.ByteSizeLong(), s));
-    rows.push_back(RunEcho(self, absl::StrCat("echo, ", s.batch_size, "-event payload (batch baseline)", suffix),
-                           s.batch_in_flight, s.batch_size, batch_sample.ByteSizeLong(), s));
+    add(RunEcho(self, "echo (baseline)" + suffix, s.channels * s.in_flight, 1, sample.ByteSizeLong(), s));
+    add(RunEcho(self, absl::StrCat("echo, ", s.batch_size, "-event payload (batch baseline)", suffix),
+                s.batch_in_flight, s.batch_size, batch_sample.ByteSizeLong(), s));
   };
-  run_echo("");
 
   std::optional<MetricsReport> metrics_report;
   auto run_backend = [&](const std::string& backend, const std::function<std::string(const std::string&)>& url) {
@@ -698,35 +765,43 @@ int main(int argc, char** argv) {
     ServiceProcess j(CX_JOURNEY_SERVICE_BINARY, CommonArgs(url("journey"), tokens_file));
     if (!f.Start("feedback-service") || !j.Start("journey-service")) std::exit(1);
     if (feedback) {
-      for (auto& r : RunFeedback(backend, f, s)) rows.push_back(std::move(r));
+      for (auto& r : RunFeedback(backend, f, s)) add(std::move(r));
     }
     if (journey) {
-      for (auto& r : RunJourney(backend, j, s)) rows.push_back(std::move(r));
+      for (auto& r : RunJourney(backend, j, s)) add(std::move(r));
     }
-    if (metrics) {
+    if (metrics && round == rounds) {
       metrics_report = RunMetrics(CX_METRICS_SERVICE_BINARY, dir, tokens_file, f, j, s);
       metrics = false;
     }
     f.Stop();
     j.Stop();
   };
-  if (*config.GetBool("sqlite")) {
-    run_backend("SQLite", [&](const std::string& name) { return absl::StrCat("sqlite://", (dir / name).string(), ".db"); });
+  for (; round <= rounds; ++round) {
+    // Each round's databases are fresh.
+    const auto round_dir = dir / absl::StrCat("round-", round);
+    std::filesystem::create_directories(round_dir);
+    run_echo("");
+    if (*config.GetBool("sqlite")) {
+      run_backend("SQLite",
+                  [&](const std::string& name) { return absl::StrCat("sqlite://", (round_dir / name).string(), ".db"); });
+    }
+    if (*config.GetBool("sqlite-memory")) {
+      run_backend(kSqliteInMemory, [](const std::string&) { return std::string("sqlite::memory:"); });
+    }
+    if (!config.Get("mysql-url").empty()) {
+      run_backend("MariaDB", [&](const std::string& name) {
+        auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), absl::StrCat("cx_bench_", name));
+        if (!url.ok()) {
+          std::cerr << "MariaDB: " << url.status() << "\n";
+          std::exit(1);
+        }
+        return *url;
+      });
+    }
+    run_echo(", again after the services");
+    std::filesystem::remove_all(round_dir);
   }
-  if (*config.GetBool("sqlite-memory")) {
-    run_backend(kSqliteInMemory, [](const std::string&) { return std::string("sqlite::memory:"); });
-  }
-  if (!config.Get("mysql-url").empty()) {
-    run_backend("MariaDB", [&](const std::string& name) {
-      auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), absl::StrCat("cx_bench_", name));
-      if (!url.ok()) {
-        std::cerr << "MariaDB: " << url.status() << "\n";
-        std::exit(1);
-      }
-      return *url;
-    });
-  }
-  run_echo(", again after the services");
   std::filesystem::remove_all(dir);
 
   std::cout << absl::StrFormat(
@@ -737,7 +812,20 @@ int main(int argc, char** argv) {
       s.query_in_flight);
   std::cout << "Each service (and the echo server) runs in its own process; service cores and RSS are that "
                "process's, client cores the load generator's.\n\n";
-  PrintIngest(rows);
+  if (rounds == 1) {
+    PrintIngest(rows);
+  } else {
+    std::cout << "Median of " << rounds << " rounds (lowest-highest):\n\n";
+    PrintSummary(rows, rounds);
+    for (int r = 1; r <= rounds; ++r) {
+      std::vector<Row> of_round;
+      for (const auto& row : rows) {
+        if (row.round == r) of_round.push_back(row);
+      }
+      std::cout << "\nRound " << r << " of " << rounds << ":\n\n";
+      PrintIngest(of_round);
+    }
+  }
   if (metrics_report) PrintMetrics(*metrics_report);
   return 0;
 }

@@ -18,6 +18,7 @@
 #              (default 1 million customers, 20 million events: about an hour)
 #   CX_BENCH_SECONDS          measured seconds per scenario (default 5)
 #   CX_BENCH_CHANNELS         cx-bench channels (default 1)
+#   CX_BENCH_ROUNDS           cx-bench rounds, each on fresh processes and databases (default 3)
 #   CX_METRICS_BENCH_RECORDS  records for metrics-bench (default 10000000)
 #   CX_JOURNEY_BENCH_CUSTOMERS, CX_JOURNEY_BENCH_EVENTS  journey-bench size
 set -euo pipefail
@@ -43,8 +44,9 @@ if [[ " $parts " == *" cx "* || " $parts " == *" storage "* ]]; then
 fi
 
 if [[ " $parts " == *" cx "* ]]; then
+  rounds=${CX_BENCH_ROUNDS:-3}
   out=$(./build/bench/cx-bench --seconds="$seconds" --channels="${CX_BENCH_CHANNELS:-1}" --mysql-url="$url" \
-    --mysql-pid-file="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.pid" --sqlite-memory=true)
+    --mysql-pid-file="${CX_MARIADB_DIR:-/tmp/cx-mariadb}/mysqld.pid" --sqlite-memory=true --rounds="$rounds")
   {
     echo "## End to end: the services over gRPC, next to a bare echo server (cx-bench)"
     echo
@@ -68,11 +70,18 @@ if [[ " $parts " == *" cx "* ]]; then
     echo "us/row is the CPU time of service, client and (for MariaDB) mariadbd together per row: with both"
     echo "cores busy, rows/s can reach at most 2,000,000 / (CPU us/row). Client,"
     echo "services and database share the two cores; the machine is shared and noisy, so compare rows of"
-    echo "one run, not runs."
+    echo "one run, not runs. With more than one round, the whole sequence (echo, the services on each"
+    echo "backend, echo again) runs once per round on fresh processes and databases; the first table gives each"
+    echo "scenario's median over the rounds with the lowest and highest (\"vs echo\" taken within each round),"
+    echo "then come the rounds' own tables."
     echo
-    echo "Settings: $(echo "$out" | grep '^cx-bench ' | sed 's/^cx-bench *//; s/  */ /g')."
+    echo "Settings: $(echo "$out" | grep '^cx-bench ' | sed 's/^cx-bench *//; s/  */ /g'), $rounds round(s)."
     echo
-    echo "$out" | sed -n '/^| scenario/,/^$/p'
+    if [[ $rounds -gt 1 ]]; then
+      echo "$out" | sed -n '/^Median of/,/^metrics-service catch-up/p' | sed '$d'
+    else
+      echo "$out" | sed -n '/^| scenario/,/^$/p'
+    fi
     echo "### metrics-service following both services (SQLite), after the ingest above"
     echo
     echo "Catch-up is from the metrics-service process's start until its feed cursors reach the end of both"

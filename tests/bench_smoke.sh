@@ -33,4 +33,11 @@ if ! echo "$rows" | awk -F'|' '$3 ~ /^ *SQLite *$/ { n++; if (!($16 + 0 > 0)) ba
   exit 1
 fi
 echo "$out" | grep -q 'metrics-service catch-up' || { echo "bench_smoke: no catch-up line" >&2; exit 1; }
+# --rounds: a summary row per scenario over the rounds, then each round's table.
+out=$("$bench" --seconds=1 --rounds=2 --services=feedback --scenarios=unary)
+echo "$out"
+echo "$out" | grep -q '^| SubmitFeedback (durable) | SQLite | 2 | [0-9]* ([0-9]*-[0-9]*) |' ||
+  { echo "bench_smoke: no summary row over 2 rounds" >&2; exit 1; }
+[[ $(echo "$out" | grep -c '^| SubmitFeedback (durable) | SQLite | 32 |') -eq 2 ]] ||
+  { echo "bench_smoke: not one SubmitFeedback row per round" >&2; exit 1; }
 echo "bench_smoke: ok"
