@@ -490,6 +490,62 @@ TEST_P(FeedbackRepositoryConformance, RulesAreStoredPerTenantAndReplaced) {
   EXPECT_FALSE(other->has_value());
 }
 
+// SQLite only (MySQL has no partial indexes): the resolution-time index
+// holds closed cases alone, so opening a case writes no entry into it, and
+// the resolution statistics still read through it.
+TEST(SqliteFeedbackSchema, TheResolutionIndexHoldsClosedCasesOnlyAndServesTheStatistics) {
+  const auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx_feedback_schema_", getpid());
+  std::filesystem::remove_all(dir);
+  auto pool = shared::db::OpenDatabase(absl::StrCat("sqlite://", (dir / "feedback.db").string()), "", 1);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto repo = OpenFeedbackRepository(*pool);
+  ASSERT_TRUE(repo.ok()) << repo.status();
+  // Three cases (ids 2, 4, 6); the first is resolved.
+  std::vector<NewFeedback> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back(WithCase(Make("acme", absl::StrCat("r", i), 1)));
+  ASSERT_TRUE((*repo)->Write(batch).ok());
+  ASSERT_TRUE((*repo)
+                  ->UpdateFollowUp("acme", 2,
+                                   [](v1::FollowUp* f) {
+                                     f->set_status(v1::FOLLOW_UP_STATUS_RESOLVED);
+                                     f->set_outcome(v1::FOLLOW_UP_OUTCOME_RESOLVED);
+                                     *f->mutable_resolve_time() =
+                                         TimeUtil::MicrosecondsToTimestamp(1'700'000'160'000'000);
+                                     return absl::OkStatus();
+                                   })
+                  .ok());
+  {
+    auto conn = (*pool)->Acquire();  // the pool's one connection, given back at the end of this block
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    auto indexes =
+        (*conn)->Query("SELECT partial FROM pragma_index_list('follow_ups') WHERE name = 'follow_ups_by_resolved'");
+    ASSERT_TRUE(indexes.ok()) << indexes.status();
+    ASSERT_EQ(indexes->size(), 1u);
+    EXPECT_EQ(indexes->front().Int(0), 1);  // partial
+    // Every entry of the index, read through the index itself.
+    auto entries = (*conn)->Query(
+        "SELECT count(*) FROM follow_ups INDEXED BY follow_ups_by_resolved "
+        "WHERE tenant = 'acme' AND resolved_us IS NOT NULL");
+    ASSERT_TRUE(entries.ok()) << entries.status();
+    EXPECT_EQ(entries->front().Int(0), 1);
+    auto cases = (*conn)->Query("SELECT count(*) FROM follow_ups");
+    ASSERT_TRUE(cases.ok());
+    EXPECT_EQ(cases->front().Int(0), 3);
+    auto plan = (*conn)->Query(
+        "EXPLAIN QUERY PLAN SELECT outcome, resolved_us - created_us FROM follow_ups WHERE tenant = 'acme' AND "
+        "resolved_us IS NOT NULL AND resolved_us >= 0");
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    std::string details;
+    for (const auto& row : *plan) details += row.Text(3);
+    EXPECT_NE(details.find("follow_ups_by_resolved"), std::string::npos) << details;
+  }
+  auto counts = (*repo)->CountFollowUps("acme", std::nullopt, std::nullopt);
+  ASSERT_TRUE(counts.ok());
+  ASSERT_EQ(counts->closed.size(), 1u);
+  EXPECT_EQ(counts->closed[0].time_to_close_us, 60'000'000);
+  std::filesystem::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FeedbackRepositoryConformance, ::testing::Values("sqlite", "mysql"),
                          [](const auto& info) { return info.param == "mysql" ? "MariaDB" : "SQLite"; });
 
