@@ -583,6 +583,7 @@ double EchoBaseline(const std::vector<Row>& rows, bool batch) {
 
 // CPU time of service, database server and client together per row: with
 // every core busy, rows/s can reach at most cores / (CPU us/row) million.
+// -1 when no row was stored.
 double CpuUsPerRow(const Row& row) {
   const double rows_per_s = row.result.rps() * row.rows_per_call;
   const double cores = std::max(row.service_cores, 0.0) + row.database_cores + row.result.cores();
@@ -634,8 +635,11 @@ void PrintSummary(const std::vector<Row>& rows, int rounds) {
       f.ratio.push_back(baseline > 0 ? row.result.rps() / baseline : 0);
     }
   }
-  // "median (lowest-highest)"; the median of an even count is the mean of the middle two.
-  auto spread = [](std::vector<double> v, const char* format) {
+  // "median (lowest-highest)" of the known values (a negative one is
+  // unknown); the median of an even count is the mean of the middle two.
+  auto spread = [](std::vector<double> v, const char* format) -> std::string {
+    v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return x < 0; }), v.end());
+    if (v.empty()) return "-";
     std::sort(v.begin(), v.end());
     const size_t n = v.size();
     const double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
