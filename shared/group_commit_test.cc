@@ -1,8 +1,13 @@
 #include "shared/group_commit.h"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "shared/testing/test_util.h"
 
@@ -79,6 +84,86 @@ TEST(GroupCommitWriterTest, OversizedItemIsAdmittedIntoAnEmptyQueue) {
   GroupCommitWriter<size_t> writer(options, [&](std::vector<size_t>& batch) { rows.set_value(batch[0]); });
   ASSERT_TRUE(writer.Enqueue(500, 500).ok());
   EXPECT_EQ(rows.get_future().get(), 500u);
+}
+
+// Two writers: while one commit runs, a few queued rows wait for it and go
+// out together in the next commit; a backlog of parallel_backlog_rows starts
+// a second commit beside the first.
+TEST(GroupCommitWriterTest, ASecondCommitStartsBesideARunningOneOnlyForABacklog) {
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::mutex mu;
+  std::condition_variable changed;
+  int running = 0, most_running = 0;
+  std::vector<size_t> batch_rows;
+  GroupCommitOptions options;
+  options.writers = 2;
+  options.parallel_backlog_rows = 10;
+  GroupCommitWriter<int> writer(options, [&](std::vector<int>& batch) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      most_running = std::max(most_running, ++running);
+      batch_rows.push_back(batch.size());
+      changed.notify_all();
+    }
+    released.wait();
+    std::lock_guard<std::mutex> lock(mu);
+    --running;
+  });
+  auto wait_for = [&](auto done) {
+    std::unique_lock<std::mutex> lock(mu);
+    return changed.wait_for(lock, std::chrono::seconds(30), done);
+  };
+  ASSERT_TRUE(writer.Enqueue(0, 1).ok());
+  ASSERT_TRUE(wait_for([&] { return running == 1; }));  // the first commit runs, held
+  for (int i = 1; i <= 9; ++i) ASSERT_TRUE(writer.Enqueue(int{i}, 1).ok());
+  // 9 rows wait, below the backlog: the idle writer leaves them.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(running, 1);
+  }
+  EXPECT_EQ(writer.queued_rows(), 9u);
+  ASSERT_TRUE(writer.Enqueue(10, 1).ok());  // the 10th: a backlog
+  ASSERT_TRUE(wait_for([&] { return running == 2; }));
+  EXPECT_EQ(writer.queued_rows(), 0u);
+  release.set_value();
+  writer.Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(most_running, 2);
+  EXPECT_EQ(batch_rows, (std::vector<size_t>{1, 10}));
+}
+
+// The rows left waiting beside a running commit are not stranded: the
+// writer that ends it takes them, before any Stop.
+TEST(GroupCommitWriterTest, RowsLeftWaitingGoOutWhenTheRunningCommitEnds) {
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> first_taken;
+  std::mutex mu;
+  std::vector<size_t> batch_rows;
+  std::promise<void> all_committed;
+  size_t committed = 0;
+  GroupCommitOptions options;
+  options.writers = 2;
+  options.parallel_backlog_rows = 100;
+  GroupCommitWriter<int> writer(options, [&](std::vector<int>& batch) {
+    if (batch.front() == 0) {
+      first_taken.set_value();
+      released.wait();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    batch_rows.push_back(batch.size());
+    committed += batch.size();
+    if (committed == 4) all_committed.set_value();
+  });
+  ASSERT_TRUE(writer.Enqueue(0, 1).ok());
+  first_taken.get_future().wait();
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(writer.Enqueue(int{i}, 1).ok());
+  release.set_value();
+  ASSERT_EQ(all_committed.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(batch_rows, (std::vector<size_t>{1, 3}));
 }
 
 TEST(RecordWriterTest, AnswersEachCallerItsSliceInOrderAndStopAnswersEverythingQueued) {

@@ -54,7 +54,8 @@ class ServiceHost {
   }
 
   // Group commit for this backend: one writer on SQLite; on MySQL two, so
-  // their round trips overlap.
+  // the round trips of two commits overlap when a backlog waits
+  // (GroupCommitOptions::parallel_backlog_rows).
   GroupCommitOptions CommitOptions() const {
     GroupCommitOptions commit = options_.commit;
     commit.writers = pool_->backend() == db::Backend::kMysql ? 2 : 1;
