@@ -51,8 +51,14 @@ FeedbackServerOptions TestServerOptions() {
 
 class FeedbackGrpcTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto server = FeedbackServer::Start(TestServerOptions());
+  void SetUp() override { StartWith(TestServerOptions()); }
+
+  // (Re)starts the service with `options`.
+  void StartWith(const FeedbackServerOptions& options) {
+    stub_.reset();
+    channel_.reset();
+    server_.reset();
+    auto server = FeedbackServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials());
@@ -180,6 +186,39 @@ TEST_F(FeedbackGrpcTest, WatchChangesStreamsBacklogThenLiveCommits) {
     for (const auto& c : batch.changes()) ids.push_back(c.feedback_created().request_id());
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"w1", "w2", "w3"}));
+  ctx.TryCancel();
+  reader->Finish();
+}
+
+// The stream looks for other replicas' commits only hourly here, so every
+// live commit must reach it through the commit's own wake-up: one at a
+// time, and in a burst that lands while the stream is being served.
+TEST_F(FeedbackGrpcTest, WatchChangesGetsLiveCommitsWithoutWaitingForThePoll) {
+  FeedbackServerOptions options = TestServerOptions();
+  options.feed_poll = absl::Hours(1);
+  StartWith(options);
+  grpc::ClientContext ctx;
+  Auth(&ctx, t::kServiceToken);
+  auto reader = stub_->WatchChanges(&ctx, v1::WatchChangesRequest());
+  std::vector<std::string> ids;
+  auto read_until = [&](size_t n) {
+    v1::WatchChangesResponse batch;
+    while (ids.size() < n && reader->Read(&batch)) {
+      for (const auto& c : batch.changes()) ids.push_back(c.feedback_created().request_id());
+    }
+  };
+  std::vector<std::string> want;
+  for (int i = 0; i < 5; ++i) {
+    want.push_back(absl::StrCat("one-", i));
+    ASSERT_TRUE(Submit(ValidRequest(want.back())).ok());
+    read_until(want.size());
+  }
+  for (int i = 0; i < 20; ++i) {
+    want.push_back(absl::StrCat("burst-", i));
+    ASSERT_TRUE(Submit(ValidRequest(want.back())).ok());
+  }
+  read_until(want.size());
+  EXPECT_EQ(ids, want);
   ctx.TryCancel();
   reader->Finish();
 }

@@ -8,6 +8,7 @@
 #define CX_SHARED_FEED_HUB_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -58,13 +59,17 @@ class FeedHub {
 
   ~FeedHub() { Stop(); }
 
-  // A commit happened: wake the pump.
+  // A commit happened: the pump serves the open streams again. With no
+  // stream open (the usual case for an ingest service) this wakes no thread,
+  // and a round already due needs no second wake-up (it starts, clearing
+  // dirty_, after this commit). A stream opened later wakes the pump itself.
   void Notify() {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (watchers_.empty() || dirty_) return;
       dirty_ = true;
     }
-    cv_.notify_all();
+    cv_.notify_one();
   }
 
   // Ends every stream with UNAVAILABLE (the client resumes from its cursor
@@ -122,6 +127,12 @@ class FeedHub {
   size_t open_streams() const {
     std::lock_guard<std::mutex> lock(mu_);
     return watchers_.size();
+  }
+
+  // How many times the pump has woken to serve streams (tests).
+  uint64_t pump_rounds() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pump_rounds_;
   }
 
  private:
@@ -186,6 +197,7 @@ class FeedHub {
       if (!dirty_) cv_.wait_for(lock, absl::ToChronoMilliseconds(poll_interval_));
       if (stopped_) break;
       dirty_ = false;
+      ++pump_rounds_;
       std::vector<Watcher*> ready;
       for (Watcher* w : watchers_) {
         if (w->state == State::kIdle && !w->cancelled) {
@@ -237,6 +249,7 @@ class FeedHub {
   std::set<Watcher*> watchers_;
   bool dirty_ = false;
   bool stopped_ = false;
+  uint64_t pump_rounds_ = 0;
   std::thread pump_;
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "shared/auth.h"
 #include "shared/config.h"
 #include "shared/db/sql.h"
@@ -33,6 +34,9 @@ struct ServiceOptions {
   ServerOptions server;
   std::string metrics_listen;  // empty: no /metrics endpoint
   GroupCommitOptions commit;
+  // How often WatchChanges streams look for commits made by other replicas
+  // of the service; this process's own commits reach them at once.
+  absl::Duration feed_poll = absl::Milliseconds(200);
   std::string page_token_key;
   bool migrate_only = false;  // apply the migrations, then exit
   // Everything parsed, for a service's own options.

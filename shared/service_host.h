@@ -50,7 +50,7 @@ class ServiceHost {
         [list_changes](const std::optional<std::string>& tenant, int64_t after, int limit) {
           return list_changes(tenant, after, limit);
         },
-        [](const Change& c) { return c.sequence(); });
+        [](const Change& c) { return c.sequence(); }, options_.feed_poll);
   }
 
   // Group commit for this backend: one writer on SQLite; on MySQL two, so
