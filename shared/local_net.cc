@@ -33,7 +33,9 @@ std::string HttpGet(int port, const std::string& path) {
     return "";
   }
   std::string request = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-  (void)!write(fd, request.data(), request.size());
+  // send with MSG_NOSIGNAL: a server that has closed the connection must not
+  // kill the caller with SIGPIPE (write() would).
+  (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   std::string response;
   char buffer[4096];
   ssize_t n;

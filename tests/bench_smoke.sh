@@ -5,8 +5,18 @@
 #   bench_smoke.sh CX_BENCH_BINARY
 set -euo pipefail
 bench=$1
-out=$("$bench" --seconds=1 --freshness-samples=20 --query-inflight=4 --sqlite-memory=true)
-echo "$out"
+# Runs cx-bench; on failure shows all it printed and how it ended (a status
+# above 128 is a signal).
+run() {
+  local rc=0
+  out=$("$bench" "$@") || rc=$?
+  echo "$out"
+  if [[ $rc -ne 0 ]]; then
+    echo "bench_smoke: cx-bench $* exited with status $rc" >&2
+    exit 1
+  fi
+}
+run --seconds=1 --freshness-samples=20 --query-inflight=4 --sqlite-memory=true
 rows=$(echo "$out" | grep '^| ' | grep -v '^| scenario |\|^| query |\|^| freshness:' || true)
 for scenario in 'echo (baseline)' 'echo (baseline), again after the services' 'SubmitFeedback (durable)' \
   'BatchSubmitFeedback x100' 'RecordEvent (durable)' 'BatchRecordEvents x100' 'GetScore NPS, 30 days' 'GetFunnel 4 steps' 'GetCustomerHealth' 'query mix' '| idle' \
@@ -34,8 +44,7 @@ if ! echo "$rows" | awk -F'|' '$3 ~ /^ *SQLite *$/ { n++; if (!($16 + 0 > 0)) ba
 fi
 echo "$out" | grep -q 'metrics-service catch-up' || { echo "bench_smoke: no catch-up line" >&2; exit 1; }
 # --rounds: a summary row per scenario over the rounds, then each round's table.
-out=$("$bench" --seconds=1 --rounds=2 --services=feedback --scenarios=unary)
-echo "$out"
+run --seconds=1 --rounds=2 --services=feedback --scenarios=unary
 echo "$out" | grep -q '^| SubmitFeedback (durable) | SQLite | 2 | [0-9]* ([0-9]*-[0-9]*) |' ||
   { echo "bench_smoke: no summary row over 2 rounds" >&2; exit 1; }
 [[ $(echo "$out" | grep -c '^| SubmitFeedback (durable) | SQLite | 32 |') -eq 2 ]] ||
