@@ -162,6 +162,46 @@ TEST_P(JourneyRepositoryConformance, EventsGetContiguousSequencesStagesAndReadBa
   EXPECT_EQ(TimeUtil::TimestampToMicroseconds((*customer)->last_activity_time()), kT0 + kMinute);
 }
 
+// Each write below is its own transaction, so each folds its event into the
+// state stored by the one before: a later event of the same stage moves the
+// stage's time (a state written without setting its stage column), an older
+// event moves nothing, and a later event of another stage moves the stage.
+TEST_P(JourneyRepositoryConformance, CurrentStageAndLastActivityFollowEachWriteOnTheStoredState) {
+  MakeCustomer("acme", "c1");
+  auto expect_state = [&](cx::common::v1::JourneyStage stage, int64_t last_activity_us, const char* step) {
+    auto customer = repo_->GetCustomer("acme", "c1");
+    ASSERT_TRUE(customer.ok()) << customer.status();
+    EXPECT_EQ((*customer)->current_stage(), stage) << step;
+    EXPECT_EQ(TimeUtil::TimestampToMicroseconds((*customer)->last_activity_time()), last_activity_us) << step;
+    CustomerQuery in_stage;
+    in_stage.tenant = "acme";
+    in_stage.current_stage = stage;
+    auto list = repo_->ListCustomers(in_stage);
+    ASSERT_TRUE(list.ok()) << list.status();
+    ASSERT_EQ(list->size(), 1u) << step;
+    EXPECT_EQ(list->front().customer_id(), "c1") << step;
+  };
+  const auto purchase = cx::common::v1::JOURNEY_STAGE_PURCHASE;
+  Write({Ev("acme", "e1", Customer("c1"), "order_placed", kT0)});
+  expect_state(purchase, kT0, "first event");
+  Write({Ev("acme", "e2", Customer("c1"), "page_view", kT0 - 10 * kMinute)});
+  expect_state(purchase, kT0, "an older event of an earlier stage");
+  Write({Ev("acme", "e3", Customer("c1"), "order_placed", kT0 + 10 * kMinute)});
+  expect_state(purchase, kT0 + 10 * kMinute, "a later event of the same stage");
+  // Later than e1 but older than e3: had e3 not moved the stage's time, this
+  // would take the stage back to awareness.
+  Write({Ev("acme", "e4", Customer("c1"), "page_view", kT0 + 5 * kMinute)});
+  expect_state(purchase, kT0 + 10 * kMinute, "older than the stage's latest event");
+  Write({Ev("acme", "e5", Customer("c1"), "review_posted", kT0 + 20 * kMinute)});
+  expect_state(cx::common::v1::JOURNEY_STAGE_ADVOCACY, kT0 + 20 * kMinute, "a later event of another stage");
+  CustomerQuery old_stage;
+  old_stage.tenant = "acme";
+  old_stage.current_stage = purchase;
+  auto none = repo_->ListCustomers(old_stage);
+  CX_ASSERT_OK(none);
+  EXPECT_TRUE(none->empty());
+}
+
 // Events at the property caps (50 values of 1024 four-byte characters, about
 // 200 KB each), 128 in one write: together far past MariaDB's packet limit
 // (16 MB), so a multi-row statement must stop short of it.

@@ -651,29 +651,60 @@ class SqlJourneyRepository final : public JourneyRepository {
                                });
       if (!s.ok()) return s;
     }
-    std::vector<std::tuple<std::string, IdentityKey, OwnerState>> next;
+    // Most events leave their owner in the stage it was in: those states are
+    // written with an upsert that does not set the stage column, so SQLite
+    // leaves the by-stage index alone. A state that did not change at all
+    // (a late, unstaged event) is not written.
+    std::vector<std::tuple<std::string, IdentityKey, OwnerState>> moved, same_stage;
     for (const auto& [key, fresh] : touched) {
-      OwnerState state = stored.count(key) ? stored[key] : OwnerState();
-      state.last_event_time_us = std::max(state.last_event_time_us, fresh.last_event_time_us);
+      auto found = stored.find(key);
+      OwnerState state = found != stored.end() ? found->second : OwnerState();
+      bool changed = found == stored.end();
+      if (fresh.last_event_time_us > state.last_event_time_us) {
+        state.last_event_time_us = fresh.last_event_time_us;
+        changed = true;
+      }
+      const int64_t stage_before = state.stage;
       if (fresh.stage != 0 && (state.stage == 0 || std::make_pair(fresh.stage_time_us, fresh.stage_event_id) >
                                                        std::make_pair(state.stage_time_us, state.stage_event_id))) {
         state.stage = fresh.stage;
         state.stage_time_us = fresh.stage_time_us;
         state.stage_event_id = fresh.stage_event_id;
+        changed = true;
       }
-      next.emplace_back(key.first, key.second, state);
+      if (!changed) continue;
+      if (found == stored.end() || state.stage != stage_before) moved.emplace_back(key.first, key.second, std::move(state));
+      else same_stage.emplace_back(key.first, key.second, std::move(state));
     }
-    return WriteStates(c, next);
+    if (auto s = WriteStates(c, moved); !s.ok()) return s;
+    return WriteStates(c, same_stage, /*keep_stage=*/true);
   }
 
-  // Inserts or replaces owner states.
-  absl::Status WriteStates(SqlConnection& c, const std::vector<std::tuple<std::string, IdentityKey, OwnerState>>& states) {
+  // Inserts or replaces owner states. `keep_stage`: the states' stages are
+  // those stored, so a stored row's stage column is not set again.
+  absl::Status WriteStates(SqlConnection& c, const std::vector<std::tuple<std::string, IdentityKey, OwnerState>>& states,
+                           bool keep_stage = false) {
     const bool mysql = c.backend() == Backend::kMysql;
-    const char* suffix = mysql ? " ON DUPLICATE KEY UPDATE stage = VALUES(stage), stage_time_us = VALUES(stage_time_us), "
-                                 "stage_event_id = VALUES(stage_event_id), last_event_time_us = VALUES(last_event_time_us)"
-                               : " ON CONFLICT (tenant, owner_kind, owner_id) DO UPDATE SET stage = excluded.stage, "
-                                 "stage_time_us = excluded.stage_time_us, stage_event_id = excluded.stage_event_id, "
-                                 "last_event_time_us = excluded.last_event_time_us";
+    if (keep_stage && !mysql) {
+      // SQLite: one statement per row either way, and an UPDATE of a row
+      // that exists skips the upsert's attempted insert.
+      for (const auto& [tenant, owner, state] : states) {
+        auto r = c.ExecuteLater(
+            "UPDATE journey_states SET stage_time_us = ?, stage_event_id = ?, last_event_time_us = ? "
+            "WHERE tenant = ? AND owner_kind = ? AND owner_id = ?",
+            {state.stage_time_us, state.stage_event_id, state.last_event_time_us, tenant, Kind(owner), owner.id});
+        if (!r.ok()) return r;
+      }
+      return absl::OkStatus();
+    }
+    const std::string set_stage = keep_stage ? "" : mysql ? "stage = VALUES(stage), " : "stage = excluded.stage, ";
+    const std::string suffix =
+        mysql ? absl::StrCat(" ON DUPLICATE KEY UPDATE ", set_stage,
+                             "stage_time_us = VALUES(stage_time_us), stage_event_id = VALUES(stage_event_id), "
+                             "last_event_time_us = VALUES(last_event_time_us)")
+              : absl::StrCat(" ON CONFLICT (tenant, owner_kind, owner_id) DO UPDATE SET ", set_stage,
+                             "stage_time_us = excluded.stage_time_us, stage_event_id = excluded.stage_event_id, "
+                             "last_event_time_us = excluded.last_event_time_us");
     auto state_bytes = [&](size_t i) { return 2 * std::get<1>(states[i]).id.size() + 512; };
     return ForEachStatementChunk(c, states.size(), mysql ? 128 : 1, state_bytes,
                                  [&](size_t offset, size_t count) -> absl::Status {
