@@ -140,12 +140,15 @@ profile() {
   fi
   echo "| the rest: gRPC transport, completion, answering | $(per_row $((total - handler - writer))) | $(share $((total - handler - writer)) "$total") |"
   echo
-  echo "The functions that cost most themselves (exclusive instructions; \`???\` is a library without symbols):"
+  echo "An \"of which\" row is part of the row above it, and such rows can overlap: the lookups' SQL runs in SQLite too."
+  echo
+  echo "The functions that cost most themselves (exclusive instructions; \`???\`: a function the library's symbols do not name):"
   echo
   echo '```'
   head -12 "$work/$name.self" |
     awk -v n="$rows" '{c = $1; gsub(",", "", c); pct = $2 " " $3; $1 = ""; $2 = ""; $3 = "";
-      sub(/^ +/, ""); sub(/ \[.*\]$/, ""); if (length($0) > 110) $0 = substr($0, 1, 107) "...";
+      sub(/^ +/, ""); object = $0; sub(/.*\//, "", object); sub(/\]$/, "", object); sub(/ \[.*\]$/, "");
+      if ($0 ~ /^\?\?\?:/) $0 = $0 " in " object; if (length($0) > 110) $0 = substr($0, 1, 107) "...";
       printf "%7.1fk/row  %s  %s\n", c / n / 1000, pct, $0}'
   echo '```'
   echo
@@ -160,8 +163,8 @@ profile feedback-service "$root/build/feedback-service/feedback-service" feedbac
   "comment sentiment and topics (AnalyzeText)" "AnalyzeText(" \
   "payload hash (idempotency)" "PayloadHash[" \
   --writer \
-  "stored request ids looked up (LoadExisting)" "LoadExisting<" \
-  "erased customers looked up (ErasedAmong)" "ErasedAmong("
+  "lookups: stored request ids, erased customers (QueryIn)" "QueryIn(" \
+  "customer digests for the erasure check (SHA-256)" "CustomerDigest["
 profile journey-service "$root/build/journey-service/journey-service" events \
   "ServeUnary<cx::journey::v1::BatchRecordEventsRequest" \
   "RecordWriter<cx::journey::NewEvent, cx::journey::EventWriteResult>::Commit(" \
