@@ -4,6 +4,7 @@
 // (nothing lost, nothing counted twice).
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -131,6 +132,13 @@ TEST(MetricsCrashTest, KillNineMidConsumptionThenRestartEqualsARecomputation) {
   auto facts = (*repo)->ScanFacts("acme", Metric::kNps, 0, INT64_MAX / 3600);
   ASSERT_TRUE(facts.ok());
   EXPECT_EQ(*facts, expected);
+  // "fault " lines are gathered into the test command's summary: the
+  // records feedback-service acknowledged against those metrics-service
+  // holds (one fact each) and counts after the restart.
+  std::cout << "fault kill -9 metrics-service mid-consumption: acknowledged=" << expected.n
+            << " present=" << facts->n << " lost=" << std::max<int64_t>(0, expected.n - facts->n)
+            << " duplicated=" << std::max<int64_t>(0, facts->n - expected.n) << " counted by GetScore: " << s.n()
+            << " (killed with " << at_kill << " counted)\n";
   auto cursor = (*repo)->Cursor("feedback");
   ASSERT_TRUE(cursor.ok());
   EXPECT_EQ(*cursor, kRecords + cases);
