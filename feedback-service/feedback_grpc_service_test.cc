@@ -773,7 +773,14 @@ TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
     v1::SubmitFeedbackResponse resp;
     (void)stub->SubmitFeedback(&ctx, ValidRequest(absl::StrCat("m", score), score), &resp);
   }
-  std::string page = shared::HttpGet((*server)->metrics_port(), "/metrics");
+  // A commit is observed when it ends, which can be just after its caller
+  // is answered.
+  std::string page;
+  for (int i = 0; i < 200; ++i) {
+    page = shared::HttpGet((*server)->metrics_port(), "/metrics");
+    if (page.find("cx_write_commit_seconds_count{service=\"feedback\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"OK\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),
             std::string::npos) << page;
   EXPECT_NE(page.find("cx_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"SubmitFeedback\",service=\"feedback\"} 1"),
@@ -782,6 +789,9 @@ TEST(FeedbackMetricsTest, PrometheusEndpointCountsRequestsByMethodAndCode) {
             std::string::npos);
   EXPECT_NE(page.find("cx_write_batch_rows_count{service=\"feedback\"} 1"), std::string::npos);
   EXPECT_NE(page.find("cx_write_queue_rows{service=\"feedback\"}"), std::string::npos);
+  EXPECT_NE(page.find("cx_write_commit_seconds_count{service=\"feedback\"} 1"), std::string::npos) << page;
+  EXPECT_NE(page.find("cx_write_queue_wait_seconds_count{service=\"feedback\"} 1"), std::string::npos);
+  EXPECT_NE(page.find("cx_write_commit_seconds_bucket{service=\"feedback\",le=\"10\"} 1"), std::string::npos) << page;
   (*server)->Shutdown();
 }
 

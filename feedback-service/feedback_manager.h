@@ -51,7 +51,7 @@ struct FeedbackManagerOptions {
   // Told after every successful commit (wakes change-feed streams).
   std::function<void()> on_commit;
   // Told the size of every group-commit batch and the queue depth.
-  std::function<void(size_t, size_t)> observe_batch;
+  std::function<void(const shared::CommitObservation&)> observe_batch;
 };
 
 class FeedbackManager {

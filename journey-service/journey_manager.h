@@ -38,7 +38,7 @@ struct JourneyManagerOptions {
   // Told after every successful commit (wakes change-feed streams).
   std::function<void()> on_commit;
   // Told the size of every group-commit batch and the queue depth.
-  std::function<void(size_t, size_t)> observe_batch;
+  std::function<void(const shared::CommitObservation&)> observe_batch;
 };
 
 class JourneyManager {

@@ -10,6 +10,7 @@
 #ifndef CX_SHARED_GROUP_COMMIT_H_
 #define CX_SHARED_GROUP_COMMIT_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -39,13 +40,22 @@ struct GroupCommitOptions {
   size_t parallel_backlog_rows = 256;
 };
 
+// What one group commit did, told to the ObserveFn after each commit.
+struct CommitObservation {
+  size_t batch_rows = 0;   // rows in the transaction
+  size_t queued_rows = 0;  // rows waiting in the queue when it ended
+  // How long the transaction's oldest row waited in the queue before a
+  // writer took it (for a unary call: the wait for the running commit).
+  double wait_seconds = 0;
+  double commit_seconds = 0;  // the CommitFn's run (RecordWriter: the transaction)
+};
+
 template <typename Item>
 class GroupCommitWriter {
  public:
   // Runs on a writer thread; must complete (answer) every item of the batch.
   using CommitFn = std::function<void(std::vector<Item>& batch)>;
-  // Told the size of every batch and the queue depth after taking it.
-  using ObserveFn = std::function<void(size_t batch_rows, size_t queued_rows)>;
+  using ObserveFn = std::function<void(const CommitObservation&)>;
 
   GroupCommitWriter(GroupCommitOptions options, CommitFn commit, ObserveFn observe = nullptr)
       : options_(options), commit_(std::move(commit)), observe_(std::move(observe)) {
@@ -69,7 +79,7 @@ class GroupCommitWriter {
       if (queued_rows_ > 0 && queued_rows_ + rows > options_.capacity_rows) {
         return absl::ResourceExhaustedError("write queue is full; retry with backoff");
       }
-      queue_.push_back({std::move(item), rows});
+      queue_.push_back({std::move(item), rows, std::chrono::steady_clock::now()});
       queued_rows_ += rows;
     }
     cv_.notify_one();
@@ -94,16 +104,22 @@ class GroupCommitWriter {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
   struct Entry {
     Item item;
     size_t rows;
+    Clock::time_point queued_at;
   };
+
+  static double SecondsBetween(Clock::time_point from, Clock::time_point to) {
+    return std::chrono::duration<double>(to - from).count();
+  }
 
   void Run() {
     std::vector<Item> batch;
     while (true) {
       size_t batch_rows = 0;
-      size_t remaining = 0;
+      Clock::time_point oldest;
       {
         std::unique_lock<std::mutex> lock(mu_);
         // Every waiting writer waits for the same condition, so waking any
@@ -113,6 +129,7 @@ class GroupCommitWriter {
           return committing_ == 0 || stopping_ || queued_rows_ >= options_.parallel_backlog_rows;
         });
         if (queue_.empty()) return;  // stopping and drained
+        oldest = queue_.front().queued_at;
         while (!queue_.empty() &&
                (batch_rows == 0 || batch_rows + queue_.front().rows <= options_.max_batch_rows)) {
           batch_rows += queue_.front().rows;
@@ -120,16 +137,24 @@ class GroupCommitWriter {
           queue_.pop_front();
         }
         queued_rows_ -= batch_rows;
-        remaining = queued_rows_;
         ++committing_;
       }
-      if (observe_) observe_(batch_rows, remaining);
+      const Clock::time_point start = Clock::now();
       commit_(batch);
+      const Clock::time_point end = Clock::now();
       batch.clear();
+      CommitObservation seen;
       {
         // No writer to wake: this one loops back and takes what waits.
         std::lock_guard<std::mutex> lock(mu_);
         --committing_;
+        seen.queued_rows = queued_rows_;
+      }
+      if (observe_) {
+        seen.batch_rows = batch_rows;
+        seen.wait_seconds = SecondsBetween(oldest, start);
+        seen.commit_seconds = SecondsBetween(start, end);
+        observe_(seen);
       }
     }
   }

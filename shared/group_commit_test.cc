@@ -166,6 +166,49 @@ TEST(GroupCommitWriterTest, RowsLeftWaitingGoOutWhenTheRunningCommitEnds) {
   EXPECT_EQ(batch_rows, (std::vector<size_t>{1, 3}));
 }
 
+// The observer hears of every commit after it ends: its rows, the rows
+// still waiting then, how long its oldest row waited and how long it ran.
+// Rows 1 and 2 are queued while row 0's commit is held for 30 ms, so that
+// commit ran at least 30 ms and they waited at least as long.
+TEST(GroupCommitWriterTest, TheObserverSeesEachCommitsRowsQueueWaitAndDuration) {
+  std::promise<void> first_taken;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::mutex mu;
+  std::vector<CommitObservation> seen;
+  std::promise<void> both_seen;
+  GroupCommitOptions options;
+  GroupCommitWriter<int> writer(
+      options,
+      [&](std::vector<int>& batch) {
+        if (batch.front() == 0) {
+          first_taken.set_value();
+          released.wait();
+          std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        }
+      },
+      [&](const CommitObservation& o) {
+        std::lock_guard<std::mutex> lock(mu);
+        seen.push_back(o);
+        if (seen.size() == 2) both_seen.set_value();
+      });
+  ASSERT_TRUE(writer.Enqueue(0, 1).ok());
+  first_taken.get_future().wait();
+  ASSERT_TRUE(writer.Enqueue(1, 1).ok());
+  ASSERT_TRUE(writer.Enqueue(2, 1).ok());
+  release.set_value();
+  ASSERT_EQ(both_seen.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(seen[0].batch_rows, 1u);
+  EXPECT_EQ(seen[0].queued_rows, 2u);
+  EXPECT_GE(seen[0].commit_seconds, 0.030);
+  EXPECT_GE(seen[0].wait_seconds, 0.0);
+  EXPECT_EQ(seen[1].batch_rows, 2u);
+  EXPECT_EQ(seen[1].queued_rows, 0u);
+  EXPECT_GE(seen[1].wait_seconds, 0.030);
+  EXPECT_LT(seen[1].commit_seconds, seen[0].commit_seconds);
+}
+
 TEST(RecordWriterTest, AnswersEachCallerItsSliceInOrderAndStopAnswersEverythingQueued) {
   GroupCommitOptions options;
   options.max_batch_rows = 7;

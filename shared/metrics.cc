@@ -14,6 +14,12 @@ const char* CodeName(int code) {
   return code >= 0 && code <= 16 ? kNames[code] : "UNKNOWN";
 }
 
+// From 100 us (an in-memory commit of a few rows) to 10 s (a database that
+// stalls).
+prometheus::Histogram::BucketBoundaries CommitBuckets() {
+  return {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10};
+}
+
 }  // namespace
 
 ServiceMetrics::ServiceMetrics(std::string service)
@@ -37,7 +43,17 @@ ServiceMetrics::ServiceMetrics(std::string service)
                       .Help("rows committed per group-commit transaction")
                       .Register(*registry_)
                       .Add({{"service", service_}},
-                           prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000})) {}
+                           prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000})),
+      queue_wait_(prometheus::BuildHistogram()
+                      .Name("cx_write_queue_wait_seconds")
+                      .Help("per group-commit transaction, how long its oldest row waited in the queue")
+                      .Register(*registry_)
+                      .Add({{"service", service_}}, CommitBuckets())),
+      commit_duration_(prometheus::BuildHistogram()
+                           .Name("cx_write_commit_seconds")
+                           .Help("group-commit transaction duration, BEGIN to COMMIT, retries included")
+                           .Register(*registry_)
+                           .Add({{"service", service_}}, CommitBuckets())) {}
 
 absl::Status ServiceMetrics::Serve(const std::string& listen) {
   try {
@@ -88,9 +104,11 @@ void ServiceMetrics::WriteBatchTotals(uint64_t* commits, double* rows) const {
   *rows = metric.histogram.sample_sum;
 }
 
-void ServiceMetrics::ObserveWriteBatch(size_t rows, size_t queued_rows) {
-  batch_rows_.Observe(static_cast<double>(rows));
-  queue_depth_.Set(static_cast<double>(queued_rows));
+void ServiceMetrics::ObserveWriteBatch(const CommitObservation& seen) {
+  batch_rows_.Observe(static_cast<double>(seen.batch_rows));
+  queue_depth_.Set(static_cast<double>(seen.queued_rows));
+  queue_wait_.Observe(seen.wait_seconds);
+  commit_duration_.Observe(seen.commit_seconds);
 }
 
 }  // namespace cx::shared

@@ -1,5 +1,6 @@
 // Prometheus exposition on a separate port: RPCs by method and code, RPC
-// latency, write-queue depth and group-commit batch sizes.
+// latency, write-queue depth, and per group commit its rows, the wait of
+// its oldest row in the queue and the transaction's duration.
 #ifndef CX_SHARED_METRICS_H_
 #define CX_SHARED_METRICS_H_
 
@@ -16,6 +17,7 @@
 #include <prometheus/registry.h>
 
 #include "absl/status/statusor.h"
+#include "shared/group_commit.h"
 
 namespace cx::shared {
 
@@ -28,7 +30,7 @@ class ServiceMetrics {
   int port() const;
 
   void RecordRpc(absl::string_view method, int grpc_code, double seconds);
-  void ObserveWriteBatch(size_t rows, size_t queued_rows);
+  void ObserveWriteBatch(const CommitObservation& seen);
   // Group-commit transactions and the rows they held, so far.
   void WriteBatchTotals(uint64_t* commits, double* rows) const;
 
@@ -42,6 +44,8 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Gauge& queue_depth_;
   prometheus::Histogram& batch_rows_;
+  prometheus::Histogram& queue_wait_;
+  prometheus::Histogram& commit_duration_;
   std::mutex mu_;
   std::map<std::pair<std::string, int>, prometheus::Counter*, std::less<>> counters_;
   std::map<std::string, prometheus::Histogram*, std::less<>> histograms_;

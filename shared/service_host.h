@@ -66,9 +66,9 @@ class ServiceHost {
     auto hub = hub_;
     return [hub] { hub->Notify(); };
   }
-  std::function<void(size_t, size_t)> ObserveBatch() const {
+  std::function<void(const CommitObservation&)> ObserveBatch() const {
     auto metrics = metrics_;
-    return [metrics](size_t rows, size_t queued) { metrics->ObserveWriteBatch(rows, queued); };
+    return [metrics](const CommitObservation& seen) { metrics->ObserveWriteBatch(seen); };
   }
 
   // Registers the service and starts serving; health follows `probe`.
