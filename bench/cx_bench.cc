@@ -92,6 +92,10 @@ struct Row {
   int rows_per_call = 1;
   LoadResult result;
   double rows_per_commit = 0;  // from the service's group-commit histogram
+  // Means over the run's commits, from the service's /metrics: the
+  // transaction, and how long its oldest row waited for a writer.
+  double commit_ms = 0;
+  double queue_wait_ms = 0;
   double service_cores = -1;   // -1: no service process (echo rows have theirs)
   int64_t service_rss_kb = 0;
   double storage_bytes_per_row = -1;  // written to storage by the database's process; -1: unknown
@@ -176,6 +180,8 @@ Row Measure(const std::string& name, const std::string& backend, const ServicePr
             int rows_per_call, const Settings& s, const IssueFn& issue) {
   const double commits0 = service.Scrape("cx_write_batch_rows_count");
   const double rows0 = service.Scrape("cx_write_batch_rows_sum");
+  const double commit_s0 = service.Scrape("cx_write_commit_seconds_sum");
+  const double wait_s0 = service.Scrape("cx_write_queue_wait_seconds_sum");
   const double cpu0 = service.CpuSeconds();
   // SQLite writes from the service's own process; MariaDB from its server's.
   const pid_t storage_pid = backend == "SQLite" ? service.pid() : backend == "MariaDB" ? s.mariadb_pid : 0;
@@ -191,7 +197,11 @@ Row Measure(const std::string& name, const std::string& backend, const ServicePr
     row.storage_bytes_per_row = (ProcessStorageWriteBytes(storage_pid) - written0) / rows_done;
   }
   const double commits = service.Scrape("cx_write_batch_rows_count") - commits0;
-  if (commits > 0) row.rows_per_commit = (service.Scrape("cx_write_batch_rows_sum") - rows0) / commits;
+  if (commits > 0) {
+    row.rows_per_commit = (service.Scrape("cx_write_batch_rows_sum") - rows0) / commits;
+    row.commit_ms = (service.Scrape("cx_write_commit_seconds_sum") - commit_s0) * 1000 / commits;
+    row.queue_wait_ms = (service.Scrape("cx_write_queue_wait_seconds_sum") - wait_s0) * 1000 / commits;
+  }
   return row;
 }
 
@@ -593,21 +603,24 @@ double CpuUsPerRow(const Row& row) {
 void PrintIngest(const std::vector<Row>& rows) {
   const double echo_rps = EchoBaseline(rows, false), batch_echo_rps = EchoBaseline(rows, true);
   std::cout << "| scenario | backend | in flight | calls/s | rows/s | p50 ms | p90 ms | p99 ms | max ms | errors | "
-               "service cores | service RSS MB | client cores | rows/commit | storage KB/row | CPU us/row | vs echo |\n"
-               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+               "service cores | service RSS MB | client cores | rows/commit | storage KB/row | commit ms | "
+               "queue wait ms | CPU us/row | vs echo |\n"
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& row : rows) {
     const auto& r = row.result;
     const double baseline = row.rows_per_call > 1 ? batch_echo_rps : echo_rps;
     const double cpu = CpuUsPerRow(row);
     const std::string cpu_per_row = cpu >= 0 ? absl::StrFormat("%.1f", cpu) : "-";
     std::cout << absl::StrFormat(
-        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %.2f |\n",
+        "| %s | %s | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %.2f | %.0f | %.2f | %s | %s | %s | %s | %s | %.2f |\n",
         row.scenario, row.backend, row.in_flight, r.rps(), r.rps() * row.rows_per_call, Ms(r.Percentile(0.50)),
         Ms(r.Percentile(0.90)), Ms(r.Percentile(0.99)), Ms(r.Max()), r.Errors(), row.service_cores,
         row.service_rss_kb / 1024.0, r.cores(),
         row.rows_per_commit > 0 ? absl::StrFormat("%.1f", row.rows_per_commit) : "-",
         row.storage_bytes_per_row >= 0 ? absl::StrFormat("%.1f", row.storage_bytes_per_row / 1024) : "-",
-        cpu_per_row, baseline > 0 ? r.rps() / baseline : 0);
+        row.rows_per_commit > 0 ? absl::StrFormat("%.2f", row.commit_ms) : "-",
+        row.rows_per_commit > 0 ? absl::StrFormat("%.2f", row.queue_wait_ms) : "-", cpu_per_row,
+        baseline > 0 ? r.rps() / baseline : 0);
   }
 }
 

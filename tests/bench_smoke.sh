@@ -42,6 +42,11 @@ if ! echo "$rows" | awk -F'|' '$3 ~ /^ *SQLite *$/ { n++; if (!($16 + 0 > 0)) ba
   echo "bench_smoke: an SQLite ingest row has no storage KB/row" >&2
   exit 1
 fi
+# Every service ingest row says how long its commits took (from the service's /metrics).
+if ! echo "$rows" | awk -F'|' '$3 ~ /SQLite|MariaDB/ { n++; if (!($17 + 0 > 0)) bad++ } END { exit !(n > 0 && bad == 0) }'; then
+  echo "bench_smoke: an ingest row has no commit ms" >&2
+  exit 1
+fi
 echo "$out" | grep -q 'metrics-service catch-up' || { echo "bench_smoke: no catch-up line" >&2; exit 1; }
 # --rounds: a summary row per scenario over the rounds, then each round's table.
 run --seconds=1 --rounds=2 --services=feedback --scenarios=unary
