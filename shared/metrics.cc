@@ -98,12 +98,6 @@ void ServiceMetrics::RecordRpc(absl::string_view method, int grpc_code, double s
   histogram->Observe(seconds);
 }
 
-void ServiceMetrics::WriteBatchTotals(uint64_t* commits, double* rows) const {
-  auto metric = batch_rows_.Collect();
-  *commits = metric.histogram.sample_count;
-  *rows = metric.histogram.sample_sum;
-}
-
 void ServiceMetrics::ObserveWriteBatch(const CommitObservation& seen) {
   batch_rows_.Observe(static_cast<double>(seen.batch_rows));
   queue_depth_.Set(static_cast<double>(seen.queued_rows));

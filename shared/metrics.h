@@ -31,8 +31,6 @@ class ServiceMetrics {
 
   void RecordRpc(absl::string_view method, int grpc_code, double seconds);
   void ObserveWriteBatch(const CommitObservation& seen);
-  // Group-commit transactions and the rows they held, so far.
-  void WriteBatchTotals(uint64_t* commits, double* rows) const;
 
   prometheus::Registry& registry() { return *registry_; }
 
