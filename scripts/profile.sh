@@ -91,9 +91,15 @@ profile() {
   callgrind_control -i on "$pid" >/dev/null 2>&1
   local endpoint=(--feedback "127.0.0.1:$port")
   [[ "$name" == journey-service ]] && endpoint=(--journey "127.0.0.1:$port")
-  local imported
+  local imported rc=0
   imported=$(./build/tools/cxctl import "$kind" "$work/$kind.csv" --restart --batch 100 --token "$token" \
-    "${endpoint[@]}" 2>&1 | tail -1)
+    "${endpoint[@]}" 2>&1) || rc=$?
+  imported=$(echo "$imported" | tail -1)
+  # Figures per row mean something only if every row was stored.
+  if ((rc != 0)) || [[ "$imported" != *" $rows accepted"* ]]; then
+    echo "profile: the import into $name did not store all $rows rows (status $rc): $imported" >&2
+    exit 1
+  fi
   callgrind_control -i off "$pid" >/dev/null 2>&1
   kill -TERM "$pid"
   wait "$pid" || true
