@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "feedback-service/sql_feedback_repository.h"
+#include "shared/erasure.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::feedback {
@@ -121,6 +122,38 @@ TEST_P(FeedbackRepositoryConformance, KeyRepeatedInsideABatchIsStoredOnce) {
   auto changes = repo_->ListChanges(std::nullopt, 0, 100);
   ASSERT_TRUE(changes.ok());
   EXPECT_EQ(changes->size(), 1u);
+}
+
+// A write looks up its rows' customers among the erased only for tenants
+// that have erased someone: in one transaction with rows of both kinds of
+// tenant, only the erased customer's row in the tenant that erased them is
+// refused.
+TEST_P(FeedbackRepositoryConformance, AnErasedCustomerIsRefusedOnlyInTheTenantThatErasedThem) {
+  constexpr int64_t kT = 1'700'000'000'000'000;
+  WriteOk({Make("acme", "r1", 9, kT, "c1")});
+  EraseInput erase;
+  erase.tenant = "acme";
+  erase.customer_id = "c1";
+  erase.erasure = shared::NewErasure("acme", "admin", "c1", absl::Now());
+  auto erased = repo_->EraseCustomer(erase);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+
+  auto results = WriteOk({Make("acme", "r2", 3, kT, "c1"), Make("globex", "r2", 3, kT, "c1"),
+                          Make("acme", "r3", 4, kT, "c2"), Make("initech", "r2", 3, kT, "c1")});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kErased);
+  EXPECT_EQ(results[1].outcome, WriteOutcome::kCreated);
+  EXPECT_EQ(results[2].outcome, WriteOutcome::kCreated);
+  EXPECT_EQ(results[3].outcome, WriteOutcome::kCreated);
+  auto acme = repo_->CustomerFeedback("acme", "c1", 0, 10);
+  ASSERT_TRUE(acme.ok()) << acme.status();
+  EXPECT_TRUE(acme->empty());
+  for (const char* tenant : {"globex", "initech"}) {
+    auto kept = repo_->CustomerFeedback(tenant, "c1", 0, 10);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    ASSERT_EQ(kept->size(), 1u) << tenant;
+    EXPECT_EQ(kept->front().request_id(), "r2");
+  }
 }
 
 TEST_P(FeedbackRepositoryConformance, LargeBatchesCommitWhole) {

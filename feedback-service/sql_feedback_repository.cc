@@ -460,12 +460,21 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     const int64_t first = *locked;
 
     // Checked under the sequence lock, so an erasure that committed first
-    // is seen: items of erased customers store nothing.
-    std::vector<std::string> row_digests(rows.size());
+    // is seen: items of erased customers store nothing. Only the rows of
+    // tenants that have erased someone need their digests looked up.
     std::map<std::string, std::vector<std::string>> digests;  // by tenant
+    for (const PendingRow& row : rows) digests.try_emplace(row.item->tenant);
+    for (auto it = digests.begin(); it != digests.end();) {
+      auto has = shared::db::HasErasures(c, it->first);
+      if (!has.ok()) return has.status();
+      it = *has ? std::next(it) : digests.erase(it);
+    }
+    std::vector<std::string> row_digests(rows.size());  // empty where not looked up
     for (size_t i = 0; i < rows.size(); ++i) {
+      auto tenant = digests.find(rows[i].item->tenant);
+      if (tenant == digests.end()) continue;
       row_digests[i] = shared::CustomerDigest(rows[i].item->tenant, rows[i].item->feedback.customer_id());
-      digests[rows[i].item->tenant].push_back(row_digests[i]);
+      tenant->second.push_back(row_digests[i]);
     }
     std::set<std::pair<std::string, std::string>> erased;
     for (auto& [tenant, list] : digests) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "journey-service/sql_journey_repository.h"
+#include "shared/erasure.h"
 #include "shared/proto_util.h"
 #include "shared/testing/test_util.h"
 
@@ -287,6 +288,35 @@ TEST_P(JourneyRepositoryConformance, AnEventOfAnUnknownOrOtherTenantsCustomerIsR
   auto changes = repo_->ListChanges(std::string("acme"), 0, 100);
   CX_ASSERT_OK(changes);
   EXPECT_TRUE(changes->empty());
+}
+
+// A write looks up its events' identities among the erased only for
+// tenants that have erased someone: in one transaction with events of both
+// kinds of tenant, only the erased customer's event in the tenant that
+// erased them is refused.
+TEST_P(JourneyRepositoryConformance, AnErasedCustomerIsRefusedOnlyInTheTenantThatErasedThem) {
+  MakeCustomer("acme", "c1");
+  MakeCustomer("globex", "c1");
+  EraseInput erase;
+  erase.tenant = "acme";
+  erase.customer_id = "c1";
+  erase.erasure = shared::NewErasure("acme", "admin", "c1", absl::Now());
+  CX_ASSERT_OK(repo_->EraseCustomer(erase));
+
+  auto r = Write({Ev("acme", "e1", Customer("c1"), "page_view", kT0), Ev("globex", "e1", Customer("c1"), "page_view", kT0),
+                  Ev("acme", "e2", Anonymous("v2"), "page_view", kT0)});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].outcome, EventOutcome::kErased);
+  EXPECT_EQ(r[1].outcome, EventOutcome::kCreated);
+  EXPECT_EQ(r[2].outcome, EventOutcome::kCreated);
+  auto acme = repo_->ListChanges(std::string("acme"), 0, 100);
+  CX_ASSERT_OK(acme);
+  for (const auto& change : *acme) EXPECT_NE(change.event_recorded().event_id(), "e1") << change.ShortDebugString();
+  auto globex = repo_->ListChanges(std::string("globex"), 0, 100);
+  CX_ASSERT_OK(globex);
+  int events = 0;
+  for (const auto& change : *globex) events += change.has_event_recorded() && change.event_recorded().event_id() == "e1" ? 1 : 0;
+  EXPECT_EQ(events, 1);
 }
 
 TEST_P(JourneyRepositoryConformance, ATimelineFromAShuffledStreamEqualsTheOneFromTheSortedStream) {

@@ -487,10 +487,23 @@ class SqlJourneyRepository final : public JourneyRepository {
     // Checked under the lock, so an erasure that committed first is seen:
     // events of erased identities store nothing.
     {
+      // Only the events of tenants that have erased someone need their
+      // digests looked up.
       std::map<std::string, std::vector<std::string>> digests;  // by tenant
       auto digest_of = [&](size_t b) { return DigestOf(batch[b].tenant, SubjectOf(batch[b].event)); };
-      for (size_t r : rows) digests[batch[r].tenant].push_back(digest_of(r));
-      for (auto [result, b] : unknown) digests[batch[b].tenant].push_back(digest_of(b));
+      for (size_t r : rows) digests.try_emplace(batch[r].tenant);
+      for (auto [result, b] : unknown) digests.try_emplace(batch[b].tenant);
+      for (auto it = digests.begin(); it != digests.end();) {
+        auto has = shared::db::HasErasures(c, it->first);
+        if (!has.ok()) return has.status();
+        it = *has ? std::next(it) : digests.erase(it);
+      }
+      auto look_up = [&](size_t b) {
+        auto tenant = digests.find(batch[b].tenant);
+        if (tenant != digests.end()) tenant->second.push_back(digest_of(b));
+      };
+      for (size_t r : rows) look_up(r);
+      for (auto [result, b] : unknown) look_up(b);
       std::set<std::pair<std::string, std::string>> erased;
       for (auto& [tenant, list] : digests) {
         auto found = shared::db::ErasedAmong(c, tenant, std::move(list));

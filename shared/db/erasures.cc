@@ -6,6 +6,12 @@
 
 namespace cx::shared::db {
 
+absl::StatusOr<bool> HasErasures(SqlConnection& c, const std::string& tenant) {
+  auto rows = c.Query("SELECT 1 FROM erased_customers WHERE tenant = ? LIMIT 1", {tenant});
+  if (!rows.ok()) return rows.status();
+  return !rows->empty();
+}
+
 absl::StatusOr<std::set<std::string>> ErasedAmong(SqlConnection& c, const std::string& tenant,
                                                   std::vector<std::string> digests) {
   std::set<std::string> out;

@@ -17,6 +17,11 @@
 
 namespace cx::shared::db {
 
+// Whether anyone was ever erased in `tenant`: one index probe. A write
+// batch checks this first and computes and looks up its rows' digests only
+// for tenants where it holds.
+absl::StatusOr<bool> HasErasures(SqlConnection& c, const std::string& tenant);
+
 // The digests among `digests` that are erased in `tenant`.
 absl::StatusOr<std::set<std::string>> ErasedAmong(SqlConnection& c, const std::string& tenant,
                                                   std::vector<std::string> digests);
