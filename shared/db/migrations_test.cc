@@ -43,5 +43,12 @@ TEST(MigrationsTest, AFailingMigrationLeavesNothingBehindOnSqlite) {
   EXPECT_EQ((*rows)[0].Int(0), 0);
 }
 
+TEST(SqlTest, PlaceholdersAreOneParenthesisedGroupPerRow) {
+  EXPECT_EQ(Placeholders(1, 1), "(?)");
+  EXPECT_EQ(Placeholders(1, 4), "(?,?,?,?)");
+  EXPECT_EQ(Placeholders(3, 2), "(?,?),(?,?),(?,?)");
+  EXPECT_EQ(Placeholders(0, 3), "");
+}
+
 }  // namespace
 }  // namespace cx::shared::db

@@ -87,8 +87,17 @@ absl::Status ConnectionPool::Ping() {
 }
 
 std::string Placeholders(size_t rows, int columns) {
-  std::string row = absl::StrCat("(", absl::StrJoin(std::vector<std::string>(columns, "?"), ","), ")");
-  return absl::StrJoin(std::vector<std::string>(rows, row), ",");
+  // Built in place: SQLite writers build one of these per row they insert.
+  std::string row(1, '(');
+  for (int c = 0; c < columns; ++c) row.append(c == 0 ? "?" : ",?");
+  row.push_back(')');
+  std::string out;
+  out.reserve(rows * (row.size() + 1));
+  for (size_t r = 0; r < rows; ++r) {
+    if (r > 0) out.push_back(',');
+    out.append(row);
+  }
+  return out;
 }
 
 absl::Status QueryIn(SqlConnection& c, const std::string& before, const SqlParams& leading,
