@@ -14,6 +14,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "shared/db/erasures.h"
 #include "shared/erasure.h"
+#include "shared/proto_util.h"
 
 namespace cx::feedback {
 namespace {
@@ -570,8 +571,9 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       SqlParams follow_ups, changes;
       for (size_t i = offset; i < offset + count; ++i) {
         const NewCase& n = cases[i];
-        AppendFollowUp(*n.tenant, n.id, n.feedback_sequence, n.follow_up, &follow_ups);
-        AppendChange(*n.tenant, n.id, committed_us, n.follow_up, &changes);
+        std::string body = n.follow_up.SerializeAsString();
+        AppendChange(*n.tenant, n.id, committed_us, body, &changes);
+        AppendFollowUp(*n.tenant, n.id, n.feedback_sequence, n.follow_up, std::move(body), &follow_ups);
       }
       if (auto r = c.ExecuteLater(absl::StrCat(kFollowUpInsert, Placeholders(count, kFollowUpColumns)), follow_ups);
           !r.ok()) {
@@ -615,29 +617,32 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       "resolved_us, body) VALUES ";
   static constexpr int kFollowUpColumns = 10;
 
-  // The values of one feed_changes row recording `follow_up` at `sequence`.
+  // The values of one feed_changes row recording a case at `sequence`;
+  // `follow_up` is the case serialized (also its row's body), put into the
+  // change as it is rather than parsed and serialized again.
   static void AppendChange(const std::string& tenant, int64_t sequence, int64_t committed_us,
-                           const v1::FollowUp& follow_up, SqlParams* params) {
+                           const std::string& follow_up, SqlParams* params) {
     FeedbackChange change;
     change.set_sequence(sequence);
     change.set_tenant(tenant);
     *change.mutable_commit_time() = TimeUtil::MicrosecondsToTimestamp(committed_us);
-    *change.mutable_follow_up_changed() = follow_up;
-    params->insert(params->end(), {sequence, tenant, committed_us, change.SerializeAsString()});
+    std::string body = change.SerializeAsString();
+    shared::AppendMessageField(FeedbackChange::kFollowUpChangedFieldNumber, follow_up, &body);
+    params->insert(params->end(), {sequence, tenant, committed_us, std::move(body)});
   }
 
-  // The values of one follow_ups row.
+  // The values of one follow_ups row; `body` is `f` serialized.
   static void AppendFollowUp(const std::string& tenant, int64_t id, int64_t feedback_sequence,
-                             const v1::FollowUp& f, SqlParams* params) {
+                             const v1::FollowUp& f, std::string body, SqlParams* params) {
     params->insert(params->end(), {tenant, id, feedback_sequence, f.customer_id(), int64_t{f.status()}, f.assignee(),
                                    int64_t{f.outcome()}, TimeUtil::TimestampToMicroseconds(f.create_time()),
-                                   ResolvedColumn(f), f.SerializeAsString()});
+                                   ResolvedColumn(f), std::move(body)});
   }
 
   static absl::Status InsertChange(SqlConnection& c, const std::string& tenant, int64_t sequence, int64_t committed_us,
                                    const v1::FollowUp& follow_up) {
     SqlParams params;
-    AppendChange(tenant, sequence, committed_us, follow_up, &params);
+    AppendChange(tenant, sequence, committed_us, follow_up.SerializeAsString(), &params);
     return c.Execute(absl::StrCat(kChangeInsert, Placeholders(1, kChangeColumns)), params).status();
   }
 

@@ -72,6 +72,19 @@ std::string PayloadHash(const google::protobuf::Message& message) {
   return Sha256Hex(DeterministicBytes(message)).substr(0, 32);
 }
 
+void AppendMessageField(int field_number, absl::string_view serialized, std::string* out) {
+  auto varint = [out](uint64_t v) {
+    while (v >= 0x80) {
+      out->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out->push_back(static_cast<char>(v));
+  };
+  varint((static_cast<uint64_t>(field_number) << 3) | 2);  // wire type 2: length-delimited
+  varint(serialized.size());
+  out->append(serialized.data(), serialized.size());
+}
+
 cx::common::v1::ItemError ToItemError(const absl::Status& status) {
   cx::common::v1::ItemError error;
   error.set_code(static_cast<int>(status.code()));

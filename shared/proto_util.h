@@ -47,6 +47,12 @@ std::string DeterministicBytes(const google::protobuf::Message& message);
 // The first 32 hex digits of SHA-256 of the deterministic bytes.
 std::string PayloadHash(const google::protobuf::Message& message);
 
+// Appends to the serialized message `out` a field `field_number` holding
+// the already serialized submessage `serialized`: what setting that field
+// and serializing again gives, without parsing or serializing the
+// submessage a second time. The field must not be set in `out` already.
+void AppendMessageField(int field_number, absl::string_view serialized, std::string* out);
+
 // The per-item error of a batch or import result.
 cx::common::v1::ItemError ToItemError(const absl::Status& status);
 
