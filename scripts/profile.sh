@@ -169,8 +169,8 @@ profile feedback-service "$root/build/feedback-service/feedback-service" feedbac
   "comment sentiment and topics (AnalyzeText)" "AnalyzeText(" \
   "payload hash (idempotency)" "PayloadHash[" \
   --writer \
-  "lookups: stored request ids, erased customers (QueryIn)" "QueryIn(" \
-  "customer digests for the erasure check (SHA-256)" "CustomerDigest["
+  "stored request ids looked up (QueryIn)" "QueryIn(" \
+  "erasures: one probe per tenant, digests only where it has erased someone (HasErasures)" "HasErasures("
 profile journey-service "$root/build/journey-service/journey-service" events \
   "ServeUnary<cx::journey::v1::BatchRecordEventsRequest" \
   "RecordWriter<cx::journey::NewEvent, cx::journey::EventWriteResult>::Commit(" \
@@ -178,5 +178,5 @@ profile journey-service "$root/build/journey-service/journey-service" events \
   --writer \
   "stored event ids and customers looked up" "LoadEventsAndCustomers(" \
   "identity merges followed (ResolveMany)" "ResolveMany(" \
-  "erased identities looked up (ErasedAmong)" "ErasedAmong(" \
+  "erasures: one probe per tenant, digests only where it has erased someone (HasErasures)" "HasErasures(" \
   "per-owner journey states read and written" "MergeStates("
