@@ -465,11 +465,7 @@ class SqlFeedbackRepository final : public FeedbackRepository {
     // tenants that have erased someone need their digests looked up.
     std::map<std::string, std::vector<std::string>> digests;  // by tenant
     for (const PendingRow& row : rows) digests.try_emplace(row.item->tenant);
-    for (auto it = digests.begin(); it != digests.end();) {
-      auto has = shared::db::HasErasures(c, it->first);
-      if (!has.ok()) return has.status();
-      it = *has ? std::next(it) : digests.erase(it);
-    }
+    if (auto s = shared::db::KeepTenantsWithErasures(c, &digests); !s.ok()) return s;
     std::vector<std::string> row_digests(rows.size());  // empty where not looked up
     for (size_t i = 0; i < rows.size(); ++i) {
       auto tenant = digests.find(rows[i].item->tenant);

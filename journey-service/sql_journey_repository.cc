@@ -493,11 +493,7 @@ class SqlJourneyRepository final : public JourneyRepository {
       auto digest_of = [&](size_t b) { return DigestOf(batch[b].tenant, SubjectOf(batch[b].event)); };
       for (size_t r : rows) digests.try_emplace(batch[r].tenant);
       for (auto [result, b] : unknown) digests.try_emplace(batch[b].tenant);
-      for (auto it = digests.begin(); it != digests.end();) {
-        auto has = shared::db::HasErasures(c, it->first);
-        if (!has.ok()) return has.status();
-        it = *has ? std::next(it) : digests.erase(it);
-      }
+      if (auto s = shared::db::KeepTenantsWithErasures(c, &digests); !s.ok()) return s;
       auto look_up = [&](size_t b) {
         auto tenant = digests.find(batch[b].tenant);
         if (tenant != digests.end()) tenant->second.push_back(digest_of(b));

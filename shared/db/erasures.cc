@@ -12,6 +12,15 @@ absl::StatusOr<bool> HasErasures(SqlConnection& c, const std::string& tenant) {
   return !rows->empty();
 }
 
+absl::Status KeepTenantsWithErasures(SqlConnection& c, std::map<std::string, std::vector<std::string>>* by_tenant) {
+  for (auto it = by_tenant->begin(); it != by_tenant->end();) {
+    auto has = HasErasures(c, it->first);
+    if (!has.ok()) return has.status();
+    it = *has ? std::next(it) : by_tenant->erase(it);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::set<std::string>> ErasedAmong(SqlConnection& c, const std::string& tenant,
                                                   std::vector<std::string> digests) {
   std::set<std::string> out;

@@ -6,6 +6,7 @@
 #ifndef CX_SHARED_DB_ERASURES_H_
 #define CX_SHARED_DB_ERASURES_H_
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,10 +18,13 @@
 
 namespace cx::shared::db {
 
-// Whether anyone was ever erased in `tenant`: one index probe. A write
-// batch checks this first and computes and looks up its rows' digests only
-// for tenants where it holds.
+// Whether anyone was ever erased in `tenant`: one index probe.
 absl::StatusOr<bool> HasErasures(SqlConnection& c, const std::string& tenant);
+
+// Drops from `by_tenant` (digest lists keyed by tenant) every tenant that
+// has never erased anyone: a write batch lists its tenants, calls this, and
+// computes and looks up digests only for the tenants that remain.
+absl::Status KeepTenantsWithErasures(SqlConnection& c, std::map<std::string, std::vector<std::string>>* by_tenant);
 
 // The digests among `digests` that are erased in `tenant`.
 absl::StatusOr<std::set<std::string>> ErasedAmong(SqlConnection& c, const std::string& tenant,
