@@ -53,7 +53,6 @@
 #include "shared/child_process.h"
 #include "shared/config.h"
 #include "shared/db/mysql_connection.h"
-#include "shared/local_net.h"
 #include "shared/log.h"
 #include "shared/proto_util.h"
 #include "shared/server_runner.h"
@@ -106,9 +105,11 @@ struct Row {
 
 // ---- processes ----
 
+// Logging at info: ServiceProcess reads the ports from the start-up lines
+// (the services log nothing per request at that level).
 std::vector<std::string> CommonArgs(const std::string& db_url, const std::string& tokens_file) {
-  return {"--db=" + db_url,          "--tokens-file=" + tokens_file, "--rate-limit-rps=0",
-          "--drain-grace-ms=0",      "--log-level=error",            "--reflection=false"};
+  return {"--db=" + db_url,     "--tokens-file=" + tokens_file, "--rate-limit-rps=0",
+          "--drain-grace-ms=0", "--log-level=info",             "--reflection=false"};
 }
 
 std::vector<std::shared_ptr<grpc::Channel>> Connect(int port, int channels) {
@@ -167,6 +168,14 @@ grpc::Status Call(Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*,
   return (stub->*method)(&ctx, req, resp);
 }
 
+// What runs now and since when the run began, on stderr (the report goes
+// to stdout at the end): a run that stalls shows where.
+void Progress(const std::string& what) {
+  static const absl::Time start = absl::Now();
+  std::cerr << absl::StrFormat("cx-bench [%7.1f s] %s\n", absl::ToDoubleSeconds(absl::Now() - start), what)
+            << std::flush;
+}
+
 // The backend of --sqlite-memory: nothing it stores is durable.
 constexpr char kSqliteInMemory[] = "SQLite in memory";
 
@@ -178,6 +187,7 @@ std::string UnaryName(const std::string& rpc, const std::string& backend) {
 // at the end, and rows per commit from its /metrics.
 Row Measure(const std::string& name, const std::string& backend, const ServiceProcess& service, int in_flight,
             int rows_per_call, const Settings& s, const IssueFn& issue) {
+  Progress(absl::StrCat(name, ", ", backend));
   const double commits0 = service.Scrape("cx_write_batch_rows_count");
   const double rows0 = service.Scrape("cx_write_batch_rows_sum");
   const double commit_s0 = service.Scrape("cx_write_commit_seconds_sum");
@@ -207,7 +217,8 @@ Row Measure(const std::string& name, const std::string& backend, const ServicePr
 
 // ---- echo ----
 
-// `cx-bench --serve-echo=PORT`: the echo server's own process.
+// `cx-bench --serve-echo=PORT`: the echo server's own process (PORT 0: one
+// the kernel picks, logged like the services' ports).
 int ServeEcho(int port) {
   shared::BlockTerminationSignals();
   EchoServiceImpl echo;
@@ -228,10 +239,11 @@ int ServeEcho(int port) {
 
 Row RunEcho(const std::string& self, const std::string& name, int in_flight, int rows_per_call, size_t payload_bytes,
             const Settings& s) {
-  const int port = shared::FreePort();
-  shared::ChildProcess child(self, {absl::StrCat("--serve-echo=", port)});
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  if (!child.Start() || !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+  Progress(name);
+  shared::ChildProcess child(self, {"--serve-echo=0"});  // a port the kernel picks, logged
+  const int port = child.Start() ? child.WaitForPort(absl::Seconds(30)) : 0;
+  if (port <= 0 || !grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials())
+                        ->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
     std::cerr << "echo server did not start: " << child.output() << "\n";
     std::exit(1);
   }
@@ -463,15 +475,40 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
            CaughtUp<journey::v1::JourneyService>(jstub.get(), &journey::v1::JourneyService::Stub::ListChanges,
                                                  metrics.Scrape("cx_feed_cursor{feed=\"journey\"}"));
   };
-  while (!caught_up() && absl::Now() - t0 < absl::Minutes(10)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // It ends when both cursors reach the feeds' ends. A catch-up that stops
+  // moving for a minute ends the run: the report would be of a stuck
+  // consumer, not of its speed.
+  Progress("metrics-service catch-up");
+  double applied_before = -1;
+  absl::Time moved = absl::Now(), reported = moved;
+  while (!caught_up()) {
+    const double applied_now = metrics.Scrape("cx_feed_changes_applied_total");
+    if (applied_now != applied_before) {
+      applied_before = applied_now;
+      moved = absl::Now();
+    }
+    if (absl::Now() - reported > absl::Seconds(10)) {
+      reported = absl::Now();
+      Progress(absl::StrFormat("metrics-service catch-up: %.0f feed records applied so far", applied_now));
+    }
+    if (absl::Now() - moved > absl::Minutes(1)) {
+      std::cerr << absl::StrFormat(
+                       "cx-bench: metrics-service catch-up stopped at %.0f feed records (feedback cursor %.0f, journey "
+                       "cursor %.0f) and has not moved for a minute; what it printed:\n%s\n",
+                       applied_now, metrics.Scrape("cx_feed_cursor{feed=\"feedback\"}"),
+                       metrics.Scrape("cx_feed_cursor{feed=\"journey\"}"), metrics.output());
+      std::exit(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
   const double applied = metrics.Scrape("cx_feed_changes_applied_total");
   report.catch_up = absl::StrFormat(
       "metrics-service catch-up (process start included): %.0f feed records (feedback %.0f, journey %.0f) in %.1f s = "
-      "%.0f records/s%s; RSS then %.0f MB\n",
+      "%.0f records/s; RSS then %.0f MB\n",
       applied, metrics.Scrape("cx_feed_changes_applied_total{feed=\"feedback\"}"),
       metrics.Scrape("cx_feed_changes_applied_total{feed=\"journey\"}"), seconds, applied / seconds,
-      caught_up() ? "" : " (NOT caught up within 10 minutes)", metrics.RssKb() / 1024.0);
+      metrics.RssKb() / 1024.0);
 
   // The query mix: each kind alone, then all of them in turn.
   Stubs<mv1::MetricsService> stubs(metrics.port(), s.channels);
@@ -546,6 +583,7 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
     row.service_rss_kb = metrics.RssKb();
     report.freshness.push_back(std::move(row));
   };
+  Progress("freshness, idle");
   freshness("idle", 0, ProbeFreshness(fprobe.get(), mprobe.get(), s.freshness_samples, s.duration));
   {
     Stubs<feedback::v1::FeedbackService> load_stubs(feedback.port(), 1);
@@ -566,6 +604,7 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
     const int load_in_flight = std::max(1, s.batch_in_flight / 2);
     LoadResult load;
     std::thread background([&] { load = RunLoad(load_in_flight, s.duration + absl::Seconds(1), batch, s.max_calls); });
+    Progress("freshness under batch ingest");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     LoadResult probes = ProbeFreshness(fprobe.get(), mprobe.get(), s.freshness_samples, s.duration);
     background.join();
@@ -778,6 +817,7 @@ int main(int argc, char** argv) {
 
   std::optional<MetricsReport> metrics_report;
   auto run_backend = [&](const std::string& backend, const std::function<std::string(const std::string&)>& url) {
+    Progress(absl::StrCat("starting feedback-service and journey-service on ", backend));
     ServiceProcess f(CX_FEEDBACK_SERVICE_BINARY, CommonArgs(url("feedback"), tokens_file));
     ServiceProcess j(CX_JOURNEY_SERVICE_BINARY, CommonArgs(url("journey"), tokens_file));
     if (!f.Start("feedback-service") || !j.Start("journey-service")) std::exit(1);
@@ -791,6 +831,7 @@ int main(int argc, char** argv) {
       metrics_report = RunMetrics(CX_METRICS_SERVICE_BINARY, dir, tokens_file, f, j, s);
       metrics = false;
     }
+    Progress(absl::StrCat("stopping feedback-service and journey-service on ", backend));
     f.Stop();
     j.Stop();
   };

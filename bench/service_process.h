@@ -22,27 +22,36 @@
 #include "absl/strings/ascii.h"
 #include "bench/load.h"
 #include "shared/child_process.h"
-#include "shared/local_net.h"
+#include "shared/local_net.h"  // HttpGet
 
 namespace cx::bench {
 
-// Adds --listen and --metrics-listen on free loopback ports to `args`.
+// Adds --listen and --metrics-listen on loopback port 0 to `args`: the
+// service binds ports the kernel picks and logs them, so no other process
+// can take a port between its choice and the bind.
 class ServiceProcess {
  public:
-  ServiceProcess(const std::string& binary, std::vector<std::string> args, std::map<std::string, std::string> env = {})
-      : port_(shared::FreePort()), metrics_port_(shared::FreePort()) {
-    args.push_back(absl::StrCat("--listen=127.0.0.1:", port_));
-    args.push_back(absl::StrCat("--metrics-listen=127.0.0.1:", metrics_port_));
+  ServiceProcess(const std::string& binary, std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.push_back("--listen=127.0.0.1:0");
+    args.push_back("--metrics-listen=127.0.0.1:0");
     child_ = std::make_unique<shared::ChildProcess>(binary, std::move(args), std::move(env));
   }
 
-  // Starts the process and waits (up to `timeout`) until its gRPC port
-  // accepts connections.
+  // Starts the process and waits (up to `timeout`) until it logs its ports
+  // (its /metrics port first, then its gRPC port) and the gRPC port accepts
+  // connections.
   bool Start(const std::string& name, absl::Duration timeout = absl::Seconds(60)) {
+    const absl::Time deadline = absl::Now() + timeout;
     if (!child_->Start()) return false;
-    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
-    if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) {
+    metrics_port_ = child_->WaitForLoggedPort("\"msg\":\"metrics listening\"", deadline - absl::Now());
+    port_ = metrics_port_ > 0 ? child_->WaitForPort(deadline - absl::Now()) : 0;
+    if (port_ <= 0) {
       std::cerr << name << " did not start: " << child_->output() << "\n";
+      return false;
+    }
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials());
+    if (!channel->WaitForConnected(absl::ToChronoTime(deadline))) {
+      std::cerr << name << " does not accept connections on port " << port_ << ": " << child_->output() << "\n";
       return false;
     }
     return true;
@@ -56,6 +65,8 @@ class ServiceProcess {
   }
 
   int port() const { return port_; }
+  // What the process printed so far.
+  std::string output() const { return child_->output(); }
   pid_t pid() const { return child_->pid(); }
   double CpuSeconds() const { return ProcessCpuSeconds(child_->pid()); }
   int64_t RssKb() const { return ProcessRssKb(child_->pid()); }
@@ -85,8 +96,8 @@ class ServiceProcess {
   }
 
  private:
-  int port_;
-  int metrics_port_;
+  int port_ = 0;
+  int metrics_port_ = 0;
   std::unique_ptr<shared::ChildProcess> child_;
 };
 

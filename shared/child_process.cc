@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -25,6 +27,12 @@ ChildProcess::~ChildProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+  {
+    // A grandchild may still hold the pipe open: the reader stops anyway.
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_reading_ = true;
+  }
+  if (reader_.joinable()) reader_.join();
   if (stdout_fd_ >= 0) close(stdout_fd_);
 }
 
@@ -72,12 +80,41 @@ bool ChildProcess::Start() {
   }
   close(fds[1]);
   stdout_fd_ = fds[0];
-  fcntl(stdout_fd_, F_SETFL, O_NONBLOCK);
+  reader_ = std::thread([this] { ReadOutput(); });
   return true;
 }
 
+void ChildProcess::ReadOutput() {
+  char buffer[16384];
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_reading_) break;
+    }
+    // Woken now and then to see whether the owner is done with the child.
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (n <= 0) break;
+    output_.append(buffer, static_cast<size_t>(n));
+    if (output_.size() > kMaxOutput) {
+      // Keep the newest half; lines not yet searched that fall out are lost.
+      const size_t drop = output_.size() - kMaxOutput / 2;
+      output_.erase(0, drop);
+      consumed_ = consumed_ > drop ? consumed_ - drop : 0;
+    }
+    cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  output_closed_ = true;
+  cv_.notify_all();
+}
+
 std::optional<std::string> ChildProcess::WaitForLine(const std::string& needle, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
+  std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     size_t newline;
     while ((newline = output_.find('\n', consumed_)) != std::string::npos) {
@@ -85,22 +122,26 @@ std::optional<std::string> ChildProcess::WaitForLine(const std::string& needle, 
       consumed_ = newline + 1;
       if (line.find(needle) != std::string::npos) return line;
     }
-    absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) return std::nullopt;
-    pollfd p{stdout_fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <= 0) continue;
-    char buffer[4096];
-    ssize_t n = read(stdout_fd_, buffer, sizeof(buffer));
-    if (n > 0) {
-      output_.append(buffer, n);
-    } else if (n == 0) {
-      return std::nullopt;  // the child closed its output
+    if (output_closed_) return std::nullopt;
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      // One last look at what came with the deadline.
+      while ((newline = output_.find('\n', consumed_)) != std::string::npos) {
+        std::string line = output_.substr(consumed_, newline - consumed_);
+        consumed_ = newline + 1;
+        if (line.find(needle) != std::string::npos) return line;
+      }
+      return std::nullopt;
     }
   }
 }
 
-int ChildProcess::WaitForPort(absl::Duration timeout) {
-  auto line = WaitForLine("\"msg\":\"listening\"", timeout);
+std::string ChildProcess::output() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return output_;
+}
+
+int ChildProcess::WaitForLoggedPort(const std::string& needle, absl::Duration timeout) {
+  auto line = WaitForLine(needle, timeout);
   if (!line) return 0;
   auto at = line->find("\"port\":\"");
   if (at == std::string::npos) return 0;
@@ -121,10 +162,12 @@ std::optional<int> ChildProcess::Wait(absl::Duration timeout) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exited_ = true;
-      // Keep what it printed last.
-      char buffer[4096];
-      ssize_t n;
-      while ((n = read(stdout_fd_, buffer, sizeof(buffer))) > 0) output_.append(buffer, n);
+      // Keep what it printed last: the reader sees the end of the output
+      // once the pipe is drained (a grandchild holding it open: 1 s at most).
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return output_closed_; });
+      }
       if (WIFEXITED(status)) return WEXITSTATUS(status);
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
       return -1;

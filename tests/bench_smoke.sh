@@ -6,11 +6,18 @@
 set -euo pipefail
 bench=$1
 # Runs cx-bench; on failure shows all it printed and how it ended (a status
-# above 128 is a signal).
+# above 128 is a signal). Its progress lines (stderr) pass straight through,
+# so a run that stalls shows where; one that takes over 4 minutes (a second
+# per scenario takes about 40 s) is stopped, before ctest's own limit, and
+# fails.
 run() {
   local rc=0
-  out=$("$bench" "$@") || rc=$?
+  out=$(timeout --kill-after=10 240 "$bench" "$@") || rc=$?
   echo "$out"
+  if [[ $rc -eq 124 ]]; then
+    echo "bench_smoke: cx-bench $* did not end within 240 s (its progress lines above show where it was)" >&2
+    exit 1
+  fi
   if [[ $rc -ne 0 ]]; then
     echo "bench_smoke: cx-bench $* exited with status $rc" >&2
     exit 1
