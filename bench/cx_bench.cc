@@ -22,7 +22,10 @@
 // with the lowest and highest: on a shared machine one run can be twice as
 // fast as the next, and the median of interleaved rounds is what a change
 // can be judged by. metrics-service runs in the last round.
-// It reports; it does not pass or fail.
+// It reports; it does not pass or fail. The report goes to stdout at the
+// end; while it runs, a line on stderr names each step and when it began.
+// It exits with status 1 when a process does not start or the
+// metrics-service catch-up stops moving for a minute.
 //
 //   cx-bench [--seconds=5] [--channels=1] [--inflight=32] [--batch-size=100]
 //            [--batch-inflight=8] [--query-inflight=8] [--freshness-samples=200]
