@@ -202,18 +202,19 @@ const absl::flat_hash_map<std::string, double>& Intensifiers() {
   return *m;
 }
 
-bool IsNegator(const std::string& w) {
+// Negators besides the words that end in "n't".
+const absl::flat_hash_set<std::string>& Negators() {
   static const auto* set = new absl::flat_hash_set<std::string>{
       "not",    "no",     "never", "none",   "nothing", "neither", "nor",    "without", "hardly",
       "cannot", "cant",   "dont",  "doesnt", "didnt",   "isnt",    "wasnt",  "arent",   "werent",
       "wont",   "wouldnt", "couldnt", "shouldnt", "havent", "hasnt", "hadnt", "aint", "nowhere",
       "nope",   "neednt"};
-  return set->contains(w) || absl::EndsWith(w, "n't");
+  return *set;
 }
 
 // Verbs of an expectation: neutral alone, a complaint when negated ("never
 // arrived", "didn't work", "nobody answered").
-bool IsExpectationVerb(const std::string& w) {
+const absl::flat_hash_set<std::string>& ExpectationVerbs() {
   static const auto* set = new absl::flat_hash_set<std::string>{
       "arrive",  "arrived", "arrives",  "receive", "received", "work",     "works",    "worked",
       "working", "respond", "responded", "answer", "answered", "reply",    "replied",  "help",
@@ -224,11 +225,41 @@ bool IsExpectationVerb(const std::string& w) {
       "updated", "match",   "matched",  "fit",     "fits",     "last",     "lasted",   "turn",
       "explain", "explained", "apologize", "apologized", "apologise", "apologised", "honor",
       "honored", "honour",  "honoured", "open",    "opens",    "charge",   "reach",    "reached"};
-  return set->contains(w);
+  return *set;
 }
 
-bool IsContrast(const std::string& w) { return w == "but" || w == "however"; }
-bool IsConcessive(const std::string& w) { return w == "although" || w == "though" || w == "despite"; }
+// Everything the lists above say about one word, so that a word is looked
+// up once, when it is read, rather than once per list as its neighbours are
+// weighed.
+struct WordInfo {
+  bool in_lexicon = false;
+  double valence = 0;      // Lexicon()
+  double modifier = 1;     // Intensifiers(); 1 when none
+  bool negator = false;    // Negators()
+  bool expectation = false;  // ExpectationVerbs()
+  bool contrast = false;   // "but", "however": what comes before counts half
+  bool concessive = false;  // "although", "though", "despite": its clause counts half
+  const std::vector<const Phrase*>* phrases = nullptr;  // the phrases it starts, longest first
+};
+
+const absl::flat_hash_map<std::string, WordInfo>& Words() {
+  static const auto* words = [] {
+    auto* m = new absl::flat_hash_map<std::string, WordInfo>;
+    for (const auto& [word, valence] : Lexicon()) {
+      WordInfo& info = (*m)[word];
+      info.in_lexicon = true;
+      info.valence = valence;
+    }
+    for (const auto& [word, factor] : Intensifiers()) (*m)[word].modifier = factor;
+    for (const std::string& word : Negators()) (*m)[word].negator = true;
+    for (const std::string& word : ExpectationVerbs()) (*m)[word].expectation = true;
+    for (const char* word : {"but", "however"}) (*m)[word].contrast = true;
+    for (const char* word : {"although", "though", "despite"}) (*m)[word].concessive = true;
+    for (const auto& [word, phrases] : PhrasesByFirstWord()) (*m)[word].phrases = &phrases;
+    return m;
+  }();
+  return *words;
+}
 
 // ------------------------------------------------------------- tokenizer --
 
@@ -240,6 +271,9 @@ struct Token {
   bool caps = false;     // written in capitals
   Phrase::Role role = Phrase::kValence;
   bool phrase = false;
+  bool symbol = false;   // an emoji or emoticon (text "<symbol>")
+  const WordInfo* info = nullptr;  // a plain word's entry in Words(), if it has one
+  bool negator = false;  // a plain word that negates ("not", "didn't")
 };
 
 struct Tokens {
@@ -298,6 +332,7 @@ bool IsWordByte(absl::string_view s, size_t i) {
 
 Tokens Tokenize(absl::string_view s) {
   Tokens out;
+  out.tokens.reserve(s.size() / 5 + 2);  // about a word per five bytes of prose
   std::string word;
   bool word_upper = true, word_has_alpha = false;
   auto flush = [&] {
@@ -309,6 +344,8 @@ Tokens Tokenize(absl::string_view s) {
       Token t;
       t.text = absl::AsciiStrToLower(word);
       t.caps = word_has_alpha && word_upper && word.size() >= 2;
+      if (auto it = Words().find(t.text); it != Words().end()) t.info = &it->second;
+      t.negator = (t.info != nullptr && t.info->negator) || absl::EndsWith(t.text, "n't");
       out.tokens.push_back(std::move(t));
     }
     word.clear();
@@ -326,6 +363,7 @@ Tokens Tokenize(absl::string_view s) {
     flush();
     Token t;
     t.text = "<symbol>";
+    t.symbol = true;
     t.valence = valence;
     t.has_valence = true;
     out.tokens.push_back(std::move(t));
@@ -393,23 +431,20 @@ Tokens Tokenize(absl::string_view s) {
 void MergePhrases(std::vector<Token>* tokens) {
   std::vector<Token> out;
   out.reserve(tokens->size());
-  const auto& phrases = PhrasesByFirstWord();
   for (size_t i = 0; i < tokens->size();) {
     Token& t = (*tokens)[i];
     const Phrase* hit = nullptr;
-    if (t.kind == Token::kWord) {
-      if (auto candidates = phrases.find(t.text); candidates != phrases.end()) {
-        for (const Phrase* p : candidates->second) {
-          if (i + p->words.size() > tokens->size()) continue;
-          bool all = true;
-          for (size_t k = 1; k < p->words.size() && all; ++k) {
-            const Token& u = (*tokens)[i + k];
-            all = u.kind == Token::kWord && u.text == p->words[k];
-          }
-          if (all) {
-            hit = p;
-            break;
-          }
+    if (t.info != nullptr && t.info->phrases != nullptr) {
+      for (const Phrase* p : *t.info->phrases) {
+        if (i + p->words.size() > tokens->size()) continue;
+        bool all = true;
+        for (size_t k = 1; k < p->words.size() && all; ++k) {
+          const Token& u = (*tokens)[i + k];
+          all = u.kind == Token::kWord && u.text == p->words[k];
+        }
+        if (all) {
+          hit = p;
+          break;
         }
       }
     }
@@ -432,33 +467,31 @@ void MergePhrases(std::vector<Token>* tokens) {
 }
 
 bool NegatesLike(const Token& t) {
-  return t.kind == Token::kWord && ((t.phrase && t.role == Phrase::kNegator) || (!t.phrase && IsNegator(t.text)));
+  return t.kind == Token::kWord && ((t.phrase && t.role == Phrase::kNegator) || (!t.phrase && t.negator));
 }
 
 // The intensifier factor of a token, 1 when it is none.
 double ModifierOf(const Token& t) {
   if (t.kind != Token::kWord) return 1;
   if (t.phrase) return t.role == Phrase::kDiminisher ? 0.6 : 1;
-  auto it = Intensifiers().find(t.text);
-  return it == Intensifiers().end() ? 1 : it->second;
+  return t.info != nullptr ? t.info->modifier : 1;
 }
 
 v1::Sentiment SentimentOf(Tokens tk) {
   std::vector<Token>& tokens = tk.tokens;
   MergePhrases(&tokens);
-  const auto& lexicon = Lexicon();
 
   // Contrast weights: before the last "but"/"however" x0.5, after x1.5.
   std::vector<double> weight(tokens.size(), 1.0);
   for (size_t i = tokens.size(); i-- > 0;) {
-    if (tokens[i].kind == Token::kWord && !tokens[i].phrase && IsContrast(tokens[i].text)) {
+    if (tokens[i].info != nullptr && tokens[i].info->contrast) {
       for (size_t k = 0; k < tokens.size(); ++k) weight[k] = k < i ? 0.5 : 1.5;
       break;
     }
   }
   // A concessive clause ("although it was late, ...") counts half.
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (tokens[i].kind != Token::kWord || tokens[i].phrase || !IsConcessive(tokens[i].text)) continue;
+    if (tokens[i].info == nullptr || !tokens[i].info->concessive) continue;
     for (size_t k = i + 1; k < tokens.size() && tokens[k].kind == Token::kWord; ++k) weight[k] *= 0.5;
   }
 
@@ -471,17 +504,17 @@ v1::Sentiment SentimentOf(Tokens tk) {
     if (t.has_valence) {
       v = t.valence;
     } else if (!t.phrase) {
-      auto it = lexicon.find(t.text);
-      if (it != lexicon.end()) v = it->second;
-      expectation = IsExpectationVerb(t.text);
+      const bool listed = t.info != nullptr && t.info->in_lexicon;
+      if (listed) v = t.info->valence;
+      expectation = t.info != nullptr && t.info->expectation;
       // "super" and "pretty" modify a following word; alone they praise.
-      if (it == lexicon.end() && (t.text == "super") &&
+      if (!listed && (t.text == "super") &&
           (i + 1 >= tokens.size() || tokens[i + 1].kind != Token::kWord)) {
         v = 2.0;
       }
     }
     if (v == 0 && !expectation) continue;
-    if (t.text == "<symbol>") {  // emoji and emoticons are read as they are
+    if (t.symbol) {  // emoji and emoticons are read as they are
       sum += v * weight[i];
       continue;
     }
@@ -491,7 +524,7 @@ v1::Sentiment SentimentOf(Tokens tk) {
     for (size_t back = 1; back <= 3 && back <= i; ++back) {
       const Token& p = tokens[i - back];
       if (p.kind != Token::kWord) break;
-      if (!p.phrase && (IsContrast(p.text) || IsConcessive(p.text))) break;
+      if (p.info != nullptr && (p.info->contrast || p.info->concessive)) break;
       if (NegatesLike(p)) {
         negated = true;
         continue;
