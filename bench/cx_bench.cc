@@ -25,7 +25,7 @@
 // It reports; it does not pass or fail. The report goes to stdout at the
 // end; while it runs, a line on stderr names each step and when it began.
 // It exits with status 1 when a process does not start or the
-// metrics-service catch-up stops moving for a minute.
+// metrics-service catch-up stops moving for a minute (or runs over ten).
 //
 //   cx-bench [--seconds=5] [--channels=1] [--inflight=32] [--batch-size=100]
 //            [--batch-inflight=8] [--query-inflight=8] [--freshness-samples=200]
@@ -479,8 +479,8 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
                                                  metrics.Scrape("cx_feed_cursor{feed=\"journey\"}"));
   };
   // It ends when both cursors reach the feeds' ends. A catch-up that stops
-  // moving for a minute ends the run: the report would be of a stuck
-  // consumer, not of its speed.
+  // moving for a minute, or has not ended after ten, ends the run: the
+  // report would be of a stuck consumer, not of its speed.
   Progress("metrics-service catch-up");
   double applied_before = -1;
   absl::Time moved = absl::Now(), reported = moved;
@@ -494,12 +494,14 @@ MetricsReport RunMetrics(const std::string& binary, const std::filesystem::path&
       reported = absl::Now();
       Progress(absl::StrFormat("metrics-service catch-up: %.0f feed records applied so far", applied_now));
     }
-    if (absl::Now() - moved > absl::Minutes(1)) {
+    const bool stalled = absl::Now() - moved > absl::Minutes(1);
+    if (stalled || absl::Now() - t0 > absl::Minutes(10)) {
       std::cerr << absl::StrFormat(
-                       "cx-bench: metrics-service catch-up stopped at %.0f feed records (feedback cursor %.0f, journey "
-                       "cursor %.0f) and has not moved for a minute; what it printed:\n%s\n",
+                       "cx-bench: metrics-service catch-up is at %.0f feed records (feedback cursor %.0f, journey "
+                       "cursor %.0f) and %s; what it printed:\n%s\n",
                        applied_now, metrics.Scrape("cx_feed_cursor{feed=\"feedback\"}"),
-                       metrics.Scrape("cx_feed_cursor{feed=\"journey\"}"), metrics.output());
+                       metrics.Scrape("cx_feed_cursor{feed=\"journey\"}"),
+                       stalled ? "has not moved for a minute" : "has not ended within 10 minutes", metrics.output());
       std::exit(1);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
