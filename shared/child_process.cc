@@ -115,23 +115,17 @@ void ChildProcess::ReadOutput() {
 std::optional<std::string> ChildProcess::WaitForLine(const std::string& needle, absl::Duration timeout) {
   const auto deadline = absl::ToChronoTime(absl::Now() + timeout);
   std::unique_lock<std::mutex> lock(mu_);
+  bool timed_out = false;
   while (true) {
+    // The lines not yet searched, also those that came with the deadline.
     size_t newline;
     while ((newline = output_.find('\n', consumed_)) != std::string::npos) {
       std::string line = output_.substr(consumed_, newline - consumed_);
       consumed_ = newline + 1;
       if (line.find(needle) != std::string::npos) return line;
     }
-    if (output_closed_) return std::nullopt;
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      // One last look at what came with the deadline.
-      while ((newline = output_.find('\n', consumed_)) != std::string::npos) {
-        std::string line = output_.substr(consumed_, newline - consumed_);
-        consumed_ = newline + 1;
-        if (line.find(needle) != std::string::npos) return line;
-      }
-      return std::nullopt;
-    }
+    if (output_closed_ || timed_out) return std::nullopt;
+    timed_out = cv_.wait_until(lock, deadline) == std::cv_status::timeout;
   }
 }
 
