@@ -504,6 +504,73 @@ TEST_P(FeedbackRepositoryConformance, CasesListNewestFirstWithFiltersAndPages) {
   EXPECT_GT(rows->front().create_time().seconds(), rows->back().create_time().seconds());
 }
 
+// A customer's cases are found through their feedback (a case's id is its
+// feedback's sequence + 1): across batches, among other customers' cases,
+// feedback without a case, another tenant with the same customer id, and
+// pages; erasing the customer removes exactly their cases.
+TEST_P(FeedbackRepositoryConformance, ACustomersCasesAreListedAndErasedThroughTheirFeedback) {
+  constexpr int64_t kT = 1'700'000'000'000'000;
+  std::vector<std::string> expected;  // c7's case names, newest first
+  for (int b = 0; b < 3; ++b) {
+    std::vector<NewFeedback> batch;
+    for (int i = 0; i < 10; ++i) {
+      const std::string customer = i % 3 == 0 ? "c7" : absl::StrCat("other-", i);
+      NewFeedback n = Make("acme", absl::StrCat("r", b, "-", i), i % 2 ? 2 : 9, kT, customer);
+      batch.push_back(i % 2 == 0 && i != 0 ? std::move(n) : WithCase(std::move(n), kT + (b * 10 + i) * 1000));
+    }
+    batch.push_back(WithCase(Make("globex", absl::StrCat("g", b), 1, kT, "c7"), kT));
+    auto results = WriteOk(batch);
+    for (int i = 0; i < 10; ++i) {
+      if (i % 3 == 0 && !results[static_cast<size_t>(i)].feedback.follow_up().empty()) {
+        expected.insert(expected.begin(), results[static_cast<size_t>(i)].feedback.follow_up());
+      }
+    }
+  }
+  ASSERT_EQ(expected.size(), 9u);  // c7's i = 0, 3 and 9 of each batch open a case; 6 does not
+  FollowUpQuery q;
+  q.filter.tenant = "acme";
+  q.filter.customer_id = "c7";
+  q.limit = 4;
+  std::vector<std::string> listed;
+  for (;;) {
+    auto page = repo_->ListFollowUps(q);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& f : *page) {
+      EXPECT_EQ(f.customer_id(), "c7");
+      listed.push_back(f.name());
+    }
+    if (static_cast<int>(page->size()) < q.limit) break;
+    q.after = std::make_pair(TimeUtil::TimestampToMicroseconds(page->back().create_time()), std::stoll(page->back().id()));
+  }
+  EXPECT_EQ(listed, expected);
+
+  FollowUpQuery everyone;
+  everyone.filter.tenant = "acme";
+  everyone.limit = 100;
+  auto before = repo_->ListFollowUps(everyone);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->size(), 18u);
+
+  EraseInput erase;
+  erase.tenant = "acme";
+  erase.customer_id = "c7";
+  erase.erasure = shared::NewErasure("acme", "admin", "c7", absl::Now());
+  auto erased = repo_->EraseCustomer(erase);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->records_erased(), 12 + 9);  // 4 feedback of c7 in each batch, 9 cases
+  auto left = repo_->ListFollowUps(everyone);
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(left->size(), 9u);
+  for (const auto& f : *left) EXPECT_NE(f.customer_id(), "c7");
+  FollowUpQuery globex;
+  globex.filter.tenant = "globex";
+  globex.filter.customer_id = "c7";
+  globex.limit = 100;
+  auto kept = repo_->ListFollowUps(globex);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->size(), 3u);
+}
+
 TEST_P(FeedbackRepositoryConformance, RulesAreStoredPerTenantAndReplaced) {
   auto none = repo_->GetRules("acme", RulesKind::kTopics);
   ASSERT_TRUE(none.ok());

@@ -50,6 +50,11 @@ constexpr size_t kInChunk = 256;
 
 int64_t Kind(const IdentityKey& k) { return static_cast<int64_t>(k.kind); }
 
+// The events table (alias e) read through its per-owner index: SQLite took
+// the tenant's primary key for the queries by owner that read `sequence`,
+// which the index lacks (export, erasure, unmerge), and scanned the tenant.
+std::string EventsOfOwner(Backend backend) { return shared::db::ThroughIndex(backend, "events e", "events_by_owner"); }
+
 IdentityKey SubjectOf(const v1::Event& e) {
   if (!e.customer_id().empty()) return {IdentityKind::kCustomer, e.customer_id()};
   return {IdentityKind::kAnonymous, e.anonymous_id()};
@@ -387,9 +392,10 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!roots.ok()) return roots.status();
     const IdentityKey root = roots->begin()->second;
     const std::set<IdentityKey> members(subtree->begin(), subtree->end());
-    auto rows = c.Query("SELECT e.sequence, e.subject_kind, e.subject_id, c.body FROM events e JOIN journey_changes c "
-                        "ON c.sequence = e.sequence WHERE e.tenant = ? AND e.owner_kind = ? AND e.owner_id = ? AND "
-                        "e.sequence > ? ORDER BY e.sequence LIMIT ?",
+    auto rows = c.Query(absl::StrCat("SELECT e.sequence, e.subject_kind, e.subject_id, c.body FROM ",
+                                     EventsOfOwner(c.backend()),
+                                     " JOIN journey_changes c ON c.sequence = e.sequence WHERE e.tenant = ? AND "
+                                     "e.owner_kind = ? AND e.owner_id = ? AND e.sequence > ? ORDER BY e.sequence LIMIT ?"),
                         {tenant, Kind(root), root.id, after_sequence, int64_t{limit}});
     if (!rows.ok()) return rows.status();
     for (const auto& row : *rows) {
@@ -975,8 +981,9 @@ class SqlJourneyRepository final : public JourneyRepository {
     std::set<std::string> related;
 
     // Events recorded for any member: they are owned by the root.
-    auto events = c.Query("SELECT event_id, sequence, subject_kind, subject_id FROM events WHERE tenant = ? AND "
-                          "owner_kind = ? AND owner_id = ?",
+    auto events = c.Query(absl::StrCat("SELECT e.event_id, e.sequence, e.subject_kind, e.subject_id FROM ",
+                                       EventsOfOwner(c.backend()),
+                                       " WHERE e.tenant = ? AND e.owner_kind = ? AND e.owner_id = ?"),
                           {tenant, Kind(root), root.id});
     if (!events.ok()) return events.status();
     std::vector<std::string> event_ids;
@@ -1086,9 +1093,9 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!roots.ok()) return roots.status();
     for (const IdentityKey& source : sources) {
       const IdentityKey& root = (*roots)[source];
-      auto rows = c.Query("SELECT c.sequence, c.body FROM events e JOIN journey_changes c ON c.sequence = e.sequence "
-                          "WHERE e.tenant = ? AND e.owner_kind = ? AND e.owner_id = ? AND e.subject_kind = ? AND "
-                          "e.subject_id = ?",
+      auto rows = c.Query(absl::StrCat("SELECT c.sequence, c.body FROM ", EventsOfOwner(c.backend()),
+                                       " JOIN journey_changes c ON c.sequence = e.sequence WHERE e.tenant = ? AND "
+                                       "e.owner_kind = ? AND e.owner_id = ? AND e.subject_kind = ? AND e.subject_id = ?"),
                           {tenant, Kind(root), root.id, Kind(source), source.id});
       if (!rows.ok()) return rows.status();
       for (const auto& row : *rows) {

@@ -86,6 +86,11 @@ absl::Status ConnectionPool::Ping() {
   return (*conn)->Query("SELECT 1").status();
 }
 
+std::string ThroughIndex(Backend backend, const std::string& table, const std::string& index) {
+  return backend == Backend::kMysql ? absl::StrCat(table, " FORCE INDEX (", index, ")")
+                                    : absl::StrCat(table, " INDEXED BY ", index);
+}
+
 std::string Placeholders(size_t rows, int columns) {
   // Built in place: SQLite writers build one of these per row they insert.
   std::string row(1, '(');

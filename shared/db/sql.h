@@ -112,6 +112,12 @@ absl::StatusOr<std::shared_ptr<ConnectionPool>> OpenDatabase(const std::string& 
 // "(?,?,?),(?,?,?)" for `rows` rows of `columns` placeholders.
 std::string Placeholders(size_t rows, int columns);
 
+// `table` (a name and an optional alias) read through `index`, for a FROM
+// clause. Without statistics both planners may take a primary key's tenant
+// prefix, a scan of the whole tenant, over a secondary index that matches
+// more of the WHERE clause but lacks a column the query reads.
+std::string ThroughIndex(Backend backend, const std::string& table, const std::string& index);
+
 // Splits n items into chunks of max_chunk (rounded down to a power of two),
 // then halves, ..., 1, so few distinct statement texts (and SQLite's cached
 // prepared statements) are needed. Calls fn(offset, count) per chunk; stops
