@@ -73,6 +73,15 @@ class FeedbackRepositoryConformance : public ::testing::TestWithParam<std::strin
     return r.ok() ? *r : std::vector<WriteResult>{};
   }
 
+  // Erases a customer as an admin of the tenant would.
+  absl::StatusOr<cx::common::v1::Erasure> Erase(const std::string& tenant, const std::string& customer) {
+    EraseInput erase;
+    erase.tenant = tenant;
+    erase.customer_id = customer;
+    erase.erasure = shared::NewErasure(tenant, "admin", customer, absl::Now());
+    return repo_->EraseCustomer(erase);
+  }
+
   static inline std::atomic<int> counter_{0};
   std::filesystem::path dir_;
   std::string url_;
@@ -131,11 +140,7 @@ TEST_P(FeedbackRepositoryConformance, KeyRepeatedInsideABatchIsStoredOnce) {
 TEST_P(FeedbackRepositoryConformance, AnErasedCustomerIsRefusedOnlyInTheTenantThatErasedThem) {
   constexpr int64_t kT = 1'700'000'000'000'000;
   WriteOk({Make("acme", "r1", 9, kT, "c1")});
-  EraseInput erase;
-  erase.tenant = "acme";
-  erase.customer_id = "c1";
-  erase.erasure = shared::NewErasure("acme", "admin", "c1", absl::Now());
-  auto erased = repo_->EraseCustomer(erase);
+  auto erased = Erase("acme", "c1");
   ASSERT_TRUE(erased.ok()) << erased.status();
 
   auto results = WriteOk({Make("acme", "r2", 3, kT, "c1"), Make("globex", "r2", 3, kT, "c1"),
@@ -551,11 +556,7 @@ TEST_P(FeedbackRepositoryConformance, ACustomersCasesAreListedAndErasedThroughTh
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->size(), 18u);
 
-  EraseInput erase;
-  erase.tenant = "acme";
-  erase.customer_id = "c7";
-  erase.erasure = shared::NewErasure("acme", "admin", "c7", absl::Now());
-  auto erased = repo_->EraseCustomer(erase);
+  auto erased = Erase("acme", "c7");
   ASSERT_TRUE(erased.ok()) << erased.status();
   EXPECT_EQ(erased->records_erased(), 12 + 9);  // 4 feedback of c7 in each batch, 9 cases
   auto left = repo_->ListFollowUps(everyone);
