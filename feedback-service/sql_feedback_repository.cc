@@ -50,8 +50,8 @@ std::string FeedbackOfCustomer(Backend backend) {
 }
 
 // The join from a customer's feedback (alias f) to their cases (alias fu),
-// in that order; the WHERE clause it ends with takes the tenant and the
-// customer id.
+// in that order, by CaseIdOf written in SQL; the WHERE clause it ends with
+// takes the tenant and the customer id.
 std::string CasesOfCustomerFrom(Backend backend) {
   return absl::StrCat(FeedbackOfCustomer(backend),
                       backend == Backend::kMysql ? " STRAIGHT_JOIN" : " CROSS JOIN",
