@@ -108,11 +108,11 @@ struct Row {
 
 // ---- processes ----
 
-// Logging at info: ServiceProcess reads the ports from the start-up lines
+// ServiceProcess logs at info: it reads the ports from the start-up lines
 // (the services log nothing per request at that level).
 std::vector<std::string> CommonArgs(const std::string& db_url, const std::string& tokens_file) {
   return {"--db=" + db_url,     "--tokens-file=" + tokens_file, "--rate-limit-rps=0",
-          "--drain-grace-ms=0", "--log-level=info",             "--reflection=false"};
+          "--drain-grace-ms=0", "--reflection=false"};
 }
 
 std::vector<std::shared_ptr<grpc::Channel>> Connect(int port, int channels) {

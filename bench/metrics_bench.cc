@@ -332,7 +332,7 @@ int main(int argc, char** argv) {
     std::ofstream(tokens_file) << cx::shared::Sha256Hex(kToken) << " " << kTenant << " admin\n";
     ServiceProcess process(CX_METRICS_SERVICE_BINARY,
                            {"--db=" + db_url, "--tokens-file=" + tokens_file, "--feedback-endpoint=",
-                            "--journey-endpoint=", "--rate-limit-rps=0", "--log-level=error", "--drain-grace-ms=0"});
+                            "--journey-endpoint=", "--rate-limit-rps=0", "--drain-grace-ms=0"});
     const absl::Time p0 = absl::Now();
     if (!process.Start("metrics-service", absl::Minutes(30))) return 1;
     std::cout << absl::StrFormat(

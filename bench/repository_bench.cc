@@ -174,7 +174,7 @@ std::unique_ptr<cx::bench::ServiceProcess> StartOnStored(const std::string& bina
                         << cx::shared::Sha256Hex(kServiceToken) << " * service\n";
   auto service = std::make_unique<cx::bench::ServiceProcess>(
       binary,
-      std::vector<std::string>{"--db=" + url, "--tokens-file=" + tokens, "--rate-limit-rps=0", "--log-level=error",
+      std::vector<std::string>{"--db=" + url, "--tokens-file=" + tokens, "--rate-limit-rps=0",
                                "--drain-grace-ms=0"});
   if (!service->Start(name, absl::Minutes(5))) std::exit(1);
   std::cout << absl::StrFormat("%s started on it: RSS %.0f MB (%s)\n", name, service->RssKb() / 1024.0,

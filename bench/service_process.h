@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -28,10 +29,16 @@ namespace cx::bench {
 
 // Adds --listen and --metrics-listen on loopback port 0 to `args`: the
 // service binds ports the kernel picks and logs them, so no other process
-// can take a port between its choice and the bind.
+// can take a port between its choice and the bind. Those lines are logged
+// at level info, so it also sets --log-level=info (a caller's --log-level=error
+// hid them, and the process never counted as started).
 class ServiceProcess {
  public:
   ServiceProcess(const std::string& binary, std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    args.erase(std::remove_if(args.begin(), args.end(),
+                              [](const std::string& a) { return absl::StartsWith(a, "--log-level="); }),
+               args.end());
+    args.push_back("--log-level=info");
     args.push_back("--listen=127.0.0.1:0");
     args.push_back("--metrics-listen=127.0.0.1:0");
     child_ = std::make_unique<shared::ChildProcess>(binary, std::move(args), std::move(env));
