@@ -3,10 +3,11 @@
 // Tells how much of an end-to-end figure the database costs.
 //
 // With --stored-records=N it also fills a SQLite file with N feedback rows
-// (200k customers), starts the feedback-service binary on it as its own
-// process and reads through it over gRPC (ListFeedback by customer, newest
-// first, and ListChanges from random positions): the latencies, and the
-// service's RSS with N records stored. --stored-events=N does the same for
+// (200k customers; 64% open a case), starts the feedback-service binary on
+// it as its own process and reads through it over gRPC (ListFeedback by
+// customer, newest first, and ListChanges from random positions), then
+// erases customers (EraseCustomer): the latencies, and the service's RSS
+// with N records stored. --stored-events=N does the same for
 // journey-service: N events of 200k visitors, GetJourney and ListChanges.
 //
 //   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
@@ -140,11 +141,11 @@ struct Read {
   std::vector<double> ms;
 };
 
-// Runs the reads in turn for `duration` (at most a million rounds), exits on
+// Runs the reads in turn for `duration` (at most `max_rounds`), exits on
 // an error, prints p50/p99 of each.
-void RunReads(std::vector<Read>& reads, absl::Duration duration) {
+void RunReads(std::vector<Read>& reads, absl::Duration duration, int max_rounds = 1000000) {
   const absl::Time end = absl::Now() + duration;
-  for (int i = 0; absl::Now() < end && i < 1000000; ++i) {
+  for (int i = 0; absl::Now() < end && i < max_rounds; ++i) {
     for (Read& r : reads) {
       const absl::Time t = absl::Now();
       grpc::Status st = r.call();
@@ -164,6 +165,7 @@ void RunReads(std::vector<Read>& reads, absl::Duration duration) {
 
 constexpr char kReadToken[] = "bench-read-token";
 constexpr char kServiceToken[] = "bench-service-token";
+constexpr char kAdminToken[] = "bench-admin-token";
 
 // Starts `binary` on the database at `url` as its own process (tokens for
 // kReadToken and kServiceToken in `dir`) and prints its RSS.
@@ -171,7 +173,8 @@ std::unique_ptr<cx::bench::ServiceProcess> StartOnStored(const std::string& bina
                                                          const std::string& url, const std::filesystem::path& dir) {
   const std::string tokens = (dir / "tokens").string();
   std::ofstream(tokens) << cx::shared::Sha256Hex(kReadToken) << " bench read\n"
-                        << cx::shared::Sha256Hex(kServiceToken) << " * service\n";
+                        << cx::shared::Sha256Hex(kServiceToken) << " * service\n"
+                        << cx::shared::Sha256Hex(kAdminToken) << " bench admin\n";
   auto service = std::make_unique<cx::bench::ServiceProcess>(
       binary,
       std::vector<std::string>{"--db=" + url, "--tokens-file=" + tokens, "--rate-limit-rps=0",
@@ -193,7 +196,24 @@ std::unique_ptr<Stub> Connect(const cx::bench::ServiceProcess& service) {
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", service.port()), grpc::InsecureChannelCredentials()));
 }
 
-// Fills `path` with n rows, then measures feedback-service on it.
+// `n` with the case a follow-up rule opens for a detractor (score 0-6: 7
+// of Make's 11 scores, about cx-bench's share of rows that open a case).
+NewFeedback WithCase(NewFeedback n) {
+  if (n.feedback.score() > 6) return n;
+  cx::feedback::v1::FollowUp fu;
+  fu.set_customer_id(n.feedback.customer_id());
+  fu.add_reasons("nps_detractor");
+  fu.set_status(cx::feedback::v1::FOLLOW_UP_STATUS_OPEN);
+  fu.set_priority(cx::feedback::v1::FOLLOW_UP_PRIORITY_NORMAL);
+  fu.set_version(1);
+  *fu.mutable_create_time() = n.feedback.received_at();
+  *fu.mutable_update_time() = fu.create_time();
+  n.follow_up = std::move(fu);
+  return n;
+}
+
+// Fills `path` with n rows (and their cases), then measures feedback-service
+// on it: reads, then erasures of customers.
 void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration duration) {
   const std::string url = absl::StrCat("sqlite://", (dir / "stored.db").string());
   {
@@ -205,8 +225,9 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
     for (int64_t i = 0; i < n; i += 1000) {
       std::vector<NewFeedback> batch;
       for (int64_t j = i; j < std::min(n, i + 1000); ++j) {
-        batch.push_back(Make(j, "stored"));
+        batch.push_back(WithCase(Make(j, "stored")));
         batch.back().feedback.set_customer_id(absl::StrCat("cust-", (j * 7919) % 200000));
+        if (batch.back().follow_up) batch.back().follow_up->set_customer_id(batch.back().feedback.customer_id());
       }
       if (auto r = (*repo)->Write(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
@@ -244,6 +265,19 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
   RunReads(reads, duration);
   std::cout << absl::StrFormat("feedback-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
                                service->RssParts());
+  // Erasures (right to be forgotten): each call a customer not erased yet,
+  // with about n / 200k feedback and 64% as many cases; at most 200 calls.
+  std::vector<Read> erasures;
+  int64_t next_customer = 0;
+  erasures.push_back({"EraseCustomer (its feedback, cases and their feed records)", [&] {
+                        grpc::ClientContext ctx;
+                        ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+                        fv1::EraseCustomerRequest req;
+                        req.set_customer_id(absl::StrCat("cust-", (next_customer++ * 997) % 200000));
+                        fv1::EraseCustomerResponse resp;
+                        return stub->EraseCustomer(&ctx, req, &resp);
+                      }});
+  RunReads(erasures, duration, 200);
   service->Stop();
 }
 

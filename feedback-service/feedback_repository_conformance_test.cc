@@ -572,6 +572,78 @@ TEST_P(FeedbackRepositoryConformance, ACustomersCasesAreListedAndErasedThroughTh
   EXPECT_EQ(kept->size(), 3u);
 }
 
+// Every feed record of an erased customer's cases is redacted: each case's
+// opening record and each of its updates, found by the case, also updates
+// committed before the cases' updates were listed (a database migrated from
+// before SQLite 007 / MySQL 006, made here by emptying the listing and moving
+// its start past them). Other customers' records are kept.
+TEST_P(FeedbackRepositoryConformance, AnErasureRedactsEveryRecordOfTheCustomersCases) {
+  for (const bool listed_before : {true, false}) {
+    SCOPED_TRACE(listed_before ? "updates listed" : "older updates unlisted");
+    const std::string tenant = listed_before ? "acme" : "initech";
+    auto written = WriteOk({WithCase(Make(tenant, "a", 1, 1'700'000'000'000'000, "c7")),
+                            WithCase(Make(tenant, "b", 2, 1'700'000'000'000'000, "keep")),
+                            Make(tenant, "c", 9, 1'700'000'000'000'000, "c7"),
+                            WithCase(Make(tenant, "d", 0, 1'700'000'000'000'000, "c7"))});
+    ASSERT_EQ(written.size(), 4u);
+    std::vector<int64_t> c7_cases, kept_cases;
+    for (const auto& r : written) {
+      if (r.feedback.follow_up().empty()) continue;
+      (r.feedback.customer_id() == "c7" ? c7_cases : kept_cases).push_back(r.feedback.sequence() + 1);
+    }
+    ASSERT_EQ(c7_cases.size(), 2u);
+    auto update = [&](int64_t id, const std::string& assignee) {
+      auto r = repo_->UpdateFollowUp(tenant, id, [&](v1::FollowUp* f) {
+        f->set_assignee(assignee);
+        f->set_version(f->version() + 1);
+        return absl::OkStatus();
+      });
+      ASSERT_TRUE(r.ok()) << r.status();
+    };
+    for (int64_t id : c7_cases) update(id, "agent-1");
+    update(kept_cases[0], "agent-1");
+    if (!listed_before) {
+      auto pool = shared::db::OpenDatabase(url_, "", 1);
+      ASSERT_TRUE(pool.ok()) << pool.status();
+      auto c = (*pool)->Acquire();
+      ASSERT_TRUE(c.ok());
+      ASSERT_TRUE((*c)->Execute("DELETE FROM follow_up_updates").ok());
+      ASSERT_TRUE((*c)->Execute("UPDATE feedback_meta SET value = (SELECT next_sequence FROM feed_sequence "
+                                "WHERE shard = 0) WHERE name = 'follow_up_updates_from'")
+                      .ok());
+    }
+    // Updates after the listing starts, and feedback of others between them.
+    WriteOk({Make(tenant, "e", 7, 1'700'000'000'000'000, "keep")});
+    update(c7_cases[0], "agent-2");
+    update(kept_cases[0], "agent-2");
+
+    auto before = repo_->ListChanges(tenant, 0, 1000);
+    ASSERT_TRUE(before.ok());
+    auto erased = Erase(tenant, "c7");
+    ASSERT_TRUE(erased.ok()) << erased.status();
+    EXPECT_EQ(erased->records_erased(), 3 + 2);
+    auto after = repo_->ListChanges(tenant, 0, 1000);
+    ASSERT_TRUE(after.ok());
+    ASSERT_EQ(after->size(), before->size() + 1);  // and the tombstone
+    std::set<int64_t> redacted, kept;
+    for (const auto& change : *after) {
+      if (change.has_redacted()) redacted.insert(change.sequence());
+      if (change.has_follow_up_changed()) {
+        EXPECT_EQ(change.follow_up_changed().customer_id(), "keep");
+        kept.insert(change.sequence());
+      }
+    }
+    // c7: three feedback, two cases opened, three updates.
+    EXPECT_EQ(redacted.size(), 3u + 2u + 3u);
+    EXPECT_EQ(kept.size(), 3u);  // keep's case opened and updated twice
+    for (int64_t id : c7_cases) EXPECT_TRUE(redacted.count(id)) << id;
+    // A second erasure of the same customer finds nothing more to redact.
+    auto again = Erase(tenant, "c7");
+    ASSERT_TRUE(again.ok());
+    EXPECT_TRUE(again->already_erased());
+  }
+}
+
 TEST_P(FeedbackRepositoryConformance, RulesAreStoredPerTenantAndReplaced) {
   auto none = repo_->GetRules("acme", RulesKind::kTopics);
   ASSERT_TRUE(none.ok());

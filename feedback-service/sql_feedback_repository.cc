@@ -1,5 +1,6 @@
 #include "feedback-service/sql_feedback_repository.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -269,6 +270,10 @@ class SqlFeedbackRepository final : public FeedbackRepository {
            result.SerializeAsString(), tenant, id});
       if (!changed.ok()) return changed.status();
       if (absl::Status st = InsertChange(c, tenant, *first, committed_us, result); !st.ok()) return st;
+      // Listed by its case, for an erasure (CaseChanges).
+      auto listed = c.Execute("INSERT INTO follow_up_updates (tenant, follow_up_id, sequence) VALUES (?, ?, ?)",
+                              {tenant, id, *first});
+      if (!listed.ok()) return listed.status();
       return AdvanceSequence(c, *first, 1);
     });
     if (!s.ok()) return s;
@@ -383,28 +388,25 @@ class SqlFeedbackRepository final : public FeedbackRepository {
       auto deleted = c.Execute("DELETE FROM feedback WHERE tenant = ? AND customer_id = ?", {in.tenant, in.customer_id});
       if (!deleted.ok()) return deleted.status();
 
-      // Follow-up cases, and every feed record of a change of one of them
-      // (the tenant's other changes are few: cases and erasures).
-      std::set<std::string> case_names;
+      // Follow-up cases, and every feed record of a change of one of them.
+      std::vector<int64_t> case_ids;
       for (const auto& row : *cases) {
-        case_names.insert(absl::StrCat("followups/", row.Int(0)));
+        case_ids.push_back(row.Int(0));
         erased->add_follow_ups(absl::StrCat("followups/", row.Int(0)));
       }
-      if (!case_names.empty()) {
-        auto changes = c.Query("SELECT sequence, committed_at_us, body FROM feed_changes WHERE tenant = ?", {in.tenant});
-        if (!changes.ok()) return changes.status();
-        for (const auto& row : *changes) {
-          FeedbackChange change;
-          if (!change.ParseFromString(row.Text(2))) return absl::DataLossError("a stored change does not parse");
-          if (!change.has_follow_up_changed() || !case_names.count(change.follow_up_changed().name())) continue;
-          if (auto st = PutRedacted(c, in.tenant, row.Int(0), row.Int(1), /*replace=*/true); !st.ok()) return st;
-        }
-        for (const auto& row : *cases) {
-          auto gone = c.Execute("DELETE FROM follow_ups WHERE tenant = ? AND id = ?", {in.tenant, row.Int(0)});
+      auto changes = CaseChanges(c, in.tenant, case_ids);
+      if (!changes.ok()) return changes.status();
+      for (const auto& [sequence, committed_us] : *changes) {
+        if (auto st = PutRedacted(c, in.tenant, sequence, committed_us, /*replace=*/true); !st.ok()) return st;
+      }
+      for (int64_t id : case_ids) {
+        for (const char* rows : {"follow_ups WHERE tenant = ? AND id = ?",
+                                 "follow_up_updates WHERE tenant = ? AND follow_up_id = ?"}) {
+          auto gone = c.Execute(absl::StrCat("DELETE FROM ", rows), {in.tenant, id});
           if (!gone.ok()) return gone.status();
         }
       }
-      out.set_records_erased(static_cast<int64_t>(feedback->size() + case_names.size()));
+      out.set_records_erased(static_cast<int64_t>(feedback->size() + case_ids.size()));
       *erased->mutable_erasure() = out;
       auto r = c.Execute("INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES (?, ?, ?, ?)",
                          {tombstone, in.tenant, now_us, tomb.SerializeAsString()});
@@ -446,6 +448,49 @@ class SqlFeedbackRepository final : public FeedbackRepository {
                      : c.Execute("INSERT INTO feed_changes (sequence, tenant, committed_at_us, body) VALUES (?, ?, ?, ?)",
                                  {sequence, tenant, committed_us, body});
     return r.status();
+  }
+
+  // The feed records (sequence, committed_at_us) of the cases `ids` of
+  // `tenant`: each one's opening record, at its id, and its updates, listed
+  // in follow_up_updates. Updates committed before that table existed
+  // (migration SQLite 007, MySQL 006) are found by reading the tenant's
+  // changes from the oldest such case up to where the listing starts.
+  static absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> CaseChanges(SqlConnection& c,
+                                                                             const std::string& tenant,
+                                                                             const std::vector<int64_t>& ids) {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    if (ids.empty()) return out;
+    for (int64_t id : ids) {
+      auto rows = c.Query(
+          "SELECT sequence, committed_at_us FROM feed_changes WHERE sequence = ? AND tenant = ? UNION ALL "
+          "SELECT c.sequence, c.committed_at_us FROM follow_up_updates u JOIN feed_changes c ON c.sequence = u.sequence "
+          "WHERE u.tenant = ? AND u.follow_up_id = ?",
+          {id, tenant, tenant, id});
+      if (!rows.ok()) return rows.status();
+      for (const auto& row : *rows) out.emplace_back(row.Int(0), row.Int(1));
+    }
+    auto from = c.Query("SELECT value FROM feedback_meta WHERE name = 'follow_up_updates_from'");
+    if (!from.ok()) return from.status();
+    const int64_t listed_from = from->empty() ? 0 : from->front().Int(0);
+    const int64_t oldest = *std::min_element(ids.begin(), ids.end());
+    if (oldest >= listed_from) return out;
+    std::set<std::string> names;
+    for (int64_t id : ids) names.insert(absl::StrCat("followups/", id));
+    auto older = c.Query("SELECT sequence, committed_at_us, body FROM feed_changes WHERE tenant = ? AND sequence > ? "
+                         "AND sequence < ?",
+                         {tenant, oldest, listed_from});
+    if (!older.ok()) return older.status();
+    for (const auto& row : *older) {
+      FeedbackChange change;
+      if (!change.ParseFromString(row.Text(2))) return absl::DataLossError("a stored change does not parse");
+      // Opening records are taken above by id; the rest are updates.
+      if (!change.has_follow_up_changed() || !names.count(change.follow_up_changed().name()) ||
+          names.count(absl::StrCat("followups/", row.Int(0)))) {
+        continue;
+      }
+      out.emplace_back(row.Int(0), row.Int(1));
+    }
+    return out;
   }
 
   absl::Status WriteOnce(SqlConnection& c, absl::Span<const NewFeedback> batch, std::vector<WriteResult>* out) {

@@ -112,9 +112,10 @@ if [[ " $parts " == *" storage "* ]]; then
     echo "schema (five B-trees per row) on this machine. The last two drop secondary indexes from that"
     echo "table, first the per-customer one (the benchmark's rows come from 5000 customers in turn, so its"
     echo "entries land all over it), then the time and sequence ones: what each costs."
-    echo "Then $stored feedback rows (200k customers) are"
+    echo "Then $stored feedback rows (200k customers; the 64% with a detractor score open a case) are"
     echo "written to a SQLite file and the feedback-service binary serves reads from it as its own process:"
-    echo "the read latency and the process's RSS (anonymous and file-backed) with that many records stored."
+    echo "the read latency and the process's RSS (anonymous and file-backed) with that many records stored,"
+    echo "then the latency of erasing customers (EraseCustomer: feedback, cases and their feed records)."
     echo "The same for journey-service: ${CX_BENCH_STORED_EVENTS:-$stored} events of 200k visitors, GetJourney and ListChanges."
     echo
     echo "$out" | grep '^|'
