@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "feedback-service/sql_feedback_repository.h"
 #include "shared/erasure.h"
+#include "shared/db/sqlite_connection.h"
+#include "shared/testing/query_plans.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::feedback {
@@ -716,6 +718,63 @@ TEST(SqliteFeedbackSchema, TheResolutionIndexHoldsClosedCasesOnlyAndServesTheSta
   ASSERT_TRUE(counts.ok());
   ASSERT_EQ(counts->closed.size(), 1u);
   EXPECT_EQ(counts->closed[0].time_to_close_us, 60'000'000);
+  std::filesystem::remove_all(dir);
+}
+
+// SQLite only (the planner of the embedded default, without statistics):
+// writes and every operation on one customer or one record read no range
+// bounded by the tenant alone, so their cost does not grow with the tenant.
+TEST(SqliteFeedbackSchema, OperationsOnOneCustomerReadNoTenantWideRange) {
+  const auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx_feedback_plans_", getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "feedback.db").string();
+  auto log = std::make_shared<shared::testing::StatementLog>();
+  auto pool = shared::testing::OpenLoggedSqlite(path, log);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto opened = OpenFeedbackRepository(*pool);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  FeedbackRepository& repo = **opened;
+  log->Take();  // the migrations
+
+  std::vector<NewFeedback> batch;
+  for (int i = 0; i < 6; ++i) {
+    NewFeedback n = Make("acme", absl::StrCat("r", i), i, 1'700'000'000'000'000, absl::StrCat("c", i % 2));
+    batch.push_back(i % 2 ? WithCase(std::move(n)) : std::move(n));
+  }
+  auto written = repo.Write(batch);
+  ASSERT_TRUE(written.ok()) << written.status();
+  ASSERT_TRUE(repo.Write(batch).ok());  // the same keys again: found as stored
+  const int64_t case_id = std::stoll((*written)[1].feedback.follow_up().substr(sizeof("followups/") - 1));
+  ASSERT_TRUE(repo.UpdateFollowUp("acme", case_id, [](v1::FollowUp* f) {
+                    f->set_assignee("agent-1");
+                    return absl::OkStatus();
+                  }).ok());
+  ASSERT_TRUE(repo.GetFollowUp("acme", case_id).ok());
+  ASSERT_TRUE(repo.Get("acme", (*written)[0].feedback.sequence()).ok());
+  FeedbackQuery by_customer;
+  by_customer.filter.tenant = "acme";
+  by_customer.filter.customer_id = "c1";
+  ASSERT_TRUE(repo.List(by_customer).ok());
+  FollowUpQuery cases;
+  cases.filter.tenant = "acme";
+  cases.filter.customer_id = "c1";
+  cases.limit = 10;
+  ASSERT_TRUE(repo.ListFollowUps(cases).ok());
+  ASSERT_TRUE(repo.CustomerFeedback("acme", "c1", 0, 100).ok());
+  EraseInput erase;
+  erase.tenant = "acme";
+  erase.customer_id = "c1";
+  erase.erasure = shared::NewErasure("acme", "admin", "c1", absl::Now());
+  ASSERT_TRUE(repo.EraseCustomer(erase).ok());
+
+  const std::vector<std::string> statements = log->Take();
+  ASSERT_GT(statements.size(), 20u);
+  auto plans = shared::db::OpenSqlite(path);
+  ASSERT_TRUE(plans.ok()) << plans.status();
+  auto wide = shared::testing::TenantWideReads(**plans, statements);
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_THAT(*wide, ::testing::IsEmpty());
   std::filesystem::remove_all(dir);
 }
 

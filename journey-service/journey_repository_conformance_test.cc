@@ -15,6 +15,8 @@
 #include "journey-service/sql_journey_repository.h"
 #include "shared/erasure.h"
 #include "shared/proto_util.h"
+#include "shared/db/sqlite_connection.h"
+#include "shared/testing/query_plans.h"
 #include "shared/testing/test_util.h"
 
 namespace cx::journey {
@@ -617,6 +619,63 @@ TEST_P(JourneyRepositoryConformance, ChangesAreScopedByTenantAndTheServiceSeesAl
   for (size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].sequence(), static_cast<int64_t>(i + 1));
   for (const auto& c : *acme) EXPECT_EQ(c.tenant(), "acme");
   EXPECT_EQ(repo_->ListChanges(std::nullopt, 2, 1)->front().sequence(), 3);
+}
+
+// SQLite only (the planner of the embedded default, without statistics):
+// writes and every operation on one identity or one customer read no range
+// bounded by the tenant alone, so their cost does not grow with the tenant.
+TEST(SqliteJourneySchema, OperationsOnOneCustomerReadNoTenantWideRange) {
+  shared::testing::ScratchDatabase db("sqlite", "cx_journey_plans");
+  CX_ASSERT_OK(db.status());
+  const std::string path = db.url().substr(sizeof("sqlite://") - 1);
+  auto log = std::make_shared<shared::testing::StatementLog>();
+  auto pool = shared::testing::OpenLoggedSqlite(path, log);
+  CX_ASSERT_OK(pool);
+  auto opened = OpenJourneyRepository(*pool);
+  CX_ASSERT_OK(opened);
+  JourneyRepository& repo = **opened;
+  log->Take();  // the migrations
+
+  for (const std::string id : {"c1", "c2"}) {
+    CustomerUpsert u = Upsert("acme", id, "crm", kT0);
+    u.traits.set_segment("smb");
+    u.crm_references = {Ref("salesforce", "SF-" + id)};
+    CX_ASSERT_OK(repo.UpsertCustomer(u));
+  }
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 6; ++i) {
+    const IdentityKey who = i % 3 == 0 ? Anonymous("v1") : Customer(i % 3 == 1 ? "c1" : "c2");
+    events.push_back(Ev("acme", absl::StrCat("e", i), who, i % 2 ? "order_placed" : "page_view", kT0 + i * kMinute));
+  }
+  CX_ASSERT_OK(repo.WriteEvents(events));
+  CX_ASSERT_OK(repo.WriteEvents(events));  // the same ids again: found as stored
+  MergeInput merge{"acme", Anonymous("v1"), "c1", "signed in", "connector", kT0 + kMinute};
+  auto merged = repo.Merge(merge);
+  CX_ASSERT_OK(merged);
+  int64_t merge_id = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(merged->merge_id(), &merge_id));
+  CX_ASSERT_OK(repo.Unmerge({"acme", merge_id, "wrong person", "agent", kT0 + 2 * kMinute}));
+  CX_ASSERT_OK(repo.Merge(merge));
+  CX_ASSERT_OK(repo.GetCustomer("acme", "c1"));
+  CX_ASSERT_OK(repo.FindCrmHolder("acme", Ref("salesforce", "SF-c1")));
+  CX_ASSERT_OK(repo.Resolve("acme", Anonymous("v1")));
+  CX_ASSERT_OK(repo.IdentityExists("acme", Anonymous("v1")));
+  CX_ASSERT_OK(repo.GetTimeline({"acme", Customer("c1"), std::nullopt, 100}));
+  CX_ASSERT_OK(repo.ExportCustomer("acme", "c1", 0, 100));
+  EraseInput erase;
+  erase.tenant = "acme";
+  erase.customer_id = "c1";
+  erase.erasure = shared::NewErasure("acme", "admin", "c1", absl::Now());
+  CX_ASSERT_OK(repo.EraseCustomer(erase));
+
+  const std::vector<std::string> statements = log->Take();
+  ASSERT_GT(statements.size(), 30u);
+  auto plans = shared::db::OpenSqlite(path);
+  CX_ASSERT_OK(plans);
+  // The stage mapping is keyed by the tenant alone: one row.
+  auto wide = shared::testing::TenantWideReads(**plans, statements, {"SELECT body FROM stage_mappings WHERE tenant = ?"});
+  CX_ASSERT_OK(wide);
+  EXPECT_THAT(*wide, ::testing::IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, JourneyRepositoryConformance, ::testing::Values("sqlite", "mysql"),

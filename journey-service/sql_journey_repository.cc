@@ -55,6 +55,18 @@ int64_t Kind(const IdentityKey& k) { return static_cast<int64_t>(k.kind); }
 // which the index lacks (export, erasure, unmerge), and scanned the tenant.
 std::string EventsOfOwner(Backend backend) { return shared::db::ThroughIndex(backend, "events e", "events_by_owner"); }
 
+// The merge records (alias m) read through the index by source or by target
+// customer: SQLite took the tenant's primary key for every query by source
+// or target, which read all the tenant's merges (27.6 ms instead of 0.03 ms
+// a lookup among 200k merges), and event writes resolve their identities
+// through these queries.
+std::string MergesBySource(Backend backend) {
+  return shared::db::ThroughIndex(backend, "identity_merges m", "identity_merges_by_source");
+}
+std::string MergesByTarget(Backend backend) {
+  return shared::db::ThroughIndex(backend, "identity_merges m", "identity_merges_by_target");
+}
+
 IdentityKey SubjectOf(const v1::Event& e) {
   if (!e.customer_id().empty()) return {IdentityKind::kCustomer, e.customer_id()};
   return {IdentityKind::kAnonymous, e.anonymous_id()};
@@ -216,7 +228,7 @@ class SqlJourneyRepository final : public JourneyRepository {
       params.push_back(q.crm_system);
     }
     if (!q.include_merged) {
-      absl::StrAppend(&sql, " AND NOT EXISTS (SELECT 1 FROM identity_merges m WHERE m.tenant = c.tenant AND "
+      absl::StrAppend(&sql, " AND NOT EXISTS (SELECT 1 FROM ", MergesBySource(pool_->backend()), " WHERE m.tenant = c.tenant AND "
                             "m.source_kind = 1 AND m.source_id = c.customer_id AND m.active = 1)");
     }
     absl::StrAppend(&sql, " ORDER BY c.customer_id LIMIT ?");
@@ -778,8 +790,8 @@ class SqlJourneyRepository final : public JourneyRepository {
         const auto& kind = entry.first;
         auto& ids = entry.second;
         absl::Status s = QueryIn(c,
-                                 "SELECT source_id, target_customer_id FROM identity_merges WHERE tenant = ? AND "
-                                 "source_kind = ? AND active = 1 AND source_id IN ",
+                                 absl::StrCat("SELECT source_id, target_customer_id FROM ", MergesBySource(c.backend()),
+                                              " WHERE tenant = ? AND source_kind = ? AND active = 1 AND source_id IN "),
                                  {tenant, static_cast<int64_t>(kind)}, ids, "", [&](const shared::db::SqlRow& row) {
                                    IdentityKey target{IdentityKind::kCustomer, row.Text(1)};
                                    parent[{kind, row.Text(0)}] = target;
@@ -804,8 +816,8 @@ class SqlJourneyRepository final : public JourneyRepository {
 
   absl::StatusOr<std::optional<v1::Merge>> ActiveMergeOf(SqlConnection& c, const std::string& tenant,
                                                           const IdentityKey& source) {
-    auto rows = c.Query("SELECT body FROM identity_merges WHERE tenant = ? AND source_kind = ? AND source_id = ? "
-                        "AND active = 1",
+    auto rows = c.Query(absl::StrCat("SELECT body FROM ", MergesBySource(c.backend()),
+                                     " WHERE tenant = ? AND source_kind = ? AND source_id = ? AND active = 1"),
                         {tenant, Kind(source), source.id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return std::optional<v1::Merge>();
@@ -946,8 +958,8 @@ class SqlJourneyRepository final : public JourneyRepository {
     std::vector<IdentityKey> subtree{top};
     for (size_t i = 0; i < subtree.size(); ++i) {
       if (subtree[i].kind != IdentityKind::kCustomer) continue;
-      auto children = c.Query("SELECT source_kind, source_id FROM identity_merges WHERE tenant = ? AND "
-                              "target_customer_id = ? AND active = 1",
+      auto children = c.Query(absl::StrCat("SELECT source_kind, source_id FROM ", MergesByTarget(c.backend()),
+                                           " WHERE tenant = ? AND target_customer_id = ? AND active = 1"),
                               {tenant, subtree[i].id});
       if (!children.ok()) return children.status();
       for (const auto& row : *children) subtree.push_back({static_cast<IdentityKind>(row.Int(0)), row.Text(1)});
@@ -1027,13 +1039,14 @@ class SqlJourneyRepository final : public JourneyRepository {
       }
       // Merge records naming it, whether in effect or undone.
       std::set<int64_t> merges;
-      auto as_source = c.Query("SELECT merge_id FROM identity_merges WHERE tenant = ? AND source_kind = ? AND source_id = ?",
+      auto as_source = c.Query(absl::StrCat("SELECT merge_id FROM ", MergesBySource(c.backend()),
+                                            " WHERE tenant = ? AND source_kind = ? AND source_id = ?"),
                                {tenant, Kind(k), k.id});
       if (!as_source.ok()) return as_source.status();
       for (const auto& row : *as_source) merges.insert(row.Int(0));
       if (k.kind == IdentityKind::kCustomer) {
-        auto as_target = c.Query("SELECT merge_id, source_kind, source_id FROM identity_merges WHERE tenant = ? AND "
-                                 "target_customer_id = ?",
+        auto as_target = c.Query(absl::StrCat("SELECT merge_id, source_kind, source_id FROM ", MergesByTarget(c.backend()),
+                                              " WHERE tenant = ? AND target_customer_id = ?"),
                                  {tenant, k.id});
         if (!as_target.ok()) return as_target.status();
         for (const auto& row : *as_target) {
@@ -1263,15 +1276,15 @@ class SqlJourneyRepository final : public JourneyRepository {
                              });
     if (!s.ok()) return s;
     s = QueryIn(c,
-                "SELECT source_id, target_customer_id FROM identity_merges WHERE tenant = ? AND source_kind = 1 AND "
-                "active = 1 AND source_id IN ",
+                absl::StrCat("SELECT source_id, target_customer_id FROM ", MergesBySource(c.backend()),
+                             " WHERE tenant = ? AND source_kind = 1 AND active = 1 AND source_id IN "),
                 {tenant}, ids, "", [&](const shared::db::SqlRow& row) {
                   by_id[row.Text(0)]->set_merged_into(row.Text(1));
                   return absl::OkStatus();
                 });
     if (!s.ok()) return s;
-    return QueryIn(c, "SELECT target_customer_id, body FROM identity_merges WHERE tenant = ? AND active = 1 AND "
-                      "target_customer_id IN ",
+    return QueryIn(c, absl::StrCat("SELECT target_customer_id, body FROM ", MergesByTarget(c.backend()),
+                                   " WHERE tenant = ? AND active = 1 AND target_customer_id IN "),
                    {tenant}, ids, " ORDER BY merge_id", [&](const shared::db::SqlRow& row) {
                      auto merge = shared::ParseStored<v1::Merge>(row.Text(1));
                      if (!merge.ok()) return merge.status();
