@@ -8,7 +8,8 @@
 // customer, newest first, and ListChanges from random positions), then
 // erases customers (EraseCustomer): the latencies, and the service's RSS
 // with N records stored. --stored-events=N does the same for
-// journey-service: N events of 200k visitors, GetJourney and ListChanges.
+// journey-service: N events of 200k visitors, 20k of them then merged into
+// customers; GetJourney, ListChanges, and RecordEvent of a visitor.
 //
 //   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
 //                    [--stored-records=0] [--stored-events=0]
@@ -281,10 +282,12 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
   service->Stop();
 }
 
-// Fills a journey database with n events of 200k visitors (20 event types,
-// spread over 180 days), then measures journey-service on it.
+// Fills a journey database with n events of 200k visitors (10 event types,
+// spread over 180 days), merges 20k of the visitors into customers, then
+// measures journey-service on it.
 void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Duration duration) {
   constexpr int64_t kVisitors = 200000;
+  constexpr int64_t kMergedVisitors = 20000;
   const std::string url = absl::StrCat("sqlite://", (dir / "journey.db").string());
   const int64_t end_us = absl::ToUnixMicros(absl::Now());
   constexpr int64_t kSpanUs = int64_t{180} * 86400 * 1000000;
@@ -320,6 +323,21 @@ void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Dura
       if (auto r = (*repo)->WriteEvents(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
     PrintStored("journey events", n, start, dir / "journey.db");
+    // Visitors who signed in: each merged into a customer of their own.
+    const absl::Time merging = absl::Now();
+    for (int64_t v = 0; v < kMergedVisitors; ++v) {
+      cx::journey::CustomerUpsert u;
+      u.tenant = "bench";
+      u.customer_id = absl::StrCat("customer-", v);
+      u.source_system = "crm";
+      u.source_updated_us = u.now_us = end_us;
+      if (auto r = (*repo)->UpsertCustomer(u); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+      cx::journey::MergeInput m{"bench", {cx::journey::IdentityKind::kAnonymous, absl::StrCat("visitor-", v)},
+                                u.customer_id, "signed in", "bench", end_us};
+      if (auto r = (*repo)->Merge(m); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+    }
+    std::cout << absl::StrFormat("merged: %d visitors into customers in %.0f s\n", kMergedVisitors,
+                                 absl::ToDoubleSeconds(absl::Now() - merging));
   }
   auto service = StartOnStored(CX_JOURNEY_SERVICE_BINARY, "journey-service", url, dir);
   auto stub = Connect<cx::journey::v1::JourneyService::Stub>(*service);
@@ -344,6 +362,21 @@ void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Dura
                      req.set_limit(500);
                      jv1::ListChangesResponse resp;
                      return stub->ListChanges(&ctx, req, &resp);
+                   }});
+  int64_t recorded = 0;
+  reads.push_back({"RecordEvent of a visitor (durable; 10% of visitors merged)", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+                     jv1::RecordEventRequest req;
+                     auto& e = *req.mutable_event();
+                     e.set_event_id(absl::StrCat("recorded-", recorded++));
+                     e.set_anonymous_id(absl::StrCat("visitor-", rng() % kVisitors));
+                     e.set_type("page_view");
+                     e.set_channel(cx::common::v1::CHANNEL_WEB);
+                     e.set_touchpoint_id("website");
+                     *e.mutable_occurred_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+                     jv1::RecordEventResponse resp;
+                     return stub->RecordEvent(&ctx, req, &resp);
                    }});
   RunReads(reads, duration);
   std::cout << absl::StrFormat("journey-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
