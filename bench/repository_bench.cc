@@ -9,10 +9,14 @@
 // erases customers (EraseCustomer): the latencies, and the service's RSS
 // with N records stored. --stored-events=N does the same for
 // journey-service: N events of 200k visitors, 20k of them then merged into
-// customers; GetJourney, ListChanges, and RecordEvent of a visitor.
+// customers; GetJourney, ListChanges, and RecordEvent of a visitor, then
+// erasures of those customers. With --migrated=true each stored database is
+// made one from before its erasure listing (feedback migration 007, journey
+// 002) first, so the service's start lists the older changes (the start
+// time is printed).
 //
 //   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
-//                    [--stored-records=0] [--stored-events=0]
+//                    [--stored-records=0] [--stored-events=0] [--migrated=false]
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +40,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "shared/config.h"
 #include "shared/db/mysql_connection.h"
+#include "shared/db/sqlite_connection.h"
 #include "shared/log.h"
 
 namespace {
@@ -180,10 +185,21 @@ std::unique_ptr<cx::bench::ServiceProcess> StartOnStored(const std::string& bina
       binary,
       std::vector<std::string>{"--db=" + url, "--tokens-file=" + tokens, "--rate-limit-rps=0",
                                "--drain-grace-ms=0"});
+  const absl::Time start = absl::Now();
   if (!service->Start(name, absl::Minutes(5))) std::exit(1);
-  std::cout << absl::StrFormat("%s started on it: RSS %.0f MB (%s)\n", name, service->RssKb() / 1024.0,
+  std::cout << absl::StrFormat("%s started on it in %.2f s: RSS %.0f MB (%s)\n", name,
+                               absl::ToDoubleSeconds(absl::Now() - start), service->RssKb() / 1024.0,
                                service->RssParts());
   return service;
+}
+
+// Runs `statements` on the SQLite file at `path`; exits on an error.
+void ExecuteOn(const std::filesystem::path& path, std::initializer_list<const char*> statements) {
+  auto conn = cx::shared::db::OpenSqlite(path.string());
+  if (!conn.ok()) { std::cerr << conn.status() << "\n"; std::exit(1); }
+  for (const char* sql : statements) {
+    if (auto r = (*conn)->Execute(sql); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+  }
 }
 
 void PrintStored(const std::string& what, int64_t n, absl::Time start, const std::filesystem::path& file) {
@@ -215,7 +231,7 @@ NewFeedback WithCase(NewFeedback n) {
 
 // Fills `path` with n rows (and their cases), then measures feedback-service
 // on it: reads, then erasures of customers.
-void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration duration) {
+void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration duration, bool migrated) {
   const std::string url = absl::StrCat("sqlite://", (dir / "stored.db").string());
   {
     auto pool = cx::shared::db::OpenDatabase(url, "", 1);
@@ -233,6 +249,16 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
       if (auto r = (*repo)->Write(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
     PrintStored("feedback rows", n, start, dir / "stored.db");
+  }
+  if (migrated) {
+    // As if the database came from before feedback migration 007 (SQLite):
+    // the listing of case updates starts at the feed's next sequence. The
+    // service lists the older ones as it starts.
+    ExecuteOn(dir / "stored.db",
+              {"DELETE FROM follow_up_updates",
+               "UPDATE feedback_meta SET value = (SELECT next_sequence FROM feed_sequence WHERE shard = 0) "
+               "WHERE name = 'follow_up_updates_from'"});
+    std::cout << "migrated: the case updates' listing emptied, as before feedback migration 007\n";
   }
   auto service = StartOnStored(CX_FEEDBACK_SERVICE_BINARY, "feedback-service", url, dir);
   auto stub = Connect<cx::feedback::v1::FeedbackService::Stub>(*service);
@@ -285,7 +311,7 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
 // Fills a journey database with n events of 200k visitors (10 event types,
 // spread over 180 days), merges 20k of the visitors into customers, then
 // measures journey-service on it.
-void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Duration duration) {
+void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Duration duration, bool migrated) {
   constexpr int64_t kVisitors = 200000;
   constexpr int64_t kMergedVisitors = 20000;
   const std::string url = absl::StrCat("sqlite://", (dir / "journey.db").string());
@@ -339,6 +365,17 @@ void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Dura
     std::cout << absl::StrFormat("merged: %d visitors into customers in %.0f s\n", kMergedVisitors,
                                  absl::ToDoubleSeconds(absl::Now() - merging));
   }
+  if (migrated) {
+    // As if the database came from before journey migration 002: the
+    // changes other than merges (which 002 lists from identity_merges) are
+    // unlisted, and the listing starts at the feed's next sequence. The
+    // service lists the older ones as it starts.
+    ExecuteOn(dir / "journey.db",
+              {"DELETE FROM change_identities WHERE sequence NOT IN (SELECT merge_id FROM identity_merges)",
+               "UPDATE journey_meta SET value = (SELECT next_sequence FROM journey_sequence WHERE shard = 0) "
+               "WHERE name = 'change_identities_from'"});
+    std::cout << "migrated: the customer upserts' listing emptied, as before journey migration 002\n";
+  }
   auto service = StartOnStored(CX_JOURNEY_SERVICE_BINARY, "journey-service", url, dir);
   auto stub = Connect<cx::journey::v1::JourneyService::Stub>(*service);
   std::mt19937_64 rng(7);
@@ -381,6 +418,19 @@ void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Dura
   RunReads(reads, duration);
   std::cout << absl::StrFormat("journey-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
                                service->RssParts());
+  // Erasures of customers a visitor was merged into (about n / 200k events
+  // each, the upsert, the merge); at most 200 calls.
+  std::vector<Read> erasures;
+  int64_t next_customer = 0;
+  erasures.push_back({"EraseCustomer (a customer with a merged visitor)", [&] {
+                        grpc::ClientContext ctx;
+                        ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kAdminToken));
+                        jv1::EraseCustomerRequest req;
+                        req.set_customer_id(absl::StrCat("customer-", (next_customer++ * 997) % kMergedVisitors));
+                        jv1::EraseCustomerResponse resp;
+                        return stub->EraseCustomer(&ctx, req, &resp);
+                      }});
+  RunReads(erasures, duration, 200);
   service->Stop();
 }
 
@@ -394,6 +444,9 @@ int main(int argc, char** argv) {
        "also: feedback-service's RSS and read latency with this many records stored (SQLite)"},
       {"stored-events", "CX_BENCH_STORED_EVENTS", "0",
        "also: journey-service's RSS and read latency with this many events stored (SQLite)"},
+      {"migrated", "CX_BENCH_MIGRATED", "false",
+       "the stored databases as ones from before the erasure listings (feedback migration 007: case updates; journey "
+       "002: customer upserts and unmerges), which the services list as they start"},
   };
   auto config = cx::shared::Config::ParseOrExit("repository-bench", specs, argc, argv);
   cx::shared::InitLogging("repository-bench", cx::shared::LogLevel::kWarning);
@@ -417,10 +470,10 @@ int main(int argc, char** argv) {
     MeasureRawInsert("MariaDB", *url, duration);
   }
   if (const int64_t stored = *config.GetInt("stored-records"); stored > 0) {
-    MeasureStored(dir, stored, std::max(duration, absl::Seconds(10)));
+    MeasureStored(dir, stored, std::max(duration, absl::Seconds(10)), *config.GetBool("migrated"));
   }
   if (const int64_t stored = *config.GetInt("stored-events"); stored > 0) {
-    MeasureStoredEvents(dir, stored, std::max(duration, absl::Seconds(10)));
+    MeasureStoredEvents(dir, stored, std::max(duration, absl::Seconds(10)), *config.GetBool("migrated"));
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -579,10 +579,18 @@ TEST_P(FeedbackRepositoryConformance, ACustomersCasesAreListedAndErasedThroughTh
 // committed before the cases' updates were listed (a database migrated from
 // before SQLite 007 / MySQL 006, made here by emptying the listing and moving
 // its start past them). Other customers' records are kept.
+// A database migrated from before follow_up_updates: the updates committed
+// earlier are unlisted, and the marker says where the listing starts. The
+// erasure reads the older changes itself while they are unlisted (as it
+// does on a replica while another lists them); opening the repository
+// lists them, each exactly as the write path lists an update.
 TEST_P(FeedbackRepositoryConformance, AnErasureRedactsEveryRecordOfTheCustomersCases) {
-  for (const bool listed_before : {true, false}) {
-    SCOPED_TRACE(listed_before ? "updates listed" : "older updates unlisted");
-    const std::string tenant = listed_before ? "acme" : "initech";
+  enum class Listing { kAlways, kUnlisted, kListedAtOpen };
+  for (const Listing listing : {Listing::kAlways, Listing::kUnlisted, Listing::kListedAtOpen}) {
+    const bool listed_before = listing == Listing::kAlways;
+    SCOPED_TRACE(listed_before ? "updates listed" : listing == Listing::kUnlisted ? "older updates unlisted"
+                                                                                  : "older updates listed at open");
+    const std::string tenant = listed_before ? "acme" : listing == Listing::kUnlisted ? "initech" : "umbrella";
     auto written = WriteOk({WithCase(Make(tenant, "a", 1, 1'700'000'000'000'000, "c7")),
                             WithCase(Make(tenant, "b", 2, 1'700'000'000'000'000, "keep")),
                             Make(tenant, "c", 9, 1'700'000'000'000'000, "c7"),
@@ -604,11 +612,22 @@ TEST_P(FeedbackRepositoryConformance, AnErasureRedactsEveryRecordOfTheCustomersC
     };
     for (int64_t id : c7_cases) update(id, "agent-1");
     update(kept_cases[0], "agent-1");
+    auto pool = shared::db::OpenDatabase(url_, "", 1);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    auto c = (*pool)->Acquire();
+    ASSERT_TRUE(c.ok());
+    auto listed = [&] {
+      std::set<std::pair<int64_t, int64_t>> out;
+      auto rows = (*c)->Query("SELECT follow_up_id, sequence FROM follow_up_updates WHERE tenant = ?", {tenant});
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      if (rows.ok()) {
+        for (const auto& row : *rows) out.emplace(row.Int(0), row.Int(1));
+      }
+      return out;
+    };
+    const auto listed_by_writes = listed();
+    EXPECT_EQ(listed_by_writes.size(), 3u);
     if (!listed_before) {
-      auto pool = shared::db::OpenDatabase(url_, "", 1);
-      ASSERT_TRUE(pool.ok()) << pool.status();
-      auto c = (*pool)->Acquire();
-      ASSERT_TRUE(c.ok());
       ASSERT_TRUE((*c)->Execute("DELETE FROM follow_up_updates").ok());
       ASSERT_TRUE((*c)->Execute("UPDATE feedback_meta SET value = (SELECT next_sequence FROM feed_sequence "
                                 "WHERE shard = 0) WHERE name = 'follow_up_updates_from'")
@@ -618,6 +637,17 @@ TEST_P(FeedbackRepositoryConformance, AnErasureRedactsEveryRecordOfTheCustomersC
     WriteOk({Make(tenant, "e", 7, 1'700'000'000'000'000, "keep")});
     update(c7_cases[0], "agent-2");
     update(kept_cases[0], "agent-2");
+    if (listing == Listing::kListedAtOpen) {
+      auto later = listed();
+      EXPECT_EQ(later.size(), 2u);
+      repo_ = Open();  // a restart of the service on the migrated database
+      ASSERT_NE(repo_, nullptr);
+      later.insert(listed_by_writes.begin(), listed_by_writes.end());
+      EXPECT_EQ(listed(), later);
+      auto marker = (*c)->Query("SELECT value FROM feedback_meta WHERE name = 'follow_up_updates_from'");
+      ASSERT_TRUE(marker.ok() && marker->size() == 1);
+      EXPECT_LE(marker->front().Int(0), 1);
+    }
 
     auto before = repo_->ListChanges(tenant, 0, 1000);
     ASSERT_TRUE(before.ok());

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -453,8 +454,11 @@ class SqlFeedbackRepository final : public FeedbackRepository {
   // The feed records (sequence, committed_at_us) of the cases `ids` of
   // `tenant`: each one's opening record, at its id, and its updates, listed
   // in follow_up_updates. Updates committed before that table existed
-  // (migration SQLite 007, MySQL 006) are found by reading the tenant's
-  // changes from the oldest such case up to where the listing starts.
+  // (migration SQLite 007, MySQL 006) and not yet listed are found by
+  // reading the tenant's changes from the oldest such case up to where the
+  // listing starts. OpenFeedbackRepository lists them (ListBelowMarker)
+  // before it returns, so this reads anything only while another replica
+  // is still listing.
   static absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> CaseChanges(SqlConnection& c,
                                                                              const std::string& tenant,
                                                                              const std::vector<int64_t>& ids) {
@@ -757,6 +761,29 @@ class SqlFeedbackRepository final : public FeedbackRepository {
   std::shared_ptr<ConnectionPool> pool_;
 };
 
+// Lists in follow_up_updates the case updates with lo <= sequence < hi:
+// those committed before it existed (migration SQLite 007, MySQL 006). A
+// case's opening record is at its own id and is not listed; a redacted
+// record names no case.
+absl::Status ListOlderCaseUpdates(SqlConnection& c, int64_t lo, int64_t hi) {
+  auto rows = c.Query("SELECT tenant, sequence, body FROM feed_changes WHERE sequence >= ? AND sequence < ?", {lo, hi});
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : *rows) {
+    FeedbackChange change;
+    if (!change.ParseFromString(row.Text(2))) return absl::DataLossError("a stored change does not parse");
+    if (!change.has_follow_up_changed()) continue;
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(change.follow_up_changed().id(), &id)) {
+      return absl::DataLossError(absl::StrCat("the change at ", row.Int(1), " names no case id"));
+    }
+    if (id == row.Int(1)) continue;
+    auto listed = c.Execute("INSERT INTO follow_up_updates (tenant, follow_up_id, sequence) VALUES (?, ?, ?)",
+                            {row.Text(0), id, row.Int(1)});
+    if (!listed.ok()) return listed.status();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<FeedbackRepository>> OpenFeedbackRepository(
@@ -764,6 +791,12 @@ absl::StatusOr<std::shared_ptr<FeedbackRepository>> OpenFeedbackRepository(
   const auto& migrations = pool->backend() == Backend::kMysql ? MysqlFeedbackMigrations()
                                                               : SqliteFeedbackMigrations();
   if (auto s = shared::db::ApplyMigrations(*pool, "feedback", migrations); !s.ok()) return s;
+  // Sequences of up to 10000 changes per transaction: a few MB of bodies.
+  if (auto s = shared::db::ListBelowMarker(*pool, "feedback_meta", "follow_up_updates_from", 10000,
+                                           ListOlderCaseUpdates);
+      !s.ok()) {
+    return s;
+  }
   return std::shared_ptr<FeedbackRepository>(std::make_shared<SqlFeedbackRepository>(std::move(pool)));
 }
 

@@ -292,6 +292,100 @@ TEST_P(JourneyRepositoryConformance, AnEventOfAnUnknownOrOtherTenantsCustomerIsR
   EXPECT_TRUE(changes->empty());
 }
 
+// A database migrated from before change_identities (migration 002): the
+// upserts and unmerges committed earlier are unlisted (the migration listed
+// the merges from identity_merges), and the marker says where the listing
+// starts. The erasure reads the older changes itself while they are
+// unlisted (as on a replica while another lists them); opening the
+// repository lists them, each as the write path lists its change.
+TEST_P(JourneyRepositoryConformance, AnErasureRedactsTheChangesCommittedBeforeTheirListing) {
+  enum class Listing { kAlways, kUnlisted, kListedAtOpen };
+  for (const Listing listing : {Listing::kAlways, Listing::kUnlisted, Listing::kListedAtOpen}) {
+    const std::string tenant = listing == Listing::kAlways     ? "acme"
+                               : listing == Listing::kUnlisted ? "initech"
+                                                               : "umbrella";
+    SCOPED_TRACE(tenant);
+    MakeCustomer(tenant, "c7");
+    MakeCustomer(tenant, "keep");
+    Write({Ev(tenant, "e1", Customer("c7"), "page_view", kT0), Ev(tenant, "e2", Customer("keep"), "page_view", kT0),
+           Ev(tenant, "e3", Anonymous("v7"), "page_view", kT0)});
+    auto merged = repo_->Merge({tenant, Anonymous("v7"), "c7", "signed in", "connector", kT0 + kMinute});
+    CX_ASSERT_OK(merged);
+    int64_t merge_id = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(merged->merge_id(), &merge_id));
+    CX_ASSERT_OK(repo_->Unmerge({tenant, merge_id, "wrong person", "agent", kT0 + 2 * kMinute}));
+    CX_ASSERT_OK(repo_->Merge({tenant, Anonymous("v8"), "keep", "signed in", "connector", kT0 + kMinute}));
+
+    auto pool = shared::db::OpenDatabase(db_->url(), "", 1);
+    CX_ASSERT_OK(pool);
+    auto c = (*pool)->Acquire();
+    CX_ASSERT_OK(c);
+    auto listed = [&] {
+      std::set<std::tuple<int64_t, std::string, int64_t>> out;
+      auto rows = (*c)->Query("SELECT identity_kind, identity_id, sequence FROM change_identities WHERE tenant = ?",
+                              {tenant});
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      if (rows.ok()) {
+        for (const auto& row : *rows) out.emplace(row.Int(0), row.Text(1), row.Int(2));
+      }
+      return out;
+    };
+    // Two upserts, a merge and an unmerge of two identities each, a merge of two.
+    const auto listed_by_writes = listed();
+    EXPECT_EQ(listed_by_writes.size(), 2u + 2u + 2u + 2u);
+    if (listing != Listing::kAlways) {
+      for (const char* sql :
+           {"DELETE FROM change_identities",
+            "INSERT INTO change_identities (tenant, identity_kind, identity_id, sequence) "
+            "SELECT tenant, source_kind, source_id, merge_id FROM identity_merges",
+            "INSERT INTO change_identities (tenant, identity_kind, identity_id, sequence) "
+            "SELECT tenant, 1, target_customer_id, merge_id FROM identity_merges",
+            "UPDATE journey_meta SET value = (SELECT next_sequence FROM journey_sequence WHERE shard = 0) "
+            "WHERE name = 'change_identities_from'"}) {
+        CX_ASSERT_OK((*c)->Execute(sql));
+      }
+      EXPECT_EQ(listed().size(), 4u);  // the two merges
+    }
+    // A change after the listing starts.
+    CustomerUpsert again = Upsert(tenant, "c7", "crm", kT0 + kMinute);
+    again.traits.set_plan("pro");
+    CX_ASSERT_OK(repo_->UpsertCustomer(again));
+    if (listing == Listing::kListedAtOpen) {
+      auto expected = listed();
+      EXPECT_EQ(expected.size(), 4u + 1u);
+      repo_ = Open();  // a restart of the service on the migrated database
+      ASSERT_NE(repo_, nullptr);
+      expected.insert(listed_by_writes.begin(), listed_by_writes.end());
+      EXPECT_EQ(expected.size(), listed_by_writes.size() + 1);
+      EXPECT_EQ(listed(), expected);
+      auto marker = (*c)->Query("SELECT value FROM journey_meta WHERE name = 'change_identities_from'");
+      ASSERT_TRUE(marker.ok() && marker->size() == 1);
+      EXPECT_LE(marker->front().Int(0), 1);
+    }
+
+    auto before = repo_->ListChanges(tenant, 0, 1000);
+    CX_ASSERT_OK(before);
+    EraseInput erase;
+    erase.tenant = tenant;
+    erase.customer_id = "c7";
+    erase.erasure = shared::NewErasure(tenant, "admin", "c7", absl::Now());
+    CX_ASSERT_OK(repo_->EraseCustomer(erase));
+    auto after = repo_->ListChanges(tenant, 0, 1000);
+    CX_ASSERT_OK(after);
+    ASSERT_EQ(after->size(), before->size() + 1);  // and the tombstone
+    int redacted = 0;
+    for (const auto& change : *after) {
+      redacted += change.has_redacted() ? 1 : 0;
+      const std::string text = change.ShortDebugString();
+      if (!change.has_customer_erased()) {
+        EXPECT_EQ(text.find("c7"), std::string::npos) << text;
+      }
+    }
+    // c7: two upserts, its event, the merge and the unmerge naming it.
+    EXPECT_EQ(redacted, 2 + 1 + 1 + 1);
+  }
+}
+
 // A write looks up its events' identities among the erased only for
 // tenants that have erased someone: in one transaction with events of both
 // kinds of tenant, only the erased customer's event in the tenant that

@@ -1125,7 +1125,9 @@ class SqlJourneyRepository final : public JourneyRepository {
   }
 
   // Changes committed before change_identities existed (see migration 002)
-  // are found by reading the tenant's older records.
+  // and not yet listed are found by reading the tenant's older records.
+  // OpenJourneyRepository lists them (ListBelowMarker) before it returns,
+  // so this reads anything only while another replica is still listing.
   absl::Status RedactUnlisted(SqlConnection& c, const std::string& tenant, const std::set<IdentityKey>& members,
                               std::set<int64_t>* redact) {
     auto from = c.Query("SELECT value FROM journey_meta WHERE name = 'change_identities_from'");
@@ -1307,12 +1309,41 @@ class SqlJourneyRepository final : public JourneyRepository {
   std::shared_ptr<ConnectionPool> pool_;
 };
 
+// Lists the identities that the customer upserts and unmerges with
+// lo <= sequence < hi name: those committed before change_identities
+// existed (migration 002, which listed the merges itself from
+// identity_merges). Records an erasure redacted name no one any more.
+absl::Status ListOlderChangeIdentities(SqlConnection& c, int64_t lo, int64_t hi) {
+  auto rows = c.Query("SELECT tenant, sequence, body FROM journey_changes WHERE sequence >= ? AND sequence < ?",
+                      {lo, hi});
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : *rows) {
+    auto change = shared::ParseStored<v1::JourneyChange>(row.Text(2));
+    if (!change.ok()) return change.status();
+    std::vector<IdentityKey> names;
+    if (change->has_customer_upserted()) {
+      names.push_back({IdentityKind::kCustomer, change->customer_upserted().customer_id()});
+    } else if (change->has_customers_unmerged()) {
+      const v1::Merge& m = change->customers_unmerged();
+      names = {IdentityKey::Of(m.source()), {IdentityKind::kCustomer, m.target_customer_id()}};
+    }
+    if (auto s = Sequencer::NoteIdentities(c, row.Text(0), row.Int(1), names); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<JourneyRepository>> OpenJourneyRepository(std::shared_ptr<ConnectionPool> pool) {
   const auto& migrations =
       pool->backend() == Backend::kMysql ? MysqlJourneyMigrations() : SqliteJourneyMigrations();
   if (auto s = shared::db::ApplyMigrations(*pool, "journey", migrations); !s.ok()) return s;
+  // Sequences of up to 10000 changes per transaction: a few MB of bodies.
+  if (auto s = shared::db::ListBelowMarker(*pool, "journey_meta", "change_identities_from", 10000,
+                                           ListOlderChangeIdentities);
+      !s.ok()) {
+    return s;
+  }
   return std::shared_ptr<JourneyRepository>(std::make_shared<SqlJourneyRepository>(std::move(pool)));
 }
 

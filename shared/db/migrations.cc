@@ -1,5 +1,6 @@
 #include "shared/db/migrations.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -77,6 +78,45 @@ absl::Status ApplyMigrations(ConnectionPool& pool, const std::string& scope,
     LogInfo("applied migration", {{"scope", scope}, {"version", absl::StrCat(m.version)}, {"name", m.name}});
   }
   release();
+  return absl::OkStatus();
+}
+
+absl::Status ListBelowMarker(ConnectionPool& pool, const std::string& meta_table, const std::string& marker,
+                             int64_t chunk, const std::function<absl::Status(SqlConnection&, int64_t lo, int64_t hi)>& list) {
+  if (chunk < 1) return absl::InvalidArgumentError("ListBelowMarker: chunk must be positive");
+  auto conn = pool.Acquire();
+  if (!conn.ok()) return conn.status();
+  SqlConnection& c = **conn;
+  const std::string read = absl::StrCat("SELECT value FROM ", meta_table, " WHERE name = ?",
+                                        c.backend() == Backend::kMysql ? " FOR UPDATE" : "");
+  const std::string lower = absl::StrCat("UPDATE ", meta_table, " SET value = ? WHERE name = ?");
+  int64_t started_at = 0, chunks = 0;
+  while (true) {
+    bool done = false;
+    absl::Status s = InWriteTransaction(c, [&]() -> absl::Status {
+      auto rows = c.Query(read, {marker});
+      if (!rows.ok()) return rows.status();
+      const int64_t hi = rows->empty() ? 1 : rows->front().Int(0);
+      if (hi <= 1) {
+        done = true;
+        return absl::OkStatus();
+      }
+      if (started_at == 0) started_at = hi;
+      const int64_t lo = std::max<int64_t>(1, hi - chunk);
+      if (auto listed = list(c, lo, hi); !listed.ok()) return listed;
+      return c.Execute(lower, {lo, marker}).status();
+    });
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("listing the records below ", meta_table, ".", marker, ": ", s.message()));
+    }
+    if (done) break;
+    ++chunks;
+  }
+  if (chunks > 0) {
+    LogInfo("listed the records older than a listing",
+            {{"table", meta_table}, {"marker", marker}, {"from", absl::StrCat(started_at)},
+             {"chunks", absl::StrCat(chunks)}});
+  }
   return absl::OkStatus();
 }
 

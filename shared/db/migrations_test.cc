@@ -32,6 +32,62 @@ TEST(MigrationsTest, AppliesOnceInOrderAndRecordsThem) {
   ASSERT_EQ(recorded->size(), 2u);
 }
 
+// A feed of sequences 1..10 whose listing started at 8: the records below
+// are listed chunk by chunk, each once; a chunk that fails leaves the
+// marker at the last one that committed, and the next run resumes there.
+TEST(MigrationsTest, ListsTheRecordsBelowAMarkerOnceEachAndResumesAfterAFailure) {
+  auto pool = OpenDatabase("sqlite::memory:", "", 1);
+  ASSERT_TRUE(pool.ok());
+  {
+    auto conn = (*pool)->Acquire();
+    ASSERT_TRUE(conn.ok());
+    for (const char* sql : {"CREATE TABLE feed (sequence INTEGER PRIMARY KEY)",
+                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) "
+                            "INSERT INTO feed SELECT i FROM n",
+                            "CREATE TABLE listing (sequence INTEGER PRIMARY KEY)",
+                            "INSERT INTO listing SELECT sequence FROM feed WHERE sequence >= 8",
+                            "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+                            "INSERT INTO meta VALUES ('listed_from', 8)"}) {
+      ASSERT_TRUE((*conn)->Execute(sql).ok()) << sql;
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  bool fail_below_two = true;  // the chunk below 2
+  auto list = [&](SqlConnection& c, int64_t lo, int64_t hi) -> absl::Status {
+    chunks.emplace_back(lo, hi);
+    auto r = c.Execute("INSERT INTO listing SELECT sequence FROM feed WHERE sequence >= ? AND sequence < ?", {lo, hi});
+    if (!r.ok()) return r.status();
+    if (fail_below_two && lo < 2) return absl::InternalError("disk gone");
+    return absl::OkStatus();
+  };
+  auto marker = [&] {
+    auto conn = (*pool)->Acquire();
+    auto rows = (*conn)->Query("SELECT value FROM meta WHERE name = 'listed_from'");
+    return rows.ok() && rows->size() == 1 ? rows->front().Int(0) : -1;
+  };
+  auto first = ListBelowMarker(**pool, "meta", "listed_from", 3, list);
+  EXPECT_EQ(first.code(), absl::StatusCode::kInternal);
+  EXPECT_NE(first.message().find("disk gone"), std::string::npos) << first;
+  EXPECT_EQ(marker(), 2);  // [5, 8) and [2, 5) committed; [1, 2) rolled back
+  fail_below_two = false;
+  CX_ASSERT_OK(ListBelowMarker(**pool, "meta", "listed_from", 3, list));
+  EXPECT_EQ(marker(), 1);
+  using Chunk = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(chunks, (std::vector<Chunk>{{5, 8}, {2, 5}, {1, 2}, {1, 2}}));
+  {
+    auto conn = (*pool)->Acquire();
+    auto rows = (*conn)->Query("SELECT COUNT(*), MIN(sequence), MAX(sequence) FROM listing");
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ((*rows)[0].Int(0), 10);  // each once: the primary key refuses a second
+    EXPECT_EQ((*rows)[0].Int(1), 1);
+  }
+  chunks.clear();
+  CX_ASSERT_OK(ListBelowMarker(**pool, "meta", "listed_from", 3, list));  // nothing left
+  EXPECT_TRUE(chunks.empty());
+  CX_ASSERT_OK(ListBelowMarker(**pool, "meta", "no_such_marker", 3, list));
+  EXPECT_TRUE(chunks.empty());
+}
+
 TEST(MigrationsTest, AFailingMigrationLeavesNothingBehindOnSqlite) {
   auto pool = OpenDatabase("sqlite::memory:", "", 1);
   ASSERT_TRUE(pool.ok());
