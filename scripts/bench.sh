@@ -117,7 +117,8 @@ if [[ " $parts " == *" storage "* ]]; then
     echo "the read latency and the process's RSS (anonymous and file-backed) with that many records stored,"
     echo "then the latency of erasing customers (EraseCustomer: feedback, cases and their feed records)."
     echo "The same for journey-service: ${CX_BENCH_STORED_EVENTS:-$stored} events of 200k visitors, 20k of whom are then merged"
-    echo "into customers; GetJourney, ListChanges, and RecordEvent of a random visitor (a durable write)."
+    echo "into customers; GetJourney, ListChanges, and RecordEvent of a random visitor (a durable write),"
+    echo "then the latency of erasing those customers (EraseCustomer: each with its merged visitor's events)."
     echo
     echo "$out" | grep '^|'
     echo
