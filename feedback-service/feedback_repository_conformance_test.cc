@@ -578,12 +578,10 @@ TEST_P(FeedbackRepositoryConformance, ACustomersCasesAreListedAndErasedThroughTh
 // opening record and each of its updates, found by the case, also updates
 // committed before the cases' updates were listed (a database migrated from
 // before SQLite 007 / MySQL 006, made here by emptying the listing and moving
-// its start past them). Other customers' records are kept.
-// A database migrated from before follow_up_updates: the updates committed
-// earlier are unlisted, and the marker says where the listing starts. The
-// erasure reads the older changes itself while they are unlisted (as it
-// does on a replica while another lists them); opening the repository
-// lists them, each exactly as the write path lists an update.
+// its start past them). Other customers' records are kept. While the older
+// updates are unlisted the erasure reads them itself (as on a replica while
+// another lists them); opening the repository lists them, each exactly as
+// the write path lists an update.
 TEST_P(FeedbackRepositoryConformance, AnErasureRedactsEveryRecordOfTheCustomersCases) {
   enum class Listing { kAlways, kUnlisted, kListedAtOpen };
   for (const Listing listing : {Listing::kAlways, Listing::kUnlisted, Listing::kListedAtOpen}) {
