@@ -2,8 +2,13 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "shared/db/mysql_connection.h"
 #include "shared/db/sqlite_connection.h"
 
 namespace cx::shared::testing {
@@ -18,15 +23,15 @@ class LoggedConnection : public SqlConnection {
       : inner_(std::move(inner)), log_(std::move(log)) {}
   db::Backend backend() const override { return inner_->backend(); }
   absl::StatusOr<int64_t> Execute(const std::string& sql, const SqlParams& params) override {
-    log_->Note(sql);
+    log_->Note(sql, params);
     return inner_->Execute(sql, params);
   }
   absl::StatusOr<db::SqlRows> Query(const std::string& sql, const SqlParams& params) override {
-    log_->Note(sql);
+    log_->Note(sql, params);
     return inner_->Query(sql, params);
   }
   absl::Status ExecuteLater(const std::string& sql, const SqlParams& params) override {
-    log_->Note(sql);
+    log_->Note(sql, params);
     return inner_->ExecuteLater(sql, params);
   }
   absl::Status BeginWrite() override { return inner_->BeginWrite(); }
@@ -40,48 +45,143 @@ class LoggedConnection : public SqlConnection {
   std::shared_ptr<StatementLog> log_;
 };
 
-}  // namespace
+constexpr char kSqlitePrefix[] = "sqlite://";
 
-void StatementLog::Note(const std::string& sql) {
-  std::lock_guard<std::mutex> lock(mu_);
-  statements_.push_back(sql);
+absl::StatusOr<std::unique_ptr<SqlConnection>> Connect(const std::string& url) {
+  if (absl::StartsWith(url, kSqlitePrefix)) return db::OpenSqlite(url.substr(sizeof(kSqlitePrefix) - 1));
+  auto target = db::ParseMysqlUrl(url, "");
+  if (!target.ok()) return target.status();
+  return db::OpenMysql(*target);
 }
 
-std::vector<std::string> StatementLog::Take() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return std::exchange(statements_, {});
+bool Exempt(const LoggedStatement& s, const std::set<std::string>& exempt) {
+  return exempt.count(s.sql) || s.sql == "SELECT 1 FROM erased_customers WHERE tenant = ? LIMIT 1" ||
+         absl::StartsWithIgnoreCase(s.sql, "PRAGMA");
 }
 
-absl::StatusOr<std::shared_ptr<db::ConnectionPool>> OpenLoggedSqlite(const std::string& path,
-                                                                    std::shared_ptr<StatementLog> log) {
-  return std::make_shared<db::ConnectionPool>(
-      db::Backend::kSqlite, 1, [path, log]() -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
-        auto conn = db::OpenSqlite(path);
-        if (!conn.ok()) return conn.status();
-        return std::unique_ptr<SqlConnection>(std::make_unique<LoggedConnection>(std::move(*conn), log));
-      });
+absl::Status WithStatement(const absl::Status& s, const std::string& sql) {
+  return absl::Status(s.code(), absl::StrCat(s.message(), ": ", sql));
 }
 
-absl::StatusOr<std::vector<std::string>> TenantWideReads(SqlConnection& c, const std::vector<std::string>& statements,
+absl::StatusOr<std::vector<std::string>> SqliteWideReads(SqlConnection& c,
+                                                         const std::vector<LoggedStatement>& statements,
                                                          const std::set<std::string>& exempt) {
   std::vector<std::string> out;
-  for (const std::string& sql : statements) {
-    if (exempt.count(sql) || sql == "SELECT 1 FROM erased_customers WHERE tenant = ? LIMIT 1" ||
-        absl::StartsWithIgnoreCase(sql, "PRAGMA")) {
-      continue;
-    }
-    auto plan = c.Query(absl::StrCat("EXPLAIN QUERY PLAN ", sql));
-    if (!plan.ok()) return absl::Status(plan.status().code(), absl::StrCat(plan.status().message(), ": ", sql));
+  for (const LoggedStatement& s : statements) {
+    if (Exempt(s, exempt)) continue;
+    auto plan = c.Query(absl::StrCat("EXPLAIN QUERY PLAN ", s.sql));
+    if (!plan.ok()) return WithStatement(plan.status(), s.sql);
     for (const auto& row : *plan) {
       const std::string& detail = row.Text(3);
       // "SCAN t" and "SCAN t USING INDEX i" read every row of t; "SCAN
       // CONSTANT ROW" and "SCAN 4 CONSTANT ROWS" (a VALUES list) read none.
       const bool full_scan = absl::StartsWith(detail, "SCAN ") && !absl::StrContains(detail, "CONSTANT ROW");
       const bool tenant_range = absl::StartsWith(detail, "SEARCH ") && absl::EndsWith(detail, "(tenant=?)");
-      if (full_scan || tenant_range) out.push_back(absl::StrCat(detail, " <- ", sql));
+      if (full_scan || tenant_range) out.push_back(absl::StrCat(detail, " <- ", s.sql));
     }
   }
   return out;
+}
+
+// Statements whose plan reads rows: reads, updates, deletes, and inserts
+// that select. An INSERT of VALUES, transaction control and the like read
+// no range.
+bool ReadsRows(const std::string& sql) {
+  const std::string upper = absl::AsciiStrToUpper(sql);
+  if (absl::StartsWith(upper, "INSERT") || absl::StartsWith(upper, "REPLACE")) {
+    return absl::StrContains(upper, " SELECT ");
+  }
+  return absl::StartsWith(upper, "SELECT") || absl::StartsWith(upper, "UPDATE") ||
+         absl::StartsWith(upper, "DELETE") || absl::StartsWith(upper, "WITH");
+}
+
+// Appends to `out` each table access in `plan` (a node of EXPLAIN
+// FORMAT=JSON) that reads a whole table or index (access_type ALL or index)
+// or uses no key part but the tenant.
+void WideAccesses(const google::protobuf::Value& plan, std::vector<std::string>* out) {
+  if (plan.has_list_value()) {
+    for (const auto& v : plan.list_value().values()) WideAccesses(v, out);
+    return;
+  }
+  if (!plan.has_struct_value()) return;
+  const auto& fields = plan.struct_value().fields();
+  auto text = [&](const char* name) {
+    auto it = fields.find(name);
+    return it == fields.end() ? std::string() : it->second.string_value();
+  };
+  const std::string access = text("access_type");
+  const std::string table = text("table_name");
+  if (!access.empty() && !absl::StartsWith(table, "<")) {  // a derived table's rows are the statement's own
+    std::vector<std::string> parts;
+    if (auto it = fields.find("used_key_parts"); it != fields.end()) {
+      for (const auto& v : it->second.list_value().values()) parts.push_back(v.string_value());
+    }
+    const bool whole = access == "ALL" || access == "index";
+    const bool tenant_range = parts == std::vector<std::string>{"tenant"};
+    if (whole || tenant_range) {
+      out->push_back(absl::StrCat(table, " ", access, " ", text("key"), "(", absl::StrJoin(parts, ","), ")"));
+    }
+  }
+  for (const auto& [name, value] : fields) WideAccesses(value, out);
+}
+
+absl::StatusOr<std::vector<std::string>> MysqlWideReads(SqlConnection& c,
+                                                        const std::vector<LoggedStatement>& statements,
+                                                        const std::set<std::string>& exempt) {
+  auto tables = c.Query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()");
+  if (!tables.ok()) return tables.status();
+  for (const auto& t : *tables) {
+    if (auto r = c.Query(absl::StrCat("ANALYZE TABLE `", t.Text(0), "`")); !r.ok()) return r.status();
+  }
+  std::vector<std::string> out;
+  for (const LoggedStatement& s : statements) {
+    if (Exempt(s, exempt) || !ReadsRows(s.sql)) continue;
+    auto text = db::MysqlStatementText(s.sql, s.params);
+    if (!text.ok()) return WithStatement(text.status(), s.sql);
+    auto plan = c.Query(absl::StrCat("EXPLAIN FORMAT=JSON ", *text));
+    if (!plan.ok()) return WithStatement(plan.status(), s.sql);
+    if (plan->empty()) return WithStatement(absl::InternalError("EXPLAIN returned nothing"), s.sql);
+    google::protobuf::Value tree;
+    if (auto parsed = google::protobuf::util::JsonStringToMessage(plan->front().Text(0), &tree); !parsed.ok()) {
+      return WithStatement(absl::InternalError(absl::StrCat("EXPLAIN's JSON: ", parsed.ToString())), s.sql);
+    }
+    std::vector<std::string> wide;
+    WideAccesses(tree, &wide);
+    for (const auto& w : wide) out.push_back(absl::StrCat(w, " <- ", s.sql));
+  }
+  return out;
+}
+
+}  // namespace
+
+void StatementLog::Note(const std::string& sql, const db::SqlParams& params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  statements_.push_back({sql, params});
+}
+
+std::vector<LoggedStatement> StatementLog::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(statements_, {});
+}
+
+absl::StatusOr<std::shared_ptr<db::ConnectionPool>> OpenLoggedDatabase(const std::string& url,
+                                                                      std::shared_ptr<StatementLog> log) {
+  const db::Backend backend = absl::StartsWith(url, kSqlitePrefix) ? db::Backend::kSqlite : db::Backend::kMysql;
+  return std::make_shared<db::ConnectionPool>(
+      backend, 1, [url, log]() -> absl::StatusOr<std::unique_ptr<SqlConnection>> {
+        auto conn = Connect(url);
+        if (!conn.ok()) return conn.status();
+        return std::unique_ptr<SqlConnection>(std::make_unique<LoggedConnection>(std::move(*conn), log));
+      });
+}
+
+absl::StatusOr<std::vector<std::string>> TenantWideReads(const std::string& url,
+                                                         const std::vector<LoggedStatement>& statements,
+                                                         const std::set<std::string>& exempt) {
+  auto c = Connect(url);
+  if (!c.ok()) return c.status();
+  return (*c)->backend() == db::Backend::kSqlite ? SqliteWideReads(**c, statements, exempt)
+                                                 : MysqlWideReads(**c, statements, exempt);
 }
 
 }  // namespace cx::shared::testing

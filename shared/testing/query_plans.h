@@ -1,7 +1,8 @@
 // What a repository's statements read, for tests that guard query plans on
-// SQLite: a connection pool that notes every statement its connections run,
-// and the plan lines of a statement that read a table range bounded by the
-// tenant alone (a whole tenant's rows for an operation on one customer).
+// both backends: a connection pool that notes every statement its
+// connections run (with its values), and the plan lines of a statement that
+// read a whole table or a range bounded by the tenant alone (a whole
+// tenant's rows for an operation on one customer).
 #ifndef CX_SHARED_TESTING_QUERY_PLANS_H_
 #define CX_SHARED_TESTING_QUERY_PLANS_H_
 
@@ -16,31 +17,44 @@
 
 namespace cx::shared::testing {
 
+struct LoggedStatement {
+  std::string sql;
+  db::SqlParams params;
+};
+
 // The statements run through the connections of one pool, in order.
 class StatementLog {
  public:
-  void Note(const std::string& sql);
+  void Note(const std::string& sql, const db::SqlParams& params);
   // The statements noted since the last call.
-  std::vector<std::string> Take();
+  std::vector<LoggedStatement> Take();
 
  private:
   std::mutex mu_;
-  std::vector<std::string> statements_;
+  std::vector<LoggedStatement> statements_;
 };
 
-// A pool of one connection to the SQLite file at `path` whose statements
-// are noted in `log`.
-absl::StatusOr<std::shared_ptr<db::ConnectionPool>> OpenLoggedSqlite(const std::string& path,
-                                                                    std::shared_ptr<StatementLog> log);
+// A pool of one connection to the database at `url` (sqlite:///path, or
+// mysql://user[:password]@host:port/database) whose statements are noted
+// in `log`.
+absl::StatusOr<std::shared_ptr<db::ConnectionPool>> OpenLoggedDatabase(const std::string& url,
+                                                                      std::shared_ptr<StatementLog> log);
 
-// The statements among `statements` whose plan (EXPLAIN QUERY PLAN on `c`,
-// a SQLite connection) reads a table in full ("SCAN t") or over a range
-// bounded by the tenant alone ("SEARCH t USING ... (tenant=?)"), each as
-// "plan line <- statement". Statements in `exempt` read one row of such a
-// range (a table keyed by the tenant alone); so does shared/db's probe for
-// whether a tenant erased anyone, which is always exempt.
-absl::StatusOr<std::vector<std::string>> TenantWideReads(db::SqlConnection& c,
-                                                         const std::vector<std::string>& statements,
+// The statements among `statements` whose plan on the database at `url`
+// reads a table in full or over a range bounded by the tenant alone, each as
+// "plan line <- statement".
+// - SQLite (EXPLAIN QUERY PLAN, the planner without statistics): "SCAN t",
+//   or "SEARCH t USING ... (tenant=?)".
+// - MySQL/MariaDB (EXPLAIN FORMAT=JSON of the statement with its values,
+//   after ANALYZE TABLE of every table, so the plans are those of a database
+//   with statistics): access type ALL or index, or a key whose only used
+//   part is the tenant. The optimizer weighs the rows it finds, so a test
+//   should fill the tenant with other customers' rows first.
+// Statements in `exempt` read one row of such a range (a table keyed by the
+// tenant alone); so does shared/db's probe for whether a tenant erased
+// anyone, which is always exempt.
+absl::StatusOr<std::vector<std::string>> TenantWideReads(const std::string& url,
+                                                         const std::vector<LoggedStatement>& statements,
                                                          const std::set<std::string>& exempt = {});
 
 }  // namespace cx::shared::testing
