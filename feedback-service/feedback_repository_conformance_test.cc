@@ -794,10 +794,22 @@ TEST_P(FeedbackQueryPlans, OperationsOnOneCustomerReadNoTenantWideRange) {
   by_customer.filter.tenant = "acme";
   by_customer.filter.customer_id = "c1";
   ASSERT_TRUE(repo.List(by_customer).ok());
+  // A later page of one customer's NPS answers in a time range, below a
+  // score: what a CRM asks of one customer.
+  by_customer.filter.kind = v1::FEEDBACK_KIND_NPS;
+  by_customer.filter.channel = cx::common::v1::CHANNEL_WEB;
+  by_customer.filter.occurred_from_us = 1'600'000'000'000'000;
+  by_customer.filter.occurred_to_us = 1'800'000'000'000'000;
+  by_customer.filter.max_score = 6;
+  by_customer.after = ListPosition{1'750'000'000'000'000, 1000000};
+  ASSERT_TRUE(repo.List(by_customer).ok());
   FollowUpQuery cases;
   cases.filter.tenant = "acme";
   cases.filter.customer_id = "c1";
   cases.limit = 10;
+  ASSERT_TRUE(repo.ListFollowUps(cases).ok());
+  cases.filter.status = v1::FOLLOW_UP_STATUS_OPEN;
+  cases.filter.created_from_us = 1'600'000'000'000'000;
   ASSERT_TRUE(repo.ListFollowUps(cases).ok());
   ASSERT_TRUE(repo.CustomerFeedback("acme", "c1", 0, 100).ok());
   EraseInput erase;

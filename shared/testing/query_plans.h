@@ -47,9 +47,11 @@ absl::StatusOr<std::shared_ptr<db::ConnectionPool>> OpenLoggedDatabase(const std
 //   or "SEARCH t USING ... (tenant=?)".
 // - MySQL/MariaDB (EXPLAIN FORMAT=JSON of the statement with its values,
 //   after ANALYZE TABLE of every table, so the plans are those of a database
-//   with statistics): access type ALL or index, or a key whose only used
-//   part is the tenant. The optimizer weighs the rows it finds, so a test
-//   should fill the tenant with other customers' rows first.
+//   with statistics): access type ALL or index, a key whose only used part
+//   is the tenant, or an access estimated at more than 300 rows (a range
+//   bounded by the tenant and, say, a time range). The optimizer weighs the
+//   rows it finds, so a test fills the tenant with well over 300 rows of
+//   other customers first.
 // Statements in `exempt` read one row of such a range (a table keyed by the
 // tenant alone); so does shared/db's probe for whether a tenant erased
 // anyone, which is always exempt.
