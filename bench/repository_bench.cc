@@ -15,8 +15,12 @@
 // 002) first, so the service's start lists the older changes (the start
 // time is printed).
 //
+// --stored-mysql=true does both on a fresh database of the --mysql-url
+// server too, after SQLite.
+//
 //   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
 //                    [--stored-records=0] [--stored-events=0] [--migrated=false]
+//                    [--stored-mysql=false]
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +31,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -193,18 +198,39 @@ std::unique_ptr<cx::bench::ServiceProcess> StartOnStored(const std::string& bina
   return service;
 }
 
-// Runs `statements` on the SQLite file at `path`; exits on an error.
-void ExecuteOn(const std::filesystem::path& path, std::initializer_list<const char*> statements) {
-  auto conn = cx::shared::db::OpenSqlite(path.string());
+// Runs `statements` on the database at `url`; exits on an error.
+void ExecuteOn(const std::string& url, std::initializer_list<const char*> statements) {
+  auto pool = cx::shared::db::OpenDatabase(url, "", 1);
+  if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
+  auto conn = (*pool)->Acquire();
   if (!conn.ok()) { std::cerr << conn.status() << "\n"; std::exit(1); }
   for (const char* sql : statements) {
     if (auto r = (*conn)->Execute(sql); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
   }
 }
 
-void PrintStored(const std::string& what, int64_t n, absl::Time start, const std::filesystem::path& file) {
-  std::cout << absl::StrFormat("\nstored: %d %s written in %.0f s; database %.0f MB\n", n, what,
-                               absl::ToDoubleSeconds(absl::Now() - start), std::filesystem::file_size(file) / 1048576.0);
+// The bytes of the database at `url`: the SQLite file, or MySQL's tables
+// and indexes (as InnoDB counts them).
+double DatabaseMb(const std::string& url) {
+  constexpr char kSqlite[] = "sqlite://";
+  if (absl::StartsWith(url, kSqlite)) return std::filesystem::file_size(url.substr(sizeof(kSqlite) - 1)) / 1048576.0;
+  auto pool = cx::shared::db::OpenDatabase(url, "", 1);
+  if (!pool.ok()) return 0;
+  auto conn = (*pool)->Acquire();
+  if (!conn.ok()) return 0;
+  // InnoDB's sizes in information_schema are as of the last statistics.
+  auto tables = (*conn)->Query("SELECT table_name FROM information_schema.TABLES WHERE table_schema = DATABASE()");
+  if (!tables.ok()) return 0;
+  for (const auto& t : *tables) (void)(*conn)->Query(absl::StrCat("ANALYZE TABLE `", t.Text(0), "`"));
+  auto rows = (*conn)->Query(
+      "SELECT SUM(data_length + index_length) FROM information_schema.TABLES WHERE table_schema = DATABASE()");
+  return rows.ok() && !rows->empty() ? rows->front().Double(0) / 1048576.0 : 0;
+}
+
+void PrintStored(const std::string& backend, const std::string& what, int64_t n, absl::Time start,
+                 const std::string& url) {
+  std::cout << absl::StrFormat("\nstored on %s: %d %s written in %.0f s; database %.0f MB\n", backend, n, what,
+                               absl::ToDoubleSeconds(absl::Now() - start), DatabaseMb(url));
 }
 
 template <class Stub>
@@ -231,8 +257,8 @@ NewFeedback WithCase(NewFeedback n) {
 
 // Fills `path` with n rows (and their cases), then measures feedback-service
 // on it: reads, then erasures of customers.
-void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration duration, bool migrated) {
-  const std::string url = absl::StrCat("sqlite://", (dir / "stored.db").string());
+void MeasureStored(const std::string& backend, const std::string& url, const std::filesystem::path& dir, int64_t n,
+                   absl::Duration duration, bool migrated) {
   {
     auto pool = cx::shared::db::OpenDatabase(url, "", 1);
     if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
@@ -248,17 +274,17 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
       }
       if (auto r = (*repo)->Write(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
-    PrintStored("feedback rows", n, start, dir / "stored.db");
+    PrintStored(backend, "feedback rows", n, start, url);
   }
   if (migrated) {
-    // As if the database came from before feedback migration 007 (SQLite):
-    // the listing of case updates starts at the feed's next sequence. The
-    // service lists the older ones as it starts.
-    ExecuteOn(dir / "stored.db",
+    // As if the database came from before feedback migration 007 (SQLite;
+    // MySQL 006): the listing of case updates starts at the feed's next
+    // sequence. The service lists the older ones as it starts.
+    ExecuteOn(url,
               {"DELETE FROM follow_up_updates",
                "UPDATE feedback_meta SET value = (SELECT next_sequence FROM feed_sequence WHERE shard = 0) "
                "WHERE name = 'follow_up_updates_from'"});
-    std::cout << "migrated: the case updates' listing emptied, as before feedback migration 007\n";
+    std::cout << "migrated: the case updates' listing emptied, as before feedback migration 007 (MySQL 006)\n";
   }
   auto service = StartOnStored(CX_FEEDBACK_SERVICE_BINARY, "feedback-service", url, dir);
   auto stub = Connect<cx::feedback::v1::FeedbackService::Stub>(*service);
@@ -311,10 +337,10 @@ void MeasureStored(const std::filesystem::path& dir, int64_t n, absl::Duration d
 // Fills a journey database with n events of 200k visitors (10 event types,
 // spread over 180 days), merges 20k of the visitors into customers, then
 // measures journey-service on it.
-void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Duration duration, bool migrated) {
+void MeasureStoredEvents(const std::string& backend, const std::string& url, const std::filesystem::path& dir,
+                         int64_t n, absl::Duration duration, bool migrated) {
   constexpr int64_t kVisitors = 200000;
   constexpr int64_t kMergedVisitors = 20000;
-  const std::string url = absl::StrCat("sqlite://", (dir / "journey.db").string());
   const int64_t end_us = absl::ToUnixMicros(absl::Now());
   constexpr int64_t kSpanUs = int64_t{180} * 86400 * 1000000;
   {
@@ -348,7 +374,7 @@ void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Dura
       }
       if (auto r = (*repo)->WriteEvents(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
-    PrintStored("journey events", n, start, dir / "journey.db");
+    PrintStored(backend, "journey events", n, start, url);
     // Visitors who signed in: each merged into a customer of their own.
     const absl::Time merging = absl::Now();
     for (int64_t v = 0; v < kMergedVisitors; ++v) {
@@ -370,7 +396,7 @@ void MeasureStoredEvents(const std::filesystem::path& dir, int64_t n, absl::Dura
     // changes other than merges (which 002 lists from identity_merges) are
     // unlisted, and the listing starts at the feed's next sequence. The
     // service lists the older ones as it starts.
-    ExecuteOn(dir / "journey.db",
+    ExecuteOn(url,
               {"DELETE FROM change_identities WHERE sequence NOT IN (SELECT merge_id FROM identity_merges)",
                "UPDATE journey_meta SET value = (SELECT next_sequence FROM journey_sequence WHERE shard = 0) "
                "WHERE name = 'change_identities_from'"});
@@ -444,6 +470,8 @@ int main(int argc, char** argv) {
        "also: feedback-service's RSS and read latency with this many records stored (SQLite)"},
       {"stored-events", "CX_BENCH_STORED_EVENTS", "0",
        "also: journey-service's RSS and read latency with this many events stored (SQLite)"},
+      {"stored-mysql", "CX_BENCH_STORED_MYSQL", "false",
+       "the stored-records and stored-events measurements on a fresh database of --mysql-url too"},
       {"migrated", "CX_BENCH_MIGRATED", "false",
        "the stored databases as ones from before the erasure listings (feedback migration 007: case updates; journey "
        "002: customer upserts and unmerges), which the services list as they start"},
@@ -469,11 +497,26 @@ int main(int argc, char** argv) {
     Measure("MariaDB", *url, duration);
     MeasureRawInsert("MariaDB", *url, duration);
   }
-  if (const int64_t stored = *config.GetInt("stored-records"); stored > 0) {
-    MeasureStored(dir, stored, std::max(duration, absl::Seconds(10)), *config.GetBool("migrated"));
+  // The stored-data measurements: on a SQLite file, and with --stored-mysql
+  // on a fresh database of the --mysql-url server too.
+  std::vector<std::pair<std::string, std::function<std::string(const std::string&)>>> stores = {
+      {"SQLite", [&](const std::string& file) { return absl::StrCat("sqlite://", (dir / file).string()); }}};
+  if (*config.GetBool("stored-mysql")) {
+    if (config.Get("mysql-url").empty()) { std::cerr << "--stored-mysql needs --mysql-url\n"; return 1; }
+    stores.push_back({"MariaDB", [&](const std::string&) {
+                        auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_repo_stored");
+                        if (!url.ok()) { std::cerr << url.status() << "\n"; std::exit(1); }
+                        return *url;
+                      }});
   }
-  if (const int64_t stored = *config.GetInt("stored-events"); stored > 0) {
-    MeasureStoredEvents(dir, stored, std::max(duration, absl::Seconds(10)), *config.GetBool("migrated"));
+  const absl::Duration stored_duration = std::max(duration, absl::Seconds(10));
+  for (const auto& [backend, url_of] : stores) {
+    if (const int64_t stored = *config.GetInt("stored-records"); stored > 0) {
+      MeasureStored(backend, url_of("stored.db"), dir, stored, stored_duration, *config.GetBool("migrated"));
+    }
+    if (const int64_t stored = *config.GetInt("stored-events"); stored > 0) {
+      MeasureStoredEvents(backend, url_of("journey.db"), dir, stored, stored_duration, *config.GetBool("migrated"));
+    }
   }
   std::filesystem::remove_all(dir);
   return 0;
