@@ -255,8 +255,8 @@ NewFeedback WithCase(NewFeedback n) {
   return n;
 }
 
-// Fills `path` with n rows (and their cases), then measures feedback-service
-// on it: reads, then erasures of customers.
+// Fills the database at `url` with n rows (and their cases), then measures
+// feedback-service on it: reads, then erasures of customers.
 void MeasureStored(const std::string& backend, const std::string& url, const std::filesystem::path& dir, int64_t n,
                    absl::Duration duration, bool migrated) {
   {
@@ -467,9 +467,11 @@ int main(int argc, char** argv) {
       {"seconds", "CX_BENCH_SECONDS", "2", "seconds per batch size"},
       {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure"},
       {"stored-records", "CX_BENCH_STORED_RECORDS", "0",
-       "also: feedback-service's RSS and read latency with this many records stored (SQLite)"},
+       "also: feedback-service's RSS and read latency with this many records stored (SQLite; MariaDB too with "
+       "--stored-mysql)"},
       {"stored-events", "CX_BENCH_STORED_EVENTS", "0",
-       "also: journey-service's RSS and read latency with this many events stored (SQLite)"},
+       "also: journey-service's RSS and read latency with this many events stored (SQLite; MariaDB too with "
+       "--stored-mysql)"},
       {"stored-mysql", "CX_BENCH_STORED_MYSQL", "false",
        "the stored-records and stored-events measurements on a fresh database of --mysql-url too"},
       {"migrated", "CX_BENCH_MIGRATED", "false",
