@@ -64,17 +64,21 @@ inline double ProcessCpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-// Bytes another process has caused to be written to storage (write_bytes of
-// /proc/PID/io), or -1 when unreadable.
-inline int64_t ProcessStorageWriteBytes(pid_t pid) {
+// A counter of another process's storage I/O, from /proc/PID/io:
+// "read_bytes" or "write_bytes" (what it caused to be read from or written
+// to storage; the kernel's page cache serves reads that do not count), or -1
+// when unreadable.
+inline int64_t ProcessIoCounter(pid_t pid, const std::string& counter) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/io");
   std::string key;
   int64_t value = 0;
   while (in >> key >> value) {
-    if (key == "write_bytes:") return value;
+    if (key == counter + ":") return value;
   }
   return -1;
 }
+
+inline int64_t ProcessStorageWriteBytes(pid_t pid) { return ProcessIoCounter(pid, "write_bytes"); }
 
 // CPU seconds (user + system) and resident set of another process, from /proc.
 inline double ProcessCpuSeconds(pid_t pid) {

@@ -16,11 +16,12 @@
 // time is printed).
 //
 // --stored-mysql=true does both on a fresh database of the --mysql-url
-// server too, after SQLite.
+// server too, after SQLite. Every measured call also says how much was read
+// from storage during it (StorageReadBytes).
 //
 //   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
 //                    [--stored-records=0] [--stored-events=0] [--migrated=false]
-//                    [--stored-mysql=false]
+//                    [--stored-mysql=false] [--stored-seconds=10]
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,23 +145,54 @@ void Measure(const std::string& backend, const std::string& url, absl::Duration 
   }
 }
 
-// A read served by a service started on a filled database, and the
-// latencies (ms) it took.
+// A read served by a service started on a filled database, the latencies
+// (ms) it took, and the bytes read from storage during its calls.
 struct Read {
   std::string name;
   std::function<grpc::Status()> call;
   std::vector<double> ms;
+  int64_t storage_read_bytes = 0;
 };
 
+// A running count of the bytes read from storage for the database at
+// `url` (-1 when unreadable), so a call's latency can be told apart from
+// its disk reads:
+// - SQLite: the service process's read_bytes (it reads the database file
+//   itself; what the kernel's page cache serves does not count);
+// - MySQL: InnoDB's data file reads (Innodb_data_read, server-wide: the
+//   purge of erased rows in the background counts too; InnoDB reads with
+//   O_DIRECT, so every page missing from its buffer pool is a disk read).
+std::function<int64_t()> StorageReadBytes(const std::string& url, pid_t service) {
+  if (absl::StartsWith(url, "sqlite://")) {
+    return [service] { return cx::bench::ProcessIoCounter(service, "read_bytes"); };
+  }
+  auto pool = cx::shared::db::OpenDatabase(url, "", 1);
+  if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
+  return [pool = *std::move(pool)]() -> int64_t {
+    auto conn = pool->Acquire();
+    if (!conn.ok()) return -1;
+    auto rows = (*conn)->Query(
+        "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_DATA_READ'");
+    return rows.ok() && !rows->empty() ? rows->front().Int(0) : -1;
+  };
+}
+
 // Runs the reads in turn for `duration` (at most `max_rounds`), exits on
-// an error, prints p50/p99 of each.
-void RunReads(std::vector<Read>& reads, absl::Duration duration, int max_rounds = 1000000) {
+// an error, prints p50/p99 of each and the storage it read per call
+// (`storage_read_bytes`, sampled before and after each call, outside its
+// timing).
+void RunReads(std::vector<Read>& reads, const std::function<int64_t()>& storage_read_bytes,
+              absl::Duration duration, int max_rounds = 1000000) {
   const absl::Time end = absl::Now() + duration;
   for (int i = 0; absl::Now() < end && i < max_rounds; ++i) {
     for (Read& r : reads) {
+      const int64_t read_before = storage_read_bytes();
       const absl::Time t = absl::Now();
       grpc::Status st = r.call();
       r.ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+      const int64_t read_after = storage_read_bytes();
+      if (read_before < 0 || read_after < 0) { std::cerr << "the storage read counter is unreadable\n"; std::exit(1); }
+      r.storage_read_bytes += read_after - read_before;
       if (!st.ok()) { std::cerr << r.name << ": " << st.error_message() << "\n"; std::exit(1); }
     }
   }
@@ -169,8 +201,9 @@ void RunReads(std::vector<Read>& reads, absl::Duration duration, int max_rounds 
     return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
   };
   for (const Read& r : reads) {
-    std::cout << absl::StrFormat("  %s: %d calls, p50 %.2f ms, p99 %.2f ms\n", r.name, r.ms.size(), pct(r.ms, 0.5),
-                                 pct(r.ms, 0.99));
+    std::cout << absl::StrFormat("  %s: %d calls, p50 %.2f ms, p99 %.2f ms, storage read %.1f KB/call\n", r.name,
+                                 r.ms.size(), pct(r.ms, 0.5), pct(r.ms, 0.99),
+                                 r.ms.empty() ? 0.0 : r.storage_read_bytes / 1024.0 / r.ms.size());
   }
 }
 
@@ -287,6 +320,7 @@ void MeasureStored(const std::string& backend, const std::string& url, const std
     std::cout << "migrated: the case updates' listing emptied, as before feedback migration 007 (MySQL 006)\n";
   }
   auto service = StartOnStored(CX_FEEDBACK_SERVICE_BINARY, "feedback-service", url, dir);
+  const auto storage_read_bytes = StorageReadBytes(url, service->pid());
   auto stub = Connect<cx::feedback::v1::FeedbackService::Stub>(*service);
   std::mt19937_64 rng(5);
   namespace fv1 = cx::feedback::v1;
@@ -315,7 +349,7 @@ void MeasureStored(const std::string& backend, const std::string& url, const std
                      fv1::ListChangesResponse resp;
                      return stub->ListChanges(&ctx, req, &resp);
                    }});
-  RunReads(reads, duration);
+  RunReads(reads, storage_read_bytes, duration);
   std::cout << absl::StrFormat("feedback-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
                                service->RssParts());
   // Erasures (right to be forgotten): each call a customer not erased yet,
@@ -330,7 +364,7 @@ void MeasureStored(const std::string& backend, const std::string& url, const std
                         fv1::EraseCustomerResponse resp;
                         return stub->EraseCustomer(&ctx, req, &resp);
                       }});
-  RunReads(erasures, duration, 200);
+  RunReads(erasures, storage_read_bytes, duration, 200);
   service->Stop();
 }
 
@@ -403,6 +437,7 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
     std::cout << "migrated: the customer upserts' listing emptied, as before journey migration 002\n";
   }
   auto service = StartOnStored(CX_JOURNEY_SERVICE_BINARY, "journey-service", url, dir);
+  const auto storage_read_bytes = StorageReadBytes(url, service->pid());
   auto stub = Connect<cx::journey::v1::JourneyService::Stub>(*service);
   std::mt19937_64 rng(7);
   namespace jv1 = cx::journey::v1;
@@ -441,7 +476,7 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
                      jv1::RecordEventResponse resp;
                      return stub->RecordEvent(&ctx, req, &resp);
                    }});
-  RunReads(reads, duration);
+  RunReads(reads, storage_read_bytes, duration);
   std::cout << absl::StrFormat("journey-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
                                service->RssParts());
   // Erasures of customers a visitor was merged into (about n / 200k events
@@ -456,7 +491,7 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
                         jv1::EraseCustomerResponse resp;
                         return stub->EraseCustomer(&ctx, req, &resp);
                       }});
-  RunReads(erasures, duration, 200);
+  RunReads(erasures, storage_read_bytes, duration, 200);
   service->Stop();
 }
 
@@ -474,6 +509,8 @@ int main(int argc, char** argv) {
        "--stored-mysql)"},
       {"stored-mysql", "CX_BENCH_STORED_MYSQL", "false",
        "the stored-records and stored-events measurements on a fresh database of --mysql-url too"},
+      {"stored-seconds", "CX_BENCH_STORED_SECONDS", "10",
+       "seconds for the reads on a stored database, and at most for its erasures (200 calls at most)"},
       {"migrated", "CX_BENCH_MIGRATED", "false",
        "the stored databases as ones from before the erasure listings (feedback migration 007: case updates; journey "
        "002: customer upserts and unmerges), which the services list as they start"},
@@ -511,7 +548,7 @@ int main(int argc, char** argv) {
                         return *url;
                       }});
   }
-  const absl::Duration stored_duration = std::max(duration, absl::Seconds(10));
+  const absl::Duration stored_duration = absl::Seconds(*config.GetInt("stored-seconds"));
   for (const auto& [backend, url_of] : stores) {
     if (const int64_t stored = *config.GetInt("stored-records"); stored > 0) {
       MeasureStored(backend, url_of("stored.db"), dir, stored, stored_duration, *config.GetBool("migrated"));

@@ -124,7 +124,11 @@ if [[ " $parts " == *" storage "* ]]; then
     echo "into customers; GetJourney, ListChanges, and RecordEvent of a random visitor (a durable write),"
     echo "then the latency of erasing those customers (EraseCustomer: each with its merged visitor's events)."
     echo "Both are done on SQLite, then (unless CX_BENCH_STORED_MYSQL=false) on a fresh database of the"
-    echo "throwaway MariaDB, with each service on it as it runs in production."
+    echo "throwaway MariaDB, with each service on it as it runs in production. Each measured call also"
+    echo "says how much was read from storage during it: on SQLite, the service process's read_bytes (what"
+    echo "the kernel's page cache serves does not count); on MariaDB, InnoDB's data file reads"
+    echo "(Innodb_data_read, server-wide, the purge of erased rows included). InnoDB reads with O_DIRECT, so"
+    echo "every page missing from its buffer pool (1 GB here) is a disk read."
     echo
     echo "$out" | grep '^|'
     echo
