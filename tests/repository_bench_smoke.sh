@@ -2,7 +2,9 @@
 # Runs repository-bench briefly on SQLite and on the test MariaDB
 # (CX_TEST_MYSQL_URL, which scripts/test.sh sets), so the tool keeps working:
 # every measurement must print its line, and every call on a stored database
-# how much it read from storage. Its figures are not read (a test never
+# how much it read from storage. The stored databases are made to look like
+# ones from before the erasure listings (--migrated), so the statements that
+# do that run on both backends too. Its figures are not read (a test never
 # passes or fails on a time).
 #   repository_bench_smoke.sh REPOSITORY_BENCH_BINARY
 set -euo pipefail
@@ -13,7 +15,7 @@ if [[ -z "${CX_TEST_MYSQL_URL:-}" ]]; then
 fi
 rc=0
 out=$(timeout --kill-after=10 200 "$bench" --seconds=1 --mysql-url="$CX_TEST_MYSQL_URL" --stored-records=3000 \
-  --stored-mysql=true --stored-seconds=2) || rc=$?
+  --stored-events=3000 --stored-mysql=true --migrated=true --stored-seconds=2) || rc=$?
 echo "$out"
 if [[ $rc -ne 0 ]]; then
   echo "repository_bench_smoke: repository-bench exited with status $rc (124: it did not end within 200 s)" >&2
@@ -24,10 +26,14 @@ for backend in SQLite MariaDB; do
   for size in 1 32 100 1000 '1000 (plain INSERT, same table)'; do
     echo "$out" | grep -qF "| $backend | $size |" || fail "no $backend row for $size rows per transaction"
   done
-  echo "$out" | grep -q "^stored on $backend: 3000 feedback rows written" || fail "no stored line for $backend"
+  for what in 'feedback rows' 'journey events'; do
+    echo "$out" | grep -q "^stored on $backend: 3000 $what written" || fail "no line for $what stored on $backend"
+  done
 done
-# Four measured calls per backend (three reads, the erasures), each with its
-# latencies and the storage it read.
+migrated=$(echo "$out" | grep -c '^migrated: ' || true)
+[[ $migrated -eq 4 ]] || fail "expected each of the 4 stored databases made to look migrated, found $migrated"
+# Eight measured calls per backend (three reads and the erasures of each
+# service), each with its latencies and the storage it read.
 calls=$(echo "$out" | grep -cE '^  .*: [1-9][0-9]* calls, p50 [0-9.]+ ms, p99 [0-9.]+ ms, storage read [0-9.]+ KB/call$' || true)
-[[ $calls -eq 8 ]] || fail "expected 8 measured calls with their storage reads, found $calls"
+[[ $calls -eq 16 ]] || fail "expected 16 measured calls with their storage reads, found $calls"
 echo "repository_bench_smoke: ok"
