@@ -10,10 +10,10 @@
 // with N records stored. --stored-events=N does the same for
 // journey-service: N events of 200k visitors, 20k of them (N / 50 when
 // fewer) then merged into customers; GetJourney, ListChanges, and
-// RecordEvent of a visitor, then erasures of those customers. With --migrated=true each stored database is
-// made one from before its erasure listing (feedback migration 007, journey
-// 002) first, so the service's start lists the older changes (the start
-// time is printed).
+// RecordEvent of a visitor, then erasures of those customers. With
+// --migrated=true each stored database is made one from before its erasure
+// listing (feedback migration 007, journey 002) first, so the service's
+// start lists the older changes (the start time is printed).
 //
 // --stored-mysql=true does both on a fresh database of the --mysql-url
 // server too, after SQLite. Every measured call also says how much was read
@@ -485,7 +485,8 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
   std::cout << absl::StrFormat("journey-service after the reads: RSS %.0f MB (%s)\n", service->RssKb() / 1024.0,
                                service->RssParts());
   // Erasures of customers a visitor was merged into (about n / 200k events
-  // each, the upsert, the merge); at most 200 calls.
+  // each, the upsert, the merge); at most 200 calls, and at most one per
+  // merged customer.
   std::vector<Read> erasures;
   int64_t next_customer = 0;
   erasures.push_back({"EraseCustomer (a customer with a merged visitor)", [&] {
@@ -496,7 +497,7 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
                         jv1::EraseCustomerResponse resp;
                         return stub->EraseCustomer(&ctx, req, &resp);
                       }});
-  RunReads(erasures, storage_read_bytes, duration, 200);
+  RunReads(erasures, storage_read_bytes, duration, static_cast<int>(std::min<int64_t>(200, merged_visitors)));
   service->Stop();
 }
 
