@@ -9,8 +9,9 @@
 // erases customers (EraseCustomer): the latencies, and the service's RSS
 // with N records stored. --stored-events=N does the same for
 // journey-service: N events of 200k visitors, 20k of them (N / 50 when
-// fewer) then merged into customers; GetJourney, ListChanges, and
-// RecordEvent of a visitor, then erasures of those customers. With
+// fewer) then merged into customers; GetJourney of a visitor and of a
+// merged customer, ListChanges, and RecordEvent of a visitor, then erasures
+// of those customers. With
 // --migrated=true each stored database is made one from before its erasure
 // listing (feedback migration 007, journey 002) first, so the service's
 // start lists the older changes (the start time is printed).
@@ -370,11 +371,16 @@ void MeasureStored(const std::string& backend, const std::string& url, const std
 
 // Fills a journey database with n events of 200k visitors (10 event types,
 // spread over 180 days), merges 20k of the visitors (n / 50 when fewer)
-// into customers, then measures journey-service on it.
+// into customers, then measures journey-service on it. The visitors merged
+// are those of the first stored events, so every merged customer has
+// events, however few are stored.
 void MeasureStoredEvents(const std::string& backend, const std::string& url, const std::filesystem::path& dir,
                          int64_t n, absl::Duration duration, bool migrated) {
   constexpr int64_t kVisitors = 200000;
   const int64_t merged_visitors = std::clamp<int64_t>(n / 50, 1, 20000);
+  // The visitor of stored event j; 7919 is prime, so j < kVisitors name
+  // distinct visitors, and n >= kVisitors events reach all of them.
+  auto visitor_of_event = [](int64_t j) { return absl::StrCat("visitor-", (j * 7919) % kVisitors); };
   const int64_t end_us = absl::ToUnixMicros(absl::Now());
   constexpr int64_t kSpanUs = int64_t{180} * 86400 * 1000000;
   {
@@ -393,7 +399,7 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
         ne.tenant = "bench";
         auto& e = ne.event;
         e.set_event_id(absl::StrCat("stored-", j));
-        e.set_anonymous_id(absl::StrCat("visitor-", (j * 7919) % kVisitors));  // 7919 is prime: all visitors
+        e.set_anonymous_id(visitor_of_event(j));
         e.set_type(kTypes[j % 10]);
         e.set_channel(cx::common::v1::CHANNEL_WEB);
         e.set_touchpoint_id("website");
@@ -409,7 +415,8 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
       if (auto r = (*repo)->WriteEvents(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
     PrintStored(backend, "journey events", n, start, url);
-    // Visitors who signed in: each merged into a customer of their own.
+    // Visitors who signed in: each merged into a customer of their own
+    // (customer-v: the visitor of stored event v, which has events).
     const absl::Time merging = absl::Now();
     for (int64_t v = 0; v < merged_visitors; ++v) {
       cx::journey::CustomerUpsert u;
@@ -418,7 +425,7 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
       u.source_system = "crm";
       u.source_updated_us = u.now_us = end_us;
       if (auto r = (*repo)->UpsertCustomer(u); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
-      cx::journey::MergeInput m{"bench", {cx::journey::IdentityKind::kAnonymous, absl::StrCat("visitor-", v)},
+      cx::journey::MergeInput m{"bench", {cx::journey::IdentityKind::kAnonymous, visitor_of_event(v)},
                                 u.customer_id, "signed in", "bench", end_us};
       if (auto r = (*repo)->Merge(m); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
@@ -451,9 +458,25 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
                      jv1::GetJourneyRequest req;
                      // A visitor of a random stored event: every one asked has events.
                      const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
-                     req.mutable_identity()->set_anonymous_id(absl::StrCat("visitor-", (j * 7919) % kVisitors));
+                     req.mutable_identity()->set_anonymous_id(visitor_of_event(j));
                      jv1::GetJourneyResponse resp;
                      return stub->GetJourney(&ctx, req, &resp);
+                   }});
+  reads.push_back({"GetJourney of a merged customer (first page of 100 events)", [&] {
+                     grpc::ClientContext ctx;
+                     ctx.AddMetadata("authorization", absl::StrCat("Bearer ", kReadToken));
+                     jv1::GetJourneyRequest req;
+                     const std::string customer =
+                         absl::StrCat("customer-", rng() % static_cast<uint64_t>(merged_visitors));
+                     req.mutable_identity()->set_customer_id(customer);
+                     jv1::GetJourneyResponse resp;
+                     grpc::Status st = stub->GetJourney(&ctx, req, &resp);
+                     // The merged visitor's events are the customer's now.
+                     if (st.ok() && (resp.identity().customer_id() != customer || resp.events().empty())) {
+                       return grpc::Status(grpc::StatusCode::INTERNAL,
+                                           absl::StrCat(customer, ": the journey holds no merged events"));
+                     }
+                     return st;
                    }});
   reads.push_back({"ListChanges 500 from a random position", [&] {
                      grpc::ClientContext ctx;
@@ -495,7 +518,15 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
                         jv1::EraseCustomerRequest req;
                         req.set_customer_id(absl::StrCat("customer-", (next_customer++ * 997) % merged_visitors));
                         jv1::EraseCustomerResponse resp;
-                        return stub->EraseCustomer(&ctx, req, &resp);
+                        grpc::Status st = stub->EraseCustomer(&ctx, req, &resp);
+                        // Records erased: the customer, its merge and the merged visitor's
+                        // events (at least one).
+                        if (st.ok() && resp.erasure().records_erased() < 3) {
+                          return grpc::Status(grpc::StatusCode::INTERNAL,
+                                              absl::StrCat(req.customer_id(), ": erased only ",
+                                                           resp.erasure().records_erased(), " records"));
+                        }
+                        return st;
                       }});
   RunReads(erasures, storage_read_bytes, duration, static_cast<int>(std::min<int64_t>(200, merged_visitors)));
   service->Stop();
