@@ -11,10 +11,10 @@
 // journey-service: N events of 200k visitors, 20k of them (N / 50 when
 // fewer) then merged into customers; GetJourney of a visitor and of a
 // merged customer, ListChanges, and RecordEvent of a visitor, then erasures
-// of those customers. With
-// --migrated=true each stored database is made one from before its erasure
-// listing (feedback migration 007, journey 002) first, so the service's
-// start lists the older changes (the start time is printed).
+// of those customers. With --migrated=true each stored database is made one
+// from before its erasure listing (feedback migration 007, journey 002)
+// first, so the service's start lists the older changes (the start time is
+// printed).
 //
 // --stored-mysql=true does both on a fresh database of the --mysql-url
 // server too, after SQLite. Every measured call also says how much was read
