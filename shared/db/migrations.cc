@@ -37,14 +37,20 @@ std::vector<std::string> SplitStatements(const std::string& sql) {
 }
 
 absl::Status ApplyMigrations(ConnectionPool& pool, const std::string& scope,
-                             const std::vector<Migration>& migrations) {
+                             const std::vector<Migration>& migrations, absl::Duration lock_wait) {
   auto conn = pool.Acquire();
   if (!conn.ok()) return conn.status();
   SqlConnection& c = **conn;
   const bool mysql = c.backend() == Backend::kMysql;
   if (mysql) {
-    auto locked = c.Query("SELECT GET_LOCK(?, 60)", {absl::StrCat("cx_migrations_", scope)});
+    // GET_LOCK answers 1 when it holds the lock, 0 when the wait ran out.
+    auto locked = c.Query("SELECT GET_LOCK(?, ?)", {absl::StrCat("cx_migrations_", scope),
+                                                    std::max<int64_t>(0, absl::ToInt64Seconds(lock_wait))});
     if (!locked.ok()) return locked.status();
+    if (locked->empty() || locked->front().IsNull(0) || locked->front().Int(0) != 1) {
+      return absl::UnavailableError(absl::StrCat("another process is applying the ", scope, " migrations (waited ",
+                                                 absl::FormatDuration(lock_wait), ")"));
+    }
   }
   auto release = [&] {
     if (mysql) (void)c.Query("SELECT RELEASE_LOCK(?)", {absl::StrCat("cx_migrations_", scope)});

@@ -1,6 +1,9 @@
 // Numbered schema migrations, applied in order at start-up and recorded in
 // the schema_migrations table. A file holds statements separated by ';' at
-// the end of a line. Concurrent starts on MySQL are serialised by GET_LOCK.
+// the end of a line. Concurrent starts on MySQL are serialised by GET_LOCK:
+// a start waits up to `lock_wait` for another one's migrations (an index
+// rebuild on a large table takes minutes) and fails with UNAVAILABLE, having
+// applied nothing, when the lock is still held.
 #ifndef CX_SHARED_DB_MIGRATIONS_H_
 #define CX_SHARED_DB_MIGRATIONS_H_
 
@@ -10,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "shared/db/sql.h"
 
 namespace cx::shared::db {
@@ -23,7 +27,8 @@ struct Migration {
 // `scope` names the schema (e.g. "feedback") so services sharing a database
 // keep separate histories.
 absl::Status ApplyMigrations(ConnectionPool& pool, const std::string& scope,
-                             const std::vector<Migration>& migrations);
+                             const std::vector<Migration>& migrations,
+                             absl::Duration lock_wait = absl::Minutes(30));
 
 // A listing table that a migration added to an existing feed (journey's
 // change_identities, feedback's follow_up_updates) lists the feed records

@@ -99,6 +99,34 @@ TEST(MigrationsTest, AFailingMigrationLeavesNothingBehindOnSqlite) {
   EXPECT_EQ((*rows)[0].Int(0), 0);
 }
 
+// On MariaDB a start waits for another one's migrations of the same scope
+// (GET_LOCK); when the wait runs out it fails and applies nothing, and once
+// the lock is released it applies them.
+TEST(MigrationsTest, AStartThatCannotTakeTheMigrationLockAppliesNothingOnMariaDb) {
+  auto url = testing::CreateMysqlDatabase("migration_lock");
+  CX_ASSERT_OK(url);
+  auto pool = OpenDatabase(*url, "", 2);
+  CX_ASSERT_OK(pool);
+  auto other = (*pool)->Acquire();  // another replica, in the middle of its migrations
+  CX_ASSERT_OK(other);
+  auto held = (*other)->Query("SELECT GET_LOCK('cx_migrations_locked', 0)");
+  CX_ASSERT_OK(held);
+  ASSERT_EQ(held->front().Int(0), 1);
+  std::vector<Migration> v1{{1, "001_a", "CREATE TABLE a (x INTEGER);\n"}};
+  const absl::Status blocked = ApplyMigrations(**pool, "locked", v1, absl::Seconds(1));
+  EXPECT_EQ(blocked.code(), absl::StatusCode::kUnavailable) << blocked;
+  EXPECT_THAT(std::string(blocked.message()), ::testing::HasSubstr("locked migrations"));
+  auto tables = (*other)->Query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                                "AND TABLE_NAME IN ('a', 'schema_migrations')");
+  CX_ASSERT_OK(tables);
+  EXPECT_EQ(tables->front().Int(0), 0);
+  CX_ASSERT_OK((*other)->Query("SELECT RELEASE_LOCK('cx_migrations_locked')"));
+  CX_ASSERT_OK(ApplyMigrations(**pool, "locked", v1, absl::Seconds(1)));
+  auto applied = (*other)->Query("SELECT COUNT(*) FROM schema_migrations WHERE scope = 'locked'");
+  CX_ASSERT_OK(applied);
+  EXPECT_EQ(applied->front().Int(0), 1);
+}
+
 TEST(SqlTest, PlaceholdersAreOneParenthesisedGroupPerRow) {
   EXPECT_EQ(Placeholders(1, 1), "(?)");
   EXPECT_EQ(Placeholders(1, 4), "(?,?,?,?)");
