@@ -14,7 +14,8 @@
 // of those customers. With --migrated=true each stored database is made one
 // from before its erasure listing (feedback migration 007, journey 002)
 // first, so the service's start lists the older changes (the start time is
-// printed).
+// printed); the journey database also from before journey migration 003, so
+// that start also rebuilds the per-owner index with the feed sequence.
 //
 // --stored-mysql=true does both on a fresh database of the --mysql-url
 // server too, after SQLite. Every measured call also says how much was read
@@ -445,6 +446,23 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
                "UPDATE journey_meta SET value = (SELECT next_sequence FROM journey_sequence WHERE shard = 0) "
                "WHERE name = 'change_identities_from'"});
     std::cout << "migrated: the customer upserts' listing emptied, as before journey migration 002\n";
+    // And the per-owner index without the feed sequence, as before journey
+    // migration 003, which the start applies: the start time includes
+    // rebuilding that index.
+    const absl::Time downgrading = absl::Now();
+    if (absl::StartsWith(url, "sqlite://")) {
+      ExecuteOn(url, {"DROP INDEX events_by_owner",
+                      "CREATE INDEX events_by_owner ON events (tenant, owner_kind, owner_id, event_time_us, event_id, "
+                      "stage, channel, subject_kind, subject_id)",
+                      "DELETE FROM schema_migrations WHERE scope = 'journey' AND version = 3"});
+    } else {
+      ExecuteOn(url, {"ALTER TABLE events DROP INDEX events_by_owner, ADD INDEX events_by_owner (tenant, owner_kind, "
+                      "owner_id, event_time_us, event_id, stage, channel, subject_kind, subject_id)",
+                      "DELETE FROM schema_migrations WHERE scope = 'journey' AND version = 3"});
+    }
+    std::cout << absl::StrFormat("migrated: the per-owner index rebuilt without the sequence (in %.0f s), as before "
+                                 "journey migration 003\n",
+                                 absl::ToDoubleSeconds(absl::Now() - downgrading));
   }
   auto service = StartOnStored(CX_JOURNEY_SERVICE_BINARY, "journey-service", url, dir);
   const auto storage_read_bytes = StorageReadBytes(url, service->pid());
@@ -550,7 +568,8 @@ int main(int argc, char** argv) {
        "seconds for the reads on a stored database, and at most for its erasures (200 calls at most)"},
       {"migrated", "CX_BENCH_MIGRATED", "false",
        "the stored databases as ones from before the erasure listings (feedback migration 007: case updates; journey "
-       "002: customer upserts and unmerges), which the services list as they start"},
+       "002: customer upserts and unmerges; and journey 003: the per-owner index without the feed sequence), which the "
+       "services list (and rebuild) as they start"},
   };
   auto config = cx::shared::Config::ParseOrExit("repository-bench", specs, argc, argv);
   cx::shared::InitLogging("repository-bench", cx::shared::LogLevel::kWarning);

@@ -385,6 +385,62 @@ TEST_P(JourneyRepositoryConformance, AnErasureRedactsTheChangesCommittedBeforeTh
   }
 }
 
+// A database from before journey migration 003, whose per-owner index lacks
+// the feed sequence: opening it rebuilds the index with the sequence, and
+// every identity reads back as before.
+TEST_P(JourneyRepositoryConformance, MigrationThreeRebuildsTheOwnerIndexAndKeepsEveryJourney) {
+  MakeCustomer("acme", "c1");
+  MakeCustomer("acme", "c2");
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 40; ++i) {
+    const IdentityKey who = i % 3 == 0 ? Anonymous("v1") : Customer(i % 3 == 1 ? "c1" : "c2");
+    events.push_back(Ev("acme", absl::StrCat("e", i), who, i % 2 ? "order_placed" : "page_view",
+                        kT0 + ((i * 7) % 40) * kMinute));
+  }
+  Write(events);
+  CX_ASSERT_OK(repo_->Merge({"acme", Anonymous("v1"), "c1", "signed in", "connector", kT0}));
+  const std::vector<IdentityKey> identities{Customer("c1"), Customer("c2"), Anonymous("v1")};
+  const std::string before = Dump("acme", identities, {});
+
+  auto pool = shared::db::OpenDatabase(db_->url(), "", 1);
+  CX_ASSERT_OK(pool);
+  auto c = (*pool)->Acquire();
+  CX_ASSERT_OK(c);
+  const std::string old_columns =
+      "(tenant, owner_kind, owner_id, event_time_us, event_id, stage, channel, subject_kind, subject_id)";
+  const bool mysql = (*c)->backend() == shared::db::Backend::kMysql;
+  const std::vector<std::string> downgrade =
+      mysql ? std::vector<std::string>{"ALTER TABLE events DROP INDEX events_by_owner, ADD INDEX events_by_owner " +
+                                       old_columns}
+            : std::vector<std::string>{"DROP INDEX events_by_owner",
+                                       "CREATE INDEX events_by_owner ON events " + old_columns};
+  for (const auto& sql : downgrade) CX_ASSERT_OK((*c)->Execute(sql));
+  CX_ASSERT_OK((*c)->Execute("DELETE FROM schema_migrations WHERE scope = 'journey' AND version = 3"));
+  auto columns = [&]() -> std::vector<std::string> {
+    auto rows = mysql ? (*c)->Query("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = "
+                                    "DATABASE() AND TABLE_NAME = 'events' AND INDEX_NAME = 'events_by_owner' "
+                                    "ORDER BY SEQ_IN_INDEX")
+                      : (*c)->Query("SELECT name FROM pragma_index_info('events_by_owner') ORDER BY seqno");
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    std::vector<std::string> out;
+    if (rows.ok()) {
+      for (const auto& row : *rows) out.push_back(row.Text(0));
+    }
+    return out;
+  };
+  ASSERT_EQ(columns().size(), 9u);
+
+  repo_ = Open();  // the service starts on the older database
+  ASSERT_NE(repo_, nullptr);
+  const auto rebuilt = columns();
+  ASSERT_EQ(rebuilt.size(), 10u);
+  EXPECT_EQ(rebuilt.back(), "sequence");
+  EXPECT_EQ(Dump("acme", identities, {}), before);
+  auto recorded = (*c)->Query("SELECT COUNT(*) FROM schema_migrations WHERE scope = 'journey' AND version = 3");
+  CX_ASSERT_OK(recorded);
+  EXPECT_EQ(recorded->front().Int(0), 1);
+}
+
 // A write looks up its events' identities among the erased only for
 // tenants that have erased someone: in one transaction with events of both
 // kinds of tenant, only the erased customer's event in the tenant that
@@ -797,6 +853,11 @@ TEST_P(JourneyQueryPlans, OperationsOnOneCustomerReadNoTenantWideRange) {
   auto wide = shared::testing::TenantWideReads(db.url(), statements, {"SELECT body FROM stage_mappings WHERE tenant = ?"});
   CX_ASSERT_OK(wide);
   EXPECT_THAT(*wide, ::testing::IsEmpty());
+  // The reads of an owner's events (timeline, export, erasure, unmerge) take
+  // what they need, the feed sequence included, from the per-owner index.
+  auto uncovered = shared::testing::UncoveredReads(db.url(), statements, "events_by_owner");
+  CX_ASSERT_OK(uncovered);
+  EXPECT_THAT(*uncovered, ::testing::IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, JourneyRepositoryConformance, ::testing::Values("sqlite", "mysql"),

@@ -3,8 +3,9 @@
 # (CX_TEST_MYSQL_URL, which scripts/test.sh sets), so the tool keeps working:
 # every measurement must print its line, and every call on a stored database
 # how much it read from storage. The stored databases are made to look like
-# ones from before the erasure listings (--migrated), so the statements that
-# do that run on both backends too. Its figures are not read (a test never
+# ones from before the erasure listings and the journey databases' per-owner
+# index one from before journey migration 003 (--migrated), so the statements
+# that do that, and the migration, run on both backends too. Its figures are not read (a test never
 # passes or fails on a time).
 #   repository_bench_smoke.sh REPOSITORY_BENCH_BINARY
 set -euo pipefail
@@ -30,8 +31,13 @@ for backend in SQLite MariaDB; do
     echo "$out" | grep -q "^stored on $backend: 3000 $what written" || fail "no line for $what stored on $backend"
   done
 done
+# Each of the 4 stored databases made to look migrated (its erasure
+# listing), and each journey database's per-owner index made one from before
+# journey migration 003, which the journey-service start then rebuilds.
 migrated=$(echo "$out" | grep -c '^migrated: ' || true)
-[[ $migrated -eq 4 ]] || fail "expected each of the 4 stored databases made to look migrated, found $migrated"
+[[ $migrated -eq 6 ]] || fail "expected 6 lines of stored databases made to look migrated, found $migrated"
+rebuilt=$(echo "$out" | grep -c '^migrated: the per-owner index rebuilt without the sequence' || true)
+[[ $rebuilt -eq 2 ]] || fail "expected both journey databases' per-owner index made as before migration 003, found $rebuilt"
 # Nine measured calls per backend (three feedback reads and its erasures;
 # four journey calls, GetJourney of a merged customer among them, and its
 # erasures), each with its latencies and the storage it read. The journey

@@ -135,6 +135,20 @@ void WideAccesses(const google::protobuf::Value& plan, std::vector<std::string>*
   for (const auto& [name, value] : fields) WideAccesses(value, out);
 }
 
+// The plan of `s` on MySQL/MariaDB, as EXPLAIN FORMAT=JSON's tree.
+absl::StatusOr<google::protobuf::Value> MysqlPlan(SqlConnection& c, const LoggedStatement& s) {
+  auto text = db::MysqlStatementText(s.sql, s.params);
+  if (!text.ok()) return WithStatement(text.status(), s.sql);
+  auto plan = c.Query(absl::StrCat("EXPLAIN FORMAT=JSON ", *text));
+  if (!plan.ok()) return WithStatement(plan.status(), s.sql);
+  if (plan->empty()) return WithStatement(absl::InternalError("EXPLAIN returned nothing"), s.sql);
+  google::protobuf::Value tree;
+  if (auto parsed = google::protobuf::util::JsonStringToMessage(plan->front().Text(0), &tree); !parsed.ok()) {
+    return WithStatement(absl::InternalError(absl::StrCat("EXPLAIN's JSON: ", parsed.ToString())), s.sql);
+  }
+  return tree;
+}
+
 absl::StatusOr<std::vector<std::string>> MysqlWideReads(SqlConnection& c,
                                                         const std::vector<LoggedStatement>& statements,
                                                         const std::set<std::string>& exempt) {
@@ -146,21 +160,36 @@ absl::StatusOr<std::vector<std::string>> MysqlWideReads(SqlConnection& c,
   std::vector<std::string> out;
   for (const LoggedStatement& s : statements) {
     if (Exempt(s, exempt) || !ReadsRows(s.sql)) continue;
-    auto text = db::MysqlStatementText(s.sql, s.params);
-    if (!text.ok()) return WithStatement(text.status(), s.sql);
-    auto plan = c.Query(absl::StrCat("EXPLAIN FORMAT=JSON ", *text));
-    if (!plan.ok()) return WithStatement(plan.status(), s.sql);
-    if (plan->empty()) return WithStatement(absl::InternalError("EXPLAIN returned nothing"), s.sql);
-    google::protobuf::Value tree;
-    if (auto parsed = google::protobuf::util::JsonStringToMessage(plan->front().Text(0), &tree); !parsed.ok()) {
-      return WithStatement(absl::InternalError(absl::StrCat("EXPLAIN's JSON: ", parsed.ToString())), s.sql);
-    }
+    auto tree = MysqlPlan(c, s);
+    if (!tree.ok()) return tree.status();
     std::vector<std::string> wide;
-    WideAccesses(tree, &wide);
+    WideAccesses(*tree, &wide);
     for (const auto& w : wide) out.push_back(absl::StrCat(w, " <- ", s.sql));
   }
   return out;
 }
+
+// Appends to `out` each table access in `plan` by key `index` that reads
+// the table's rows as well (no "using_index").
+void UncoveredAccesses(const google::protobuf::Value& plan, const std::string& index, std::vector<std::string>* out) {
+  if (plan.has_list_value()) {
+    for (const auto& v : plan.list_value().values()) UncoveredAccesses(v, index, out);
+    return;
+  }
+  if (!plan.has_struct_value()) return;
+  const auto& fields = plan.struct_value().fields();
+  auto key = fields.find("key");
+  if (fields.count("access_type") && key != fields.end() && key->second.string_value() == index) {
+    auto covered = fields.find("using_index");
+    if (covered == fields.end() || !covered->second.bool_value()) {
+      out->push_back(absl::StrCat(fields.at("table_name").string_value(), " ", fields.at("access_type").string_value(),
+                                  " ", index, " without using_index"));
+    }
+  }
+  for (const auto& [name, value] : fields) UncoveredAccesses(value, index, out);
+}
+
+bool IsSelect(const std::string& sql) { return absl::StartsWithIgnoreCase(sql, "SELECT"); }
 
 }  // namespace
 
@@ -192,6 +221,34 @@ absl::StatusOr<std::vector<std::string>> TenantWideReads(const std::string& url,
   if (!c.ok()) return c.status();
   return (*c)->backend() == db::Backend::kSqlite ? SqliteWideReads(**c, statements, exempt)
                                                  : MysqlWideReads(**c, statements, exempt);
+}
+
+absl::StatusOr<std::vector<std::string>> UncoveredReads(const std::string& url,
+                                                        const std::vector<LoggedStatement>& statements,
+                                                        const std::string& index) {
+  auto c = Connect(url);
+  if (!c.ok()) return c.status();
+  std::vector<std::string> out;
+  for (const LoggedStatement& s : statements) {
+    if (!IsSelect(s.sql)) continue;
+    if ((*c)->backend() == db::Backend::kSqlite) {
+      auto plan = (*c)->Query(absl::StrCat("EXPLAIN QUERY PLAN ", s.sql));
+      if (!plan.ok()) return WithStatement(plan.status(), s.sql);
+      for (const auto& row : *plan) {
+        const std::string& detail = row.Text(3);
+        if (absl::StrContains(absl::StrCat(detail, " "), absl::StrCat(" USING INDEX ", index, " "))) {
+          out.push_back(absl::StrCat(detail, " <- ", s.sql));
+        }
+      }
+      continue;
+    }
+    auto tree = MysqlPlan(**c, s);
+    if (!tree.ok()) return tree.status();
+    std::vector<std::string> uncovered;
+    UncoveredAccesses(*tree, index, &uncovered);
+    for (const auto& u : uncovered) out.push_back(absl::StrCat(u, " <- ", s.sql));
+  }
+  return out;
 }
 
 }  // namespace cx::shared::testing

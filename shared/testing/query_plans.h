@@ -59,6 +59,15 @@ absl::StatusOr<std::vector<std::string>> TenantWideReads(const std::string& url,
                                                          const std::vector<LoggedStatement>& statements,
                                                          const std::set<std::string>& exempt = {});
 
+// The SELECT statements among `statements` whose plan on the database at
+// `url` reads through `index` and then the table's rows too (the index does
+// not cover what the statement reads), each as "plan line <- statement":
+// SQLite's "USING INDEX i" rather than "USING COVERING INDEX i", MySQL's
+// access by key i without "using_index".
+absl::StatusOr<std::vector<std::string>> UncoveredReads(const std::string& url,
+                                                        const std::vector<LoggedStatement>& statements,
+                                                        const std::string& index);
+
 }  // namespace cx::shared::testing
 
 #endif  // CX_SHARED_TESTING_QUERY_PLANS_H_
