@@ -385,6 +385,44 @@ TEST_P(JourneyRepositoryConformance, AnErasureRedactsTheChangesCommittedBeforeTh
   }
 }
 
+// The right-of-access export pages through the events of the customer and
+// of the identities merged into it, in sequence order, each once, and
+// leaves out those of other customers.
+TEST_P(JourneyRepositoryConformance, ExportPagesThroughTheCustomersEventsInSequenceOrder) {
+  MakeCustomer("acme", "c1");
+  MakeCustomer("acme", "c2");
+  std::vector<NewEvent> events;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 30; ++i) {
+    const IdentityKey who = i % 3 == 0 ? Anonymous("v1") : Customer(i % 3 == 1 ? "c1" : "c2");
+    const std::string id = absl::StrCat("e", i);
+    // Event times out of sequence order: the export follows the sequence.
+    events.push_back(Ev("acme", id, who, "page_view", kT0 + ((i * 11) % 30) * kMinute));
+    if (who.id != "c2") expected.push_back(id);
+  }
+  Write(events);
+  CX_ASSERT_OK(repo_->Merge({"acme", Anonymous("v1"), "c1", "signed in", "connector", kT0}));
+  std::vector<std::string> exported;
+  int64_t after = 0;
+  int pages = 0;
+  for (bool more = true; more; ++pages) {
+    ASSERT_LT(pages, 10);
+    auto page = repo_->ExportCustomer("acme", "c1", after, 7);
+    CX_ASSERT_OK(page);
+    ASSERT_EQ(page->customers.size(), 1u);
+    EXPECT_EQ(page->anonymous_ids, std::vector<std::string>{"v1"});
+    for (const auto& e : page->events) {
+      EXPECT_GT(e.sequence(), after);
+      exported.push_back(e.event_id());
+    }
+    if (!page->events.empty()) after = page->events.back().sequence();
+    more = page->more;
+    if (more) after = page->last_sequence;
+  }
+  EXPECT_EQ(exported, expected);
+  EXPECT_EQ(pages, 3);  // 20 events, 7 a page
+}
+
 // A database from before journey migration 003, whose per-owner index lacks
 // the feed sequence: opening it rebuilds the index with the sequence, and
 // every identity reads back as before.

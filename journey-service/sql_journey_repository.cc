@@ -404,10 +404,16 @@ class SqlJourneyRepository final : public JourneyRepository {
     if (!roots.ok()) return roots.status();
     const IdentityKey root = roots->begin()->second;
     const std::set<IdentityKey> members(subtree->begin(), subtree->end());
-    auto rows = c.Query(absl::StrCat("SELECT e.sequence, e.subject_kind, e.subject_id, c.body FROM ",
+    // The page is chosen from the per-owner index alone (it holds the
+    // sequence), and only its events' change records are read. Joined
+    // before the sort and LIMIT, as before, every page read the change
+    // record of every event the customer has.
+    auto rows = c.Query(absl::StrCat("SELECT e.sequence, e.subject_kind, e.subject_id, c.body FROM (SELECT e.sequence, "
+                                     "e.subject_kind, e.subject_id FROM ",
                                      EventsOfOwner(c.backend()),
-                                     " JOIN journey_changes c ON c.sequence = e.sequence WHERE e.tenant = ? AND "
-                                     "e.owner_kind = ? AND e.owner_id = ? AND e.sequence > ? ORDER BY e.sequence LIMIT ?"),
+                                     " WHERE e.tenant = ? AND e.owner_kind = ? AND e.owner_id = ? AND e.sequence > ? "
+                                     "ORDER BY e.sequence LIMIT ?) e JOIN journey_changes c ON c.sequence = e.sequence "
+                                     "ORDER BY e.sequence"),
                         {tenant, Kind(root), root.id, after_sequence, int64_t{limit}});
     if (!rows.ok()) return rows.status();
     for (const auto& row : *rows) {
