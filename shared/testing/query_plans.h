@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<std::string>> TenantWideReads(const std::string& url,
 // `url` reads through `index` and then the table's rows too (the index does
 // not cover what the statement reads), each as "plan line <- statement":
 // SQLite's "USING INDEX i" rather than "USING COVERING INDEX i", MySQL's
-// access by key i without "using_index".
+// access by key i without "using_index" (after ANALYZE TABLE, as above).
 absl::StatusOr<std::vector<std::string>> UncoveredReads(const std::string& url,
                                                         const std::vector<LoggedStatement>& statements,
                                                         const std::string& index);
