@@ -751,7 +751,7 @@ int main(int argc, char** argv) {
       {"batch-inflight", "CX_BENCH_BATCH_INFLIGHT", "8", "batch calls in flight"},
       {"query-inflight", "CX_BENCH_QUERY_INFLIGHT", "8", "metrics queries in flight"},
       {"freshness-samples", "CX_BENCH_FRESHNESS_SAMPLES", "200", "most freshness probes per scenario"},
-      {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure (a fresh database is created)"},
+      {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure (fresh databases are made on it, and dropped at the end)"},
       {"mysql-pid-file", "CX_BENCH_MYSQL_PID_FILE", "",
        "that server's pid file, to report its storage writes per row (scripts/mariadb.sh: $CX_MARIADB_DIR/mysqld.pid)"},
       {"scenarios", "CX_BENCH_SCENARIOS", "unary,batch", "which of unary,batch to run"},
@@ -853,14 +853,19 @@ int main(int argc, char** argv) {
       run_backend(kSqliteInMemory, [](const std::string&) { return std::string("sqlite::memory:"); });
     }
     if (!config.Get("mysql-url").empty()) {
+      std::vector<std::string> databases;  // dropped once the services have stopped, as the files are removed
       run_backend("MariaDB", [&](const std::string& name) {
         auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), absl::StrCat("cx_bench_", name));
         if (!url.ok()) {
           std::cerr << "MariaDB: " << url.status() << "\n";
           std::exit(1);
         }
+        databases.push_back(*url);
         return *url;
       });
+      for (const std::string& url : databases) {
+        if (absl::Status s = cx::shared::db::DropMysqlDatabase(url); !s.ok()) std::cerr << "MariaDB: " << s << "\n";
+      }
     }
     run_echo(", again after the services");
     std::filesystem::remove_all(round_dir);

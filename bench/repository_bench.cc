@@ -563,7 +563,7 @@ int main(int argc, char** argv) {
        "also: journey-service's RSS and read latency with this many events stored (SQLite; MariaDB too with "
        "--stored-mysql)"},
       {"stored-mysql", "CX_BENCH_STORED_MYSQL", "false",
-       "the stored-records and stored-events measurements on a fresh database of --mysql-url too"},
+       "the stored-records and stored-events measurements on fresh databases of --mysql-url too (dropped at the end)"},
       {"stored-seconds", "CX_BENCH_STORED_SECONDS", "10",
        "seconds for the reads on a stored database, and at most for its erasures (200 calls at most)"},
       {"migrated", "CX_BENCH_MIGRATED", "false",
@@ -586,9 +586,13 @@ int main(int argc, char** argv) {
   MeasureRawInsert("SQLite", sqlite_url, duration, {"feedback_by_customer"}, "same table without the customer index");
   MeasureRawInsert("SQLite", sqlite_url, duration, {"feedback_by_time", "feedback_by_sequence"},
                    "same table, request-id index only");
+  // The fresh MariaDB databases, dropped at the end as the SQLite files are
+  // removed.
+  std::vector<std::string> databases;
   if (!config.Get("mysql-url").empty()) {
     auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_repo_bench");
     if (!url.ok()) { std::cerr << url.status() << "\n"; return 1; }
+    databases.push_back(*url);
     Measure("MariaDB", *url, duration);
     MeasureRawInsert("MariaDB", *url, duration);
   }
@@ -601,6 +605,7 @@ int main(int argc, char** argv) {
     stores.push_back({"MariaDB", [&](const std::string&) {
                         auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_repo_stored");
                         if (!url.ok()) { std::cerr << url.status() << "\n"; std::exit(1); }
+                        databases.push_back(*url);
                         return *url;
                       }});
   }
@@ -614,5 +619,12 @@ int main(int argc, char** argv) {
     }
   }
   std::filesystem::remove_all(dir);
+  for (const std::string& url : databases) {
+    if (absl::Status s = cx::shared::db::DropMysqlDatabase(url); !s.ok()) {
+      std::cerr << "MariaDB: " << s << "\n";
+      return 1;
+    }
+    std::cout << "dropped the MariaDB database " << url.substr(url.rfind('/') + 1) << "\n";
+  }
   return 0;
 }

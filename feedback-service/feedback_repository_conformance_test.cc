@@ -43,24 +43,14 @@ NewFeedback Make(const std::string& tenant, const std::string& request_id, int s
 class FeedbackRepositoryConformance : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "mysql") {
-      auto url = shared::testing::CreateMysqlDatabase("cx_feedback_conf");
-      ASSERT_TRUE(url.ok()) << url.status();
-      url_ = *url;
-    } else {
-      dir_ = std::filesystem::temp_directory_path() / absl::StrCat("cx_feedback_conf_", getpid(), "_", counter_++);
-      std::filesystem::remove_all(dir_);
-      url_ = absl::StrCat("sqlite://", (dir_ / "feedback.db").string());
-    }
+    db_ = std::make_unique<shared::testing::ScratchDatabase>(GetParam(), "cx_feedback_conf");
+    ASSERT_TRUE(db_->status().ok()) << db_->status();
     repo_ = Open();
     ASSERT_NE(repo_, nullptr);
   }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
 
   std::shared_ptr<FeedbackRepository> Open() {
-    auto pool = shared::db::OpenDatabase(url_, "", 4);
+    auto pool = shared::db::OpenDatabase(db_->url(), "", 4);
     EXPECT_TRUE(pool.ok()) << pool.status();
     if (!pool.ok()) return nullptr;
     auto repo = OpenFeedbackRepository(*pool);
@@ -83,9 +73,7 @@ class FeedbackRepositoryConformance : public ::testing::TestWithParam<std::strin
     return repo_->EraseCustomer(erase);
   }
 
-  static inline std::atomic<int> counter_{0};
-  std::filesystem::path dir_;
-  std::string url_;
+  std::unique_ptr<shared::testing::ScratchDatabase> db_;
   std::shared_ptr<FeedbackRepository> repo_;
 };
 
@@ -609,7 +597,7 @@ TEST_P(FeedbackRepositoryConformance, AnErasureRedactsEveryRecordOfTheCustomersC
     };
     for (int64_t id : c7_cases) update(id, "agent-1");
     update(kept_cases[0], "agent-1");
-    auto pool = shared::db::OpenDatabase(url_, "", 1);
+    auto pool = shared::db::OpenDatabase(db_->url(), "", 1);
     ASSERT_TRUE(pool.ok()) << pool.status();
     auto c = (*pool)->Acquire();
     ASSERT_TRUE(c.ok());

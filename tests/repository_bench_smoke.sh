@@ -45,4 +45,13 @@ rebuilt=$(echo "$out" | grep -c '^migrated: the per-owner index rebuilt without 
 # holds none of the merged visitor's events.
 calls=$(echo "$out" | grep -cE '^  .*: [1-9][0-9]* calls, p50 [0-9.]+ ms, p99 [0-9.]+ ms, storage read [0-9.]+ KB/call$' || true)
 [[ $calls -eq 18 ]] || fail "expected 18 measured calls with their storage reads, found $calls"
+# The three fresh databases it made on the server (one for the write
+# measurements, one each for the stored feedback and events) are gone at its end.
+[[ $CX_TEST_MYSQL_URL =~ ^mysql://([^:@]+)(:([^@]*))?@([^:/]+):([0-9]+)/ ]] || fail "cannot read $CX_TEST_MYSQL_URL"
+db_user=${BASH_REMATCH[1]} db_password=${BASH_REMATCH[3]} db_host=${BASH_REMATCH[4]} db_port=${BASH_REMATCH[5]}
+dropped=$(echo "$out" | sed -n 's/^dropped the MariaDB database \([A-Za-z0-9_]*\)$/\1/p')
+[[ $(echo "$dropped" | grep -c .) -eq 3 ]] || fail "expected 3 MariaDB databases dropped, found: $dropped"
+left=$(MYSQL_PWD="$db_password" mariadb --no-defaults -h "$db_host" -P "$db_port" -u "$db_user" -N -e \
+  "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('$(echo $dropped | sed "s/ /','/g")')")
+[[ $left -eq 0 ]] || fail "$left of the databases it dropped are still on the server"
 echo "repository_bench_smoke: ok"

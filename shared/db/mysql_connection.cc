@@ -10,10 +10,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -370,6 +372,19 @@ absl::StatusOr<std::string> CreateFreshMysqlDatabase(const std::string& base_url
   if (auto s = (*conn)->Execute(absl::StrCat("CREATE DATABASE ", name)); !s.ok()) return s.status();
   return absl::StrCat("mysql://", target->user, ":", target->password, "@", target->host, ":", target->port,
                       "/", name);
+}
+
+absl::Status DropMysqlDatabase(const std::string& url) {
+  auto target = ParseMysqlUrl(url, "");
+  if (!target.ok()) return target.status();
+  const std::string name = std::move(target->database);
+  if (!std::all_of(name.begin(), name.end(), [](char ch) { return absl::ascii_isalnum(ch) || ch == '_'; })) {
+    return absl::InvalidArgumentError(absl::StrCat("not a database CreateFreshMysqlDatabase names: ", name));
+  }
+  auto conn = OpenMysql(*target);  // to the server, no database: it may be gone already
+  if (!conn.ok()) return conn.status();
+  if (auto s = (*conn)->Execute("SET SESSION lock_wait_timeout = 10"); !s.ok()) return s.status();
+  return (*conn)->Execute(absl::StrCat("DROP DATABASE IF EXISTS ", name)).status();
 }
 
 }  // namespace cx::shared::db

@@ -37,6 +37,11 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenMysql(const MysqlTarget& targ
 // `base_url` and returns its URL (tests and benchmarks).
 absl::StatusOr<std::string> CreateFreshMysqlDatabase(const std::string& base_url, const std::string& prefix);
 
+// Drops the database a URL of CreateFreshMysqlDatabase names, if it is
+// still there, so that tests and benchmarks leave the server as they found
+// it. Waits at most 10 s for tables another connection is still using.
+absl::Status DropMysqlDatabase(const std::string& url);
+
 }  // namespace cx::shared::db
 
 #endif  // CX_SHARED_DB_MYSQL_CONNECTION_H_

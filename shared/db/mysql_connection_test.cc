@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 #include "shared/testing/test_util.h"
@@ -79,6 +80,33 @@ TEST(MysqlStatementTextTest, ValuesRoundTripThroughMariaDb) {
   auto count = c.Query("SELECT COUNT(*) FROM t");
   ASSERT_TRUE(count.ok());
   EXPECT_EQ((*count)[0].Int(0), 2);
+}
+
+// Tests and benchmarks drop the databases they create: the drop removes the
+// database with its tables while another connection to it sits idle, and a
+// second drop, of a database already gone, succeeds too.
+TEST(DropMysqlDatabaseTest, RemovesTheDatabaseAndCanBeRepeated) {
+  auto url = testing::CreateMysqlDatabase("cx_drop_me");
+  ASSERT_TRUE(url.ok()) << url.status();
+  auto target = ParseMysqlUrl(*url, "");
+  ASSERT_TRUE(target.ok()) << target.status();
+  auto idle = OpenMysql(*target);
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  ASSERT_TRUE((*idle)->Execute("CREATE TABLE t (id BIGINT PRIMARY KEY)").ok());
+  ASSERT_TRUE((*idle)->Execute("INSERT INTO t (id) VALUES (1), (2)").ok());
+  auto exists = [&]() -> int64_t {
+    auto rows = (*idle)->Query("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+                               {target->database});
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return rows.ok() ? (*rows)[0].Int(0) : -1;
+  };
+  ASSERT_EQ(exists(), 1);
+  ASSERT_TRUE(DropMysqlDatabase(*url).ok());
+  EXPECT_EQ(exists(), 0);
+  EXPECT_FALSE(OpenMysql(*target).ok());  // nothing left to connect to
+  EXPECT_TRUE(DropMysqlDatabase(*url).ok());
+  // Only names CreateFreshMysqlDatabase makes are dropped.
+  EXPECT_EQ(DropMysqlDatabase(absl::StrCat(*url, ";DROP")).code(), absl::StatusCode::kInvalidArgument);
 }
 
 // A feed reader's horizon waits for the writer holding the sequence row, so

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
 
@@ -57,7 +59,9 @@ std::string MysqlBaseUrl() {
   return url == nullptr ? "" : url;
 }
 
-absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix) {
+namespace {
+
+absl::StatusOr<std::string> CreateOnTestServer(const std::string& prefix) {
   std::string base = MysqlBaseUrl();
   if (base.empty()) {
     return absl::FailedPreconditionError(
@@ -66,10 +70,38 @@ absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix) {
   return db::CreateFreshMysqlDatabase(base, prefix);
 }
 
+// The databases of CreateMysqlDatabase, dropped at exit. (Registered after
+// the first one is made, so after the driver it uses, which outlives this.)
+std::mutex created_mu;
+std::vector<std::string>* created = nullptr;
+pid_t creator = 0;
+
+void DropCreated() {
+  std::lock_guard<std::mutex> lock(created_mu);
+  if (getpid() != creator) return;  // a forked child that exits: the databases are its parent's
+  for (const std::string& url : *created) (void)db::DropMysqlDatabase(url);
+  created->clear();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix) {
+  auto url = CreateOnTestServer(prefix);
+  if (!url.ok()) return url;
+  std::lock_guard<std::mutex> lock(created_mu);
+  if (created == nullptr) {
+    created = new std::vector<std::string>();  // never freed: used at exit
+    creator = getpid();
+    std::atexit(DropCreated);
+  }
+  created->push_back(*url);
+  return url;
+}
+
 ScratchDatabase::ScratchDatabase(const std::string& backend, const std::string& prefix) {
   static std::atomic<int> counter{0};
   if (backend == "mysql") {
-    auto url = CreateMysqlDatabase(prefix);
+    auto url = CreateOnTestServer(prefix);  // dropped by the destructor
     status_ = url.status();
     if (url.ok()) url_ = *url;
     return;
@@ -83,6 +115,9 @@ ScratchDatabase::~ScratchDatabase() {
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+  } else if (status_.ok()) {
+    // A server a test has stopped keeps its database: nothing to do then.
+    (void)db::DropMysqlDatabase(url_);
   }
 }
 

@@ -124,12 +124,14 @@ class OwnMariaDb {
 // mysql:// URL of the MariaDB started by the test script (CX_TEST_MYSQL_URL),
 // or empty when it is not set.
 std::string MysqlBaseUrl();
-// Creates a new empty database on that server and returns its URL.
+// Creates a new empty database on that server and returns its URL. The
+// database is dropped when the test program exits.
 absl::StatusOr<std::string> CreateMysqlDatabase(const std::string& prefix);
 
 // A throwaway database for one backend: "sqlite" (a file in a fresh temp
 // directory, removed afterwards) or "mysql" (a new database on the test
-// MariaDB). Conformance suites are parameterized by the backend name.
+// MariaDB, dropped afterwards). Conformance suites are parameterized by the
+// backend name.
 class ScratchDatabase {
  public:
   ScratchDatabase(const std::string& backend, const std::string& prefix);
