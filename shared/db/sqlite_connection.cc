@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -194,6 +195,13 @@ int WaitWhileBusy(void*, int attempts) {
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint,
                                                          int cache_kib) {
+  // SQLite keeps no memory statistics (nothing here reads them): with them,
+  // every allocation of every connection takes one process-wide mutex. Set
+  // before SQLite initializes, which the first open (or the VFS lookup in
+  // it) does. cx-bench, batch ingest, three interleaved rounds: the service's
+  // CPU per feedback 24.4-29.4 -> 24.1-24.4 us.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
