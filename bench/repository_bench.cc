@@ -1,6 +1,8 @@
 // repository-bench: the storage layer alone (no gRPC): rows/s of
 // FeedbackRepository::Write at several batch sizes on SQLite and MariaDB.
-// Tells how much of an end-to-end figure the database costs.
+// Tells how much of an end-to-end figure the database costs. Then, on a
+// SQLite file filled to --wal-stored rows, the pages a commit puts in the
+// WAL, by table and index (MeasureWalPages).
 //
 // With --stored-records=N it also fills a SQLite file with N feedback rows
 // (200k customers; 64% open a case), starts the feedback-service binary on
@@ -21,7 +23,7 @@
 // server too, after SQLite. Every measured call also says how much was read
 // from storage during it (StorageReadBytes).
 //
-//   repository-bench [--seconds=2] [--mysql-url=mysql://user:pw@host:port/db]
+//   repository-bench [--seconds=2] [--wal-stored=300000] [--mysql-url=mysql://user:pw@host:port/db]
 //                    [--stored-records=0] [--stored-events=0] [--migrated=false]
 //                    [--stored-mysql=false] [--stored-seconds=10]
 #include <unistd.h>
@@ -31,7 +33,10 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -124,7 +129,9 @@ void MeasureRawInsert(const std::string& backend, const std::string& url, absl::
                                rows / seconds, rows / seconds / 1000);
 }
 
-void Measure(const std::string& backend, const std::string& url, absl::Duration duration) {
+// Returns the number after the last row's (Make), so later rows of the same
+// run are new.
+int64_t Measure(const std::string& backend, const std::string& url, absl::Duration duration) {
   auto pool = cx::shared::db::OpenDatabase(url, "", 2);
   if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
   auto repo = cx::feedback::OpenFeedbackRepository(*pool);
@@ -145,6 +152,7 @@ void Measure(const std::string& backend, const std::string& url, absl::Duration 
     std::cout << absl::StrFormat("| %s | %d | %.0f | %.0f |\n", backend, batch_size, rows / seconds,
                                  rows / seconds / batch_size);
   }
+  return next;
 }
 
 // A read served by a service started on a filled database, the latencies
@@ -288,6 +296,100 @@ NewFeedback WithCase(NewFeedback n) {
   *fu.mutable_update_time() = fu.create_time();
   n.follow_up = std::move(fu);
   return n;
+}
+
+// Where a commit's storage writes go, on the SQLite file `path` that Measure
+// filled: SQLite's WAL holds every page a commit changed, whole, so after a
+// checkpoint that empties the WAL, one repository Write of `rows` rows
+// leaves exactly its pages there. Each page's number (a frame's first four
+// bytes, big-endian) is looked up in SQLite's dbstat table, which names the
+// table or index the page belongs to. The sizes are those of a commit of
+// unary calls at 32 in flight and of 100-item batches at 8 in flight
+// (cx-bench's "rows/commit"); detractors open a case, as in cx-bench.
+void MeasureWalPages(const std::string& path, const std::string& run, int64_t* next, int64_t stored) {
+  auto fail = [](const absl::Status& s) {
+    std::cerr << "WAL pages: " << s << "\n";
+    std::exit(1);
+  };
+  auto pool = cx::shared::db::OpenDatabase(absl::StrCat("sqlite://", path), "", 1);
+  if (!pool.ok()) fail(pool.status());
+  auto repo = cx::feedback::OpenFeedbackRepository(*pool);
+  if (!repo.ok()) fail(repo.status());
+  // Its own connection, without automatic checkpoints: the pool's may
+  // checkpoint only in the background, never into the WAL read below.
+  auto reader = cx::shared::db::OpenSqlite(path, /*auto_checkpoint=*/false);
+  if (!reader.ok()) fail(reader.status());
+  auto page_size = (*reader)->Query("PRAGMA page_size");
+  if (!page_size.ok() || page_size->empty()) fail(page_size.status());
+  const int64_t page = page_size->front().Int(0);
+  // The pages a commit touches depend on how big the indexes are: the table
+  // is first filled to `stored` rows (of the same 5000 customers).
+  auto count = (*reader)->Query("SELECT COUNT(*) FROM feedback");
+  if (!count.ok() || count->empty()) fail(count.status());
+  for (int64_t have = count->front().Int(0); have < stored;) {
+    std::vector<NewFeedback> batch;
+    for (int i = 0; i < 1000 && have < stored; ++i, ++have) batch.push_back(WithCase(Make((*next)++, run)));
+    if (auto r = (*repo)->Write(batch); !r.ok()) fail(r.status());
+  }
+  std::cout << "\nSQLite WAL pages of a commit, " << std::max(stored, count->front().Int(0))
+            << " feedback rows stored:\n"
+               "\n| SQLite commit | rows | WAL pages | WAL KB per row | pages by table or index (mean per commit) |\n"
+               "|---|---:|---:|---:|---|\n";
+  // The frames of the WAL (emptied before the commit), by page number.
+  auto commit_pages = [&](int rows) {
+    // The pool's background checkpointer may hold the checkpoint lock a moment.
+    bool emptied = false;
+    for (int attempt = 0; attempt < 100 && !emptied; ++attempt) {
+      auto r = (*reader)->Query("PRAGMA wal_checkpoint(TRUNCATE)");
+      if (!r.ok()) fail(r.status());
+      emptied = !r->empty() && r->front().Int(0) == 0;
+      if (!emptied) absl::SleepFor(absl::Milliseconds(10));
+    }
+    if (!emptied) fail(absl::UnavailableError("no checkpoint could empty the WAL"));
+    std::vector<NewFeedback> batch;
+    for (int i = 0; i < rows; ++i) batch.push_back(WithCase(Make((*next)++, run)));
+    if (auto r = (*repo)->Write(batch); !r.ok()) fail(r.status());
+    std::ifstream wal(path + "-wal", std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(wal)), std::istreambuf_iterator<char>());
+    std::map<int64_t, int> frames_of_page;  // a page written twice (spilled) counts twice
+    for (size_t at = 32; at + 24 + page <= bytes.size(); at += 24 + page) {
+      const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+      ++frames_of_page[(int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3]];
+    }
+    if (frames_of_page.empty()) fail(absl::InternalError("the commit left no pages in the WAL"));
+    return frames_of_page;
+  };
+  // Commits of each size (the unary ones vary more: a page split now and
+  // then), each page named through dbstat after its commit.
+  for (auto [what, rows, commits] : std::vector<std::tuple<const char*, int, int>>{{"unary calls", 11, 20},
+                                                                                  {"batches", 380, 5}}) {
+    std::map<std::string, int> by_name;
+    int64_t frames = 0;
+    for (int k = 0; k < commits; ++k) {
+      std::map<int64_t, int> frames_of_page = commit_pages(rows);
+      auto owners = (*reader)->Query("SELECT pageno, name FROM dbstat");
+      if (!owners.ok()) fail(owners.status());
+      for (const auto& [page_number, n] : frames_of_page) frames += n;
+      for (const auto& row : *owners) {
+        auto it = frames_of_page.find(row.Int(0));
+        if (it == frames_of_page.end()) continue;
+        by_name[row.Text(1)] += it->second;
+        frames_of_page.erase(it);
+      }
+      // Pages no table or index holds: the free-page list's.
+      for (const auto& [page_number, n] : frames_of_page) by_name["(free-page list)"] += n;
+    }
+    std::vector<std::pair<int, std::string>> ranked;
+    for (const auto& [name, n] : by_name) ranked.emplace_back(n, name);
+    std::sort(ranked.rbegin(), ranked.rend());
+    std::string parts;
+    for (const auto& [n, name] : ranked) {
+      absl::StrAppend(&parts, parts.empty() ? "" : ", ", name, " ", absl::StrFormat("%.1f", 1.0 * n / commits));
+    }
+    std::cout << absl::StrFormat("| a commit of %s (mean of %d) | %d | %.1f | %.1f | %s |\n", what, commits, rows,
+                                 1.0 * frames / commits, 1.0 * frames * (24 + page) / 1024 / rows / commits, parts);
+  }
+  std::cout << "\n";
 }
 
 // Fills the database at `url` with n rows (and their cases), then measures
@@ -556,6 +658,9 @@ int main(int argc, char** argv) {
   std::vector<cx::shared::OptionSpec> specs = {
       {"seconds", "CX_BENCH_SECONDS", "2", "seconds per batch size"},
       {"mysql-url", "CX_BENCH_MYSQL_URL", "", "MariaDB/MySQL server to measure"},
+      {"wal-stored", "CX_BENCH_WAL_STORED", "300000",
+       "feedback rows stored (the table is filled up to this) before one commit's SQLite WAL pages are attributed to "
+       "tables and indexes"},
       {"stored-records", "CX_BENCH_STORED_RECORDS", "0",
        "also: feedback-service's RSS and read latency with this many records stored (SQLite; MariaDB too with "
        "--stored-mysql)"},
@@ -576,8 +681,10 @@ int main(int argc, char** argv) {
   const absl::Duration duration = absl::Seconds(*config.GetInt("seconds"));
   std::cout << "| backend | rows per transaction | rows/s | commits/s |\n|---|---:|---:|---:|\n";
   auto dir = std::filesystem::temp_directory_path() / absl::StrCat("cx-repo-bench-", getpid());
-  Measure("SQLite", absl::StrCat("sqlite://", (dir / "feedback.db").string()), duration);
   const std::string sqlite_url = absl::StrCat("sqlite://", (dir / "feedback.db").string());
+  int64_t next = Measure("SQLite", sqlite_url, duration);
+  MeasureWalPages((dir / "feedback.db").string(), absl::StrCat(getpid()), &next, *config.GetInt("wal-stored"));
+  std::cout << "| backend | rows per transaction | rows/s | commits/s |\n|---|---:|---:|---:|\n";
   MeasureRawInsert("SQLite", sqlite_url, duration);
   // What the secondary indexes cost (the table keeps its key and its unique
   // request-id index): first without the per-customer index, whose entries

@@ -15,7 +15,7 @@ if [[ -z "${CX_TEST_MYSQL_URL:-}" ]]; then
   exit 1
 fi
 rc=0
-out=$(timeout --kill-after=10 200 "$bench" --seconds=1 --mysql-url="$CX_TEST_MYSQL_URL" --stored-records=3000 \
+out=$(timeout --kill-after=10 200 "$bench" --seconds=1 --wal-stored=3000 --mysql-url="$CX_TEST_MYSQL_URL" --stored-records=3000 \
   --stored-events=3000 --stored-mysql=true --migrated=true --stored-seconds=2) || rc=$?
 echo "$out"
 if [[ $rc -ne 0 ]]; then
@@ -30,6 +30,13 @@ for backend in SQLite MariaDB; do
   for what in 'feedback rows' 'journey events'; do
     echo "$out" | grep -q "^stored on $backend: 3000 $what written" || fail "no line for $what stored on $backend"
   done
+done
+# A commit's SQLite WAL pages, attributed to tables and indexes: every
+# commit of feedback writes the table and its per-customer index.
+for what in 'unary calls' 'batches'; do
+  echo "$out" | grep -E "^\| a commit of $what \(mean of [0-9]+\) \| [0-9]+ \| [1-9][0-9.]* \| [0-9.]+ \| " |
+    grep -E '(\| |, )feedback [1-9]' | grep -qE '(\| |, )feedback_by_customer [1-9]' ||
+    fail "no SQLite WAL pages of a commit of $what attributed to the feedback table and its customer index"
 done
 # Each of the 4 stored databases made to look migrated (its erasure
 # listing), and each journey database's per-owner index made one from before
