@@ -191,19 +191,26 @@ int WaitWhileBusy(void*, int attempts) {
   return 1;
 }
 
+// SQLite keeps no memory statistics (nothing here reads them): with them,
+// every allocation of every connection takes one process-wide mutex. This
+// must run before SQLite initializes, which any first use of it does (an
+// open, a VFS lookup): so it runs as this library loads, before main and so
+// before any use, and again (to no effect) from OpenSqlite. Batch ingest of
+// feedback (scripts/profile.sh, callgrind): the writer's instructions per
+// row 92.7k -> 87.9k, inside SQLite 65.5k -> 60.7k; cx-bench, three
+// interleaved rounds: the service's CPU per row 24.4-29.4 -> 24.1-24.4 us.
+void ConfigureSqlite() {
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
+[[maybe_unused]] const bool kSqliteConfiguredAtLoad = (ConfigureSqlite(), true);
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool auto_checkpoint,
                                                          int cache_kib) {
-  // SQLite keeps no memory statistics (nothing here reads them): with them,
-  // every allocation of every connection takes one process-wide mutex. Set
-  // before SQLite initializes, which the first open (or the VFS lookup in
-  // it) does. Batch ingest of feedback (scripts/profile.sh, callgrind): the
-  // writer's instructions per row 92.7k -> 87.9k, inside SQLite 65.5k ->
-  // 60.7k; cx-bench, three interleaved rounds: the service's CPU per row
-  // 24.4-29.4 -> 24.1-24.4 us.
-  static std::once_flag configured;
-  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+  ConfigureSqlite();
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;

@@ -66,6 +66,22 @@ TEST_F(GatheredWalTest, SqliteKeepsNoMemoryStatistics) {
   EXPECT_EQ(sqlite3_memory_used(), 0);
 }
 
+// The setting holds even where SQLite is first reached directly, not through
+// OpenSqlite (ctest runs this test in a process of its own, so nothing has
+// opened a database before it): the library sets it as it loads.
+TEST(SqliteSettingsTest, MemoryStatisticsAreOffWhateverUsesSqliteFirst) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB);"
+                         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)"
+                         " INSERT INTO t SELECT i, randomblob(500) FROM n;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+  sqlite3_close_v2(db);
+}
+
 TEST_F(GatheredWalTest, ACommitReachesTheFileInAFewWritesAndOtherConnectionsReadIt) {
   auto writer = Open();
   ASSERT_TRUE(writer);
