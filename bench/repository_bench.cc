@@ -2,7 +2,9 @@
 // FeedbackRepository::Write at several batch sizes on SQLite and MariaDB.
 // Tells how much of an end-to-end figure the database costs. Then, on a
 // SQLite file filled to --wal-stored rows, the pages a commit puts in the
-// WAL, by table and index (MeasureWalPages).
+// WAL, by table and index (MeasureWalPages); plain INSERTs of the same rows,
+// the database's own ceiling; and the same for journey events
+// (JourneyRepository::WriteEvents, and plain INSERTs of each event's rows).
 //
 // With --stored-records=N it also fills a SQLite file with N feedback rows
 // (200k customers; 64% open a case), starts the feedback-service binary on
@@ -78,6 +80,71 @@ NewFeedback Make(int64_t i, const std::string& run) {
   return n;
 }
 
+// An anonymous web visit (the kind of event cx-bench records) as the
+// journey repository gets it: its times set as JourneyManager::Prepare sets
+// them, with no clock correction.
+cx::journey::NewEvent MakeEvent(const std::string& event_id, const std::string& visitor, const char* type,
+                                int64_t session, int64_t time_us) {
+  cx::journey::NewEvent ne;
+  ne.tenant = "bench";
+  auto& e = ne.event;
+  e.set_event_id(event_id);
+  e.set_anonymous_id(visitor);
+  e.set_type(type);
+  e.set_channel(cx::common::v1::CHANNEL_WEB);
+  e.set_touchpoint_id("website");
+  e.set_session_id(absl::StrCat("s-", session));
+  (*e.mutable_properties())["path"] = "/products/espresso-machine";
+  *e.mutable_occurred_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(time_us);
+  *e.mutable_event_time() = e.occurred_at();
+  *e.mutable_received_at() = e.occurred_at();
+  ne.payload_hash = cx::shared::PayloadHash(e);
+  return ne;
+}
+
+// Event i of a write measurement: visitors 0..4999 in turn, as cx-bench
+// sends them.
+cx::journey::NewEvent MakeVisit(int64_t i, const std::string& run) {
+  static const char* kTypes[] = {"page_view", "product_view", "cart_add", "order_placed", "support_ticket_opened"};
+  return MakeEvent(absl::StrCat(run, "-", i), absl::StrCat("visitor-", i % 5000), kTypes[i % 5], i / 8,
+                   absl::ToUnixMicros(absl::Now()));
+}
+
+// Rows/s of `write(n)`, which stores n new rows in one call, at 1, 32, 100
+// and 1000 rows per call, for `duration` each: a table row per size.
+void MeasureBatchSizes(const std::string& backend, absl::Duration duration, const std::function<void(int)>& write) {
+  for (int batch_size : {1, 32, 100, 1000}) {
+    int64_t rows = 0;
+    const absl::Time start = absl::Now();
+    while (absl::Now() - start < duration) {
+      write(batch_size);
+      rows += batch_size;
+    }
+    double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    std::cout << absl::StrFormat("| %s | %d | %.0f | %.0f |\n", backend, batch_size, rows / seconds,
+                                 rows / seconds / batch_size);
+  }
+}
+
+// Plain INSERTs: transactions of `insert_1000` (1000 rows) on `conn` for
+// `duration`, and a table row of their rows/s, "1000 (plain INSERT<what>)".
+// Exits on an error.
+void MeasurePlainInserts(cx::shared::db::SqlConnection& conn, const std::string& backend, const std::string& what,
+                         absl::Duration duration, const std::function<absl::Status()>& insert_1000) {
+  int64_t rows = 0;
+  const absl::Time start = absl::Now();
+  while (absl::Now() - start < duration) {
+    if (auto s = cx::shared::db::InWriteTransaction(conn, insert_1000); !s.ok()) {
+      std::cerr << s << "\n";
+      std::exit(1);
+    }
+    rows += 1000;
+  }
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << absl::StrFormat("| %s | 1000 (plain INSERT%s) | %.0f | %.0f |\n", backend, what, rows / seconds,
+                               rows / seconds / 1000);
+}
+
 // The database's own ceiling for the same table and rows: plain INSERTs in
 // 1000-row transactions into the same (already filled) table, without the
 // idempotency lookup, the sequence lock or protobuf: what the repository
@@ -102,31 +169,22 @@ void MeasureRawInsert(const std::string& backend, const std::string& url, absl::
   std::string sql = "INSERT INTO feedback VALUES ";
   for (int i = 0; i < per_statement; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   const std::string run = absl::StrCat("raw-", getpid());
-  int64_t rows = 0;
-  const absl::Time start = absl::Now();
-  while (absl::Now() - start < duration) {
-    auto s = cx::shared::db::InWriteTransaction(**conn, [&]() -> absl::Status {
-      for (int k = 0; k < 1000 / per_statement; ++k) {
-        cx::shared::db::SqlParams params;
-        for (int i = 0; i < per_statement; ++i, ++next) {
-          NewFeedback n = Make(next, run);
-          const auto& f = n.feedback;
-          int64_t us = google::protobuf::util::TimeUtil::TimestampToMicroseconds(f.occurred_at());
-          params.insert(params.end(), {n.tenant, next, n.request_id, n.payload_hash, f.customer_id(),
-                                       int64_t{f.kind()}, int64_t{f.score()}, int64_t{f.channel()},
-                                       int64_t{f.source()}, f.touchpoint_id(), int64_t{0}, std::string(), us, us,
-                                       us, f.SerializeAsString()});
-        }
-        if (auto r = (*conn)->Execute(sql, params); !r.ok()) return r.status();
+  MeasurePlainInserts(**conn, backend, absl::StrCat(", ", label), duration, [&]() -> absl::Status {
+    for (int k = 0; k < 1000 / per_statement; ++k) {
+      cx::shared::db::SqlParams params;
+      for (int i = 0; i < per_statement; ++i, ++next) {
+        NewFeedback n = Make(next, run);
+        const auto& f = n.feedback;
+        int64_t us = google::protobuf::util::TimeUtil::TimestampToMicroseconds(f.occurred_at());
+        params.insert(params.end(), {n.tenant, next, n.request_id, n.payload_hash, f.customer_id(),
+                                     int64_t{f.kind()}, int64_t{f.score()}, int64_t{f.channel()},
+                                     int64_t{f.source()}, f.touchpoint_id(), int64_t{0}, std::string(), us, us, us,
+                                     f.SerializeAsString()});
       }
-      return absl::OkStatus();
-    });
-    if (!s.ok()) { std::cerr << s << "\n"; std::exit(1); }
-    rows += 1000;
-  }
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::cout << absl::StrFormat("| %s | 1000 (plain INSERT, %s) | %.0f | %.0f |\n", backend, label,
-                               rows / seconds, rows / seconds / 1000);
+      if (auto r = (*conn)->Execute(sql, params); !r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  });
 }
 
 // Returns the number after the last row's (Make), so later rows of the same
@@ -138,21 +196,69 @@ int64_t Measure(const std::string& backend, const std::string& url, absl::Durati
   if (!repo.ok()) { std::cerr << repo.status() << "\n"; std::exit(1); }
   const std::string run = absl::StrCat(getpid());
   int64_t next = 0;
-  for (int batch_size : {1, 32, 100, 1000}) {
-    int64_t rows = 0;
-    const absl::Time start = absl::Now();
-    while (absl::Now() - start < duration) {
-      std::vector<NewFeedback> batch;
-      for (int i = 0; i < batch_size; ++i) batch.push_back(Make(next++, run));
-      auto r = (*repo)->Write(batch);
-      if (!r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
-      rows += batch_size;
-    }
-    double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    std::cout << absl::StrFormat("| %s | %d | %.0f | %.0f |\n", backend, batch_size, rows / seconds,
-                                 rows / seconds / batch_size);
-  }
+  MeasureBatchSizes(backend, duration, [&](int n) {
+    std::vector<NewFeedback> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(Make(next++, run));
+    if (auto r = (*repo)->Write(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+  });
   return next;
+}
+
+// journey-service's storage alone, as Measure for feedback:
+// JourneyRepository::WriteEvents at several batch sizes (MakeVisit).
+void MeasureEvents(const std::string& backend, const std::string& url, absl::Duration duration) {
+  auto pool = cx::shared::db::OpenDatabase(url, "", 2);
+  if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
+  auto repo = cx::journey::OpenJourneyRepository(*pool);
+  if (!repo.ok()) { std::cerr << repo.status() << "\n"; std::exit(1); }
+  const std::string run = absl::StrCat(getpid());
+  int64_t next = 0;
+  MeasureBatchSizes(backend, duration, [&](int n) {
+    std::vector<cx::journey::NewEvent> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(MakeVisit(next++, run));
+    if (auto r = (*repo)->WriteEvents(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+  });
+}
+
+// The databases' own ceiling for journey events: only the two rows every
+// stored event has (its row in `events`, with the primary key and the
+// per-owner index, and its feed record in `journey_changes`), as plain
+// INSERTs in 1000-event transactions into the tables MeasureEvents filled:
+// no event-id lookup, no sequence lock, no per-owner journey state, no
+// protobuf beyond the body. WriteEvents does all of that too, so it cannot
+// pass this.
+void MeasureRawEventInsert(const std::string& backend, const std::string& url, absl::Duration duration) {
+  int64_t next = 1'000'000'000'000;  // sequence numbers far above the repository's
+  auto pool = cx::shared::db::OpenDatabase(url, "", 1);
+  if (!pool.ok()) { std::cerr << pool.status() << "\n"; std::exit(1); }
+  if (auto r = cx::journey::OpenJourneyRepository(*pool); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
+  auto conn = (*pool)->Acquire();
+  const bool mysql = (*conn)->backend() == cx::shared::db::Backend::kMysql;
+  const int per_statement = mysql ? 250 : 1;
+  const std::string changes_sql = absl::StrCat("INSERT INTO journey_changes (sequence, tenant, committed_at_us, body) VALUES ",
+                                               cx::shared::db::Placeholders(per_statement, 4));
+  const std::string events_sql =
+      absl::StrCat("INSERT INTO events (tenant, event_id, sequence, payload_hash, subject_kind, subject_id, owner_kind, "
+                   "owner_id, event_time_us, stage, channel) VALUES ",
+                   cx::shared::db::Placeholders(per_statement, 11));
+  const std::string run = absl::StrCat("raw-", getpid());
+  const int64_t anonymous = static_cast<int64_t>(cx::journey::IdentityKind::kAnonymous);
+  MeasurePlainInserts(**conn, backend, " of each event's two rows", duration, [&]() -> absl::Status {
+    for (int k = 0; k < 1000 / per_statement; ++k) {
+      cx::shared::db::SqlParams changes, events;
+      for (int i = 0; i < per_statement; ++i, ++next) {
+        cx::journey::NewEvent ne = MakeVisit(next, run);
+        const auto& e = ne.event;
+        const int64_t us = google::protobuf::util::TimeUtil::TimestampToMicroseconds(e.event_time());
+        changes.insert(changes.end(), {next, ne.tenant, us, e.SerializeAsString()});
+        events.insert(events.end(), {ne.tenant, e.event_id(), next, ne.payload_hash, anonymous, e.anonymous_id(),
+                                     anonymous, e.anonymous_id(), us, int64_t{0}, int64_t{e.channel()}});
+      }
+      if (auto r = (*conn)->Execute(changes_sql, changes); !r.ok()) return r.status();
+      if (auto r = (*conn)->Execute(events_sql, events); !r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  });
 }
 
 // A read served by a service started on a filled database, the latencies
@@ -498,22 +604,8 @@ void MeasureStoredEvents(const std::string& backend, const std::string& url, con
     for (int64_t i = 0; i < n; i += 1000) {
       std::vector<cx::journey::NewEvent> batch;
       for (int64_t j = i; j < std::min(n, i + 1000); ++j) {
-        cx::journey::NewEvent ne;
-        ne.tenant = "bench";
-        auto& e = ne.event;
-        e.set_event_id(absl::StrCat("stored-", j));
-        e.set_anonymous_id(visitor_of_event(j));
-        e.set_type(kTypes[j % 10]);
-        e.set_channel(cx::common::v1::CHANNEL_WEB);
-        e.set_touchpoint_id("website");
-        e.set_session_id(absl::StrCat("s-", j / 8));
-        (*e.mutable_properties())["path"] = "/products/espresso-machine";
-        const int64_t t = end_us - kSpanUs + kSpanUs / n * j;
-        *e.mutable_occurred_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(t);
-        *e.mutable_event_time() = e.occurred_at();
-        *e.mutable_received_at() = e.occurred_at();
-        ne.payload_hash = cx::shared::PayloadHash(e);
-        batch.push_back(std::move(ne));
+        batch.push_back(MakeEvent(absl::StrCat("stored-", j), visitor_of_event(j), kTypes[j % 10], j / 8,
+                                  end_us - kSpanUs + kSpanUs / n * j));
       }
       if (auto r = (*repo)->WriteEvents(batch); !r.ok()) { std::cerr << r.status() << "\n"; std::exit(1); }
     }
@@ -702,6 +794,19 @@ int main(int argc, char** argv) {
     databases.push_back(*url);
     Measure("MariaDB", *url, duration);
     MeasureRawInsert("MariaDB", *url, duration);
+  }
+  // journey-service's storage alone, the same way: its writes of events,
+  // then the plain INSERTs of their rows.
+  std::cout << "\n| backend | events per transaction | events/s | commits/s |\n|---|---:|---:|---:|\n";
+  const std::string journey_url = absl::StrCat("sqlite://", (dir / "journey-writes.db").string());
+  MeasureEvents("SQLite", journey_url, duration);
+  MeasureRawEventInsert("SQLite", journey_url, duration);
+  if (!config.Get("mysql-url").empty()) {
+    auto url = cx::shared::db::CreateFreshMysqlDatabase(config.Get("mysql-url"), "cx_repo_bench");
+    if (!url.ok()) { std::cerr << url.status() << "\n"; return 1; }
+    databases.push_back(*url);
+    MeasureEvents("MariaDB", *url, duration);
+    MeasureRawEventInsert("MariaDB", *url, duration);
   }
   // The stored-data measurements: on a SQLite file, and with --stored-mysql
   // on a fresh database of the --mysql-url server too.

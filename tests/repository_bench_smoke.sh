@@ -23,9 +23,18 @@ if [[ $rc -ne 0 ]]; then
   exit 1
 fi
 fail() { echo "repository_bench_smoke: $*" >&2; exit 1; }
+# The feedback rows: all that comes before the journey events' table.
+feedback=$(echo "$out" | sed '/^| backend | events per transaction |/,$d')
 for backend in SQLite MariaDB; do
   for size in 1 32 100 1000 '1000 (plain INSERT, same table)'; do
-    echo "$out" | grep -qF "| $backend | $size |" || fail "no $backend row for $size rows per transaction"
+    echo "$feedback" | grep -qF "| $backend | $size |" || fail "no $backend row for $size rows per transaction"
+  done
+  # journey events: the repository's writes, then the plain INSERTs (the
+  # table of events per transaction, after the feedback rows).
+  journey=$(echo "$out" | sed -n '/^| backend | events per transaction |/,/^[^|]/p')
+  for size in 1 32 100 1000 "1000 (plain INSERT of each event's two rows)"; do
+    echo "$journey" | grep -qE "^\| $backend \| ${size//[()]/.} \| [1-9][0-9]* \| " ||
+      fail "no $backend row for $size journey events per transaction"
   done
   for what in 'feedback rows' 'journey events'; do
     echo "$out" | grep -q "^stored on $backend: 3000 $what written" || fail "no line for $what stored on $backend"
@@ -52,12 +61,13 @@ rebuilt=$(echo "$out" | grep -c '^migrated: the per-owner index rebuilt without 
 # holds none of the merged visitor's events.
 calls=$(echo "$out" | grep -cE '^  .*: [1-9][0-9]* calls, p50 [0-9.]+ ms, p99 [0-9.]+ ms, storage read [0-9.]+ KB/call$' || true)
 [[ $calls -eq 18 ]] || fail "expected 18 measured calls with their storage reads, found $calls"
-# The three fresh databases it made on the server (one for the write
-# measurements, one each for the stored feedback and events) are gone at its end.
+# The four fresh databases it made on the server (one each for the feedback
+# and the journey write measurements, one each for the stored feedback and
+# events) are gone at its end.
 [[ $CX_TEST_MYSQL_URL =~ ^mysql://([^:@]+)(:([^@]*))?@([^:/]+):([0-9]+)/ ]] || fail "cannot read $CX_TEST_MYSQL_URL"
 db_user=${BASH_REMATCH[1]} db_password=${BASH_REMATCH[3]} db_host=${BASH_REMATCH[4]} db_port=${BASH_REMATCH[5]}
 dropped=$(echo "$out" | sed -n 's/^dropped the MariaDB database \([A-Za-z0-9_]*\)$/\1/p')
-[[ $(echo "$dropped" | grep -c .) -eq 3 ]] || fail "expected 3 MariaDB databases dropped, found: $dropped"
+[[ $(echo "$dropped" | grep -c .) -eq 4 ]] || fail "expected 4 MariaDB databases dropped, found: $dropped"
 left=$(MYSQL_PWD="$db_password" mariadb --no-defaults -h "$db_host" -P "$db_port" -u "$db_user" -N -e \
   "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ('$(echo $dropped | sed "s/ /','/g")')")
 [[ $left -eq 0 ]] || fail "$left of the databases it dropped are still on the server"
