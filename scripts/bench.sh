@@ -140,10 +140,12 @@ if [[ " $parts " == *" storage "* ]]; then
     echo "(Innodb_data_read, server-wide, the purge of erased rows included). InnoDB reads with O_DIRECT, so"
     echo "every page missing from its buffer pool (1 GB here) is a disk read."
     echo
-    echo "$out" | grep '^|'
+    # The tables as printed, a blank line and the SQLite WAL table's heading
+    # between them; then the stored databases' lines.
+    echo "$out" | grep -E '^(\||$|SQLite WAL pages)' | cat -s | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}'
     echo
     echo '```'
-    echo "$out" | grep -v '^|' | sed '/^$/d'
+    echo "$out" | grep -vE '^(\||$|SQLite WAL pages)'
     echo '```'
   } > "$results/storage.md"
 fi
